@@ -1,0 +1,255 @@
+package logfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// flushThreshold is the buffered size above which Write flushes on its own.
+const flushThreshold = 64 << 10
+
+// Options control rotation.
+type Options struct {
+	// MaxSize is the size in bytes a log file may reach before it is
+	// rotated; 0 means unlimited. A single entry larger than MaxSize is
+	// still written whole, to a file of its own.
+	MaxSize int64
+	// MaxFile is the number of files kept, the current one included:
+	// rotated files are <path>.1 (newest) to <path>.<MaxFile-1> (oldest).
+	// MaxFile <= 1 keeps no rotated file: the log is replaced by an empty
+	// one when it fills up.
+	MaxFile int
+}
+
+// Writer appends entries to a log file, rotating it by size like Docker's
+// json-file driver: when the current file would exceed MaxSize bytes, it is
+// renamed to <path>.1 (older ones shifted to .2 ... up to MaxFile-1, the
+// oldest dropped), and a new file is started.
+//
+// Entries are buffered; they reach the file when more than 64 KiB is pending,
+// on Flush and on Close. A Writer is safe for concurrent use (stdout and
+// stderr may be pumped by different goroutines).
+type Writer struct {
+	mu   sync.Mutex
+	path string
+	opts Options
+	f    *os.File
+	size int64  // bytes in the current file (not counting buf)
+	buf  []byte // encoded entries not yet written
+	err  error  // set once closed
+}
+
+// NewWriter opens (creating if needed) the log at path for appending. If the
+// file ends with an incomplete line (the previous writer died mid-write), the
+// fragment is cut off so that new entries start on a line of their own.
+func NewWriter(path string, opts Options) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("logfile: open: %w", err)
+	}
+	size, err := repairTail(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("logfile: %s: %w", path, err)
+	}
+	return &Writer{path: path, opts: opts, f: f, size: size, buf: make([]byte, 0, 2*flushThreshold)}, nil
+}
+
+// repairTail truncates f after its last '\n' and returns the resulting size.
+func repairTail(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return 0, nil
+	}
+	var block [64 << 10]byte
+	end := size
+	for end > 0 {
+		n := int64(len(block))
+		if n > end {
+			n = end
+		}
+		b := block[:n]
+		if _, err := f.ReadAt(b, end-n); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return size, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, err
+	}
+	return end, nil
+}
+
+// Write buffers one entry holding p, which came from stream ("stdout" or
+// "stderr") at time t. p is not retained.
+func (w *Writer) Write(stream string, t time.Time, p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	old := len(w.buf)
+	b := append(w.buf, `{"log":"`...)
+	b = appendString(b, p)
+	b = append(b, `","stream":"`...)
+	if stream == "stdout" || stream == "stderr" {
+		b = append(b, stream...)
+	} else {
+		b = appendString(b, []byte(stream))
+	}
+	b = append(b, `","time":"`...)
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, "\"}\n"...)
+	w.buf = b
+
+	if w.opts.MaxSize > 0 && w.size+int64(len(b)) > w.opts.MaxSize && w.size+int64(old) > 0 {
+		// The new entry does not fit: write what came before it to the
+		// current file, rotate, and keep the new entry for the new file.
+		if err := w.writeOut(b[:old]); err != nil {
+			w.buf = b[:0]
+			return err
+		}
+		n := copy(b, b[old:])
+		w.buf = b[:n]
+		if err := w.rotate(); err != nil {
+			w.buf = w.buf[:0]
+			return err
+		}
+	}
+	if len(w.buf) >= flushThreshold {
+		return w.flushLocked()
+	}
+	return nil
+}
+
+// Flush writes buffered entries to the file, so that followers see them.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.writeOut(w.buf)
+	// On error the buffered entries are dropped: a full disk must not make
+	// the monitor's memory grow without bound.
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *Writer) writeOut(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if w.f == nil {
+		// A failed rotation left no current file: start one.
+		f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return fmt.Errorf("logfile: write: %w", err)
+		}
+		size, err := repairTail(f)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("logfile: write: %w", err)
+		}
+		w.f, w.size = f, size
+	}
+	n, err := w.f.Write(b)
+	w.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("logfile: write: %w", err)
+	}
+	return nil
+}
+
+// rotate closes the current file, shifts the rotated ones and starts a new,
+// empty current file.
+func (w *Writer) rotate() error {
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("logfile: rotate: %w", err)
+	}
+	w.f = nil
+	if w.opts.MaxFile > 1 {
+		// path.(MaxFile-2) replaces path.(MaxFile-1), and so on down to
+		// path -> path.1; rename drops the oldest by replacing it.
+		for i := w.opts.MaxFile - 1; i >= 1; i-- {
+			src := rotatedName(w.path, i-1)
+			if err := os.Rename(src, rotatedName(w.path, i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("logfile: rotate: %w", err)
+			}
+		}
+		f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
+		if err != nil {
+			return fmt.Errorf("logfile: rotate: %w", err)
+		}
+		w.f = f
+	} else {
+		// Replace the file rather than truncate it in place, so that a
+		// follower holding the old one reads it to its end and then
+		// notices the new one.
+		tmp := w.path + ".new"
+		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
+		if err != nil {
+			return fmt.Errorf("logfile: rotate: %w", err)
+		}
+		if err := os.Rename(tmp, w.path); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return fmt.Errorf("logfile: rotate: %w", err)
+		}
+		w.f = f
+	}
+	w.size = 0
+	return nil
+}
+
+// Close flushes buffered entries and closes the file. Later calls return an
+// error.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	w.err = errors.New("logfile: writer closed")
+	err := w.flushLocked()
+	if w.f != nil {
+		if cerr := w.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("logfile: close: %w", cerr)
+		}
+		w.f = nil
+	}
+	return err
+}
+
+// rotatedName returns path for n == 0 and path.n otherwise.
+func rotatedName(path string, n int) string {
+	if n == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(n)
+}
