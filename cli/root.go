@@ -1,0 +1,162 @@
+// Package cli is berth's docker-compatible command line: each command maps
+// onto one engine call. Errors map to exit codes in one place (exitCode).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"berth/containers"
+	"berth/containers/monitor"
+	"berth/engine"
+	"berth/errdefs"
+)
+
+// Version is berth's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// app is what every command shares: the streams and the engine, opened on
+// first use.
+type app struct {
+	root   string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	eng    *engine.Engine
+}
+
+func (a *app) engine() (*engine.Engine, error) {
+	if a.eng == nil {
+		e, err := engine.New(a.root, engine.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.eng = e
+	}
+	return a.eng, nil
+}
+
+// statusError carries an exit code out of a command (a container's exit
+// status, or 125/126/127 for a failure to run it).
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// Main runs the command line with args and returns the exit code.
+func Main(args []string) int {
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	root := a.newRootCmd()
+	root.SetArgs(args)
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
+	}
+	code, msg := exitCode(cmd, err)
+	if msg != "" {
+		fmt.Fprintln(a.stderr, msg)
+	}
+	return code
+}
+
+// exitCode maps an error to Docker's exit codes and the message to print.
+func exitCode(cmd *cobra.Command, err error) (int, string) {
+	var se *statusError
+	if errors.As(err, &se) {
+		if se.msg == "" {
+			return se.code, ""
+		}
+		return se.code, "berth: " + se.msg
+	}
+	var ste *engine.StartError
+	if errors.As(err, &ste) {
+		return ste.Code, "berth: " + ste.Message
+	}
+	var fe *flagError
+	if errors.As(err, &fe) {
+		return 125, fmt.Sprintf("berth: %v\nSee 'berth %s --help'.", fe.err, fe.cmd)
+	}
+	// Failures of run and create are berth's own: 125, as docker run.
+	code := 1
+	if cmd != nil && (cmd.Name() == "run" || cmd.Name() == "create") {
+		code = 125
+	}
+	if errors.Is(err, errdefs.ErrInvalidArgument) && code == 1 {
+		code = 1
+	}
+	return code, "Error: " + err.Error()
+}
+
+type flagError struct {
+	cmd string
+	err error
+}
+
+func (e *flagError) Error() string { return e.err.Error() }
+
+func (a *app) newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "A daemonless container workstation",
+		Long:          "berth runs containers without a daemon, with the Docker command line you know.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	def := os.Getenv("BERTH_ROOT")
+	if def == "" {
+		def = engine.DefaultRoot
+	}
+	root.PersistentFlags().StringVar(&a.root, "root", def, "state directory (also BERTH_ROOT)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &flagError{cmd: c.CommandPath()[len("berth"):], err: err}
+	})
+	a.addRunCommands(root)       // run.go: run, create, start, attach, exec
+	a.addContainerCommands(root) // containers.go: ps, stop, kill, rm, logs, ...
+	a.addImageCommands(root)     // images.go: images, import, load, save, ...
+	a.addSystemCommands(root)    // system.go: version, info
+	return root
+}
+
+// RunMonitor is the hidden `berth monitor --root DIR ID` entry point.
+func RunMonitor(args []string) int {
+	if len(args) != 3 || args[0] != "--root" {
+		fmt.Fprintln(os.Stderr, "usage: berth monitor --root DIR ID")
+		return 2
+	}
+	// The monitor must outlive the terminal that started it.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	store, err := containers.OpenStore(filepath.Join(args[1], "containers"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return monitor.Run(monitor.Options{Store: store, ID: args[2], Self: selfExe()})
+}
+
+func selfExe() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "/proc/self/exe"
+	}
+	return p
+}

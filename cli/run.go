@@ -1,0 +1,561 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/creack/pty"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/runtime"
+	"berth/engine"
+	"berth/errdefs"
+)
+
+func (a *app) addRunCommands(root *cobra.Command) {
+	root.AddCommand(a.runCmd(), a.createCmd(), a.startCmd(), a.attachCmd(), a.execCmd())
+}
+
+// createFlags are the flags run and create share.
+type createFlags struct {
+	interactive, tty, rm, privileged, readOnly bool
+	name, workdir, user, entrypoint, hostname  string
+	network, detachKeys, logDriver, stopSignal string
+	stopTimeout                                int
+	env, envFile, labels, logOpts, securityOpt []string
+	capAdd, capDrop                            []string
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.SetInterspersed(false) // everything after the image is the command's
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	fl.BoolVar(&f.rm, "rm", false, "Automatically remove the container when it exits")
+	fl.StringVar(&f.name, "name", "", "Assign a name to the container")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	fl.StringArrayVar(&f.envFile, "env-file", nil, "Read in a file of environment variables")
+	fl.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
+	fl.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fl.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
+	fl.StringVar(&f.network, "network", "none", "Connect a container to a network (none or host)")
+	fl.StringVar(&f.network, "net", "none", "Connect a container to a network")
+	_ = fl.MarkHidden("net")
+	fl.StringVar(&f.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	fl.StringSliceVar(&f.capAdd, "cap-add", nil, "Add Linux capabilities")
+	fl.StringSliceVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities")
+	fl.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container")
+	fl.BoolVar(&f.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
+	fl.StringVar(&f.logDriver, "log-driver", "json-file", "Logging driver for the container")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options")
+	fl.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
+	fl.Bool("help", false, "Print usage")
+}
+
+// options turns the flags and arguments into engine options.
+func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (engine.CreateOptions, error) {
+	env, err := parseEnv(f.env, f.envFile)
+	if err != nil {
+		return engine.CreateOptions{}, err
+	}
+	labels := map[string]string{}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return engine.CreateOptions{}, errdefs.InvalidArgument("invalid label %q: empty key", l)
+		}
+		labels[k] = v
+	}
+	logCfg := map[string]string{}
+	for _, o := range f.logOpts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return engine.CreateOptions{}, errdefs.InvalidArgument("invalid --log-opt %q: want key=value", o)
+		}
+		logCfg[k] = v
+	}
+	if f.stopSignal != "" {
+		if _, err := engine.ParseSignal(f.stopSignal); err != nil {
+			return engine.CreateOptions{}, err
+		}
+	}
+	opts := engine.CreateOptions{
+		Name:  f.name,
+		Image: args[0],
+		Config: containers.Config{
+			Hostname: f.hostname, User: f.user, Tty: f.tty,
+			AttachStdin: f.interactive && !detach, AttachStdout: !detach, AttachStderr: !detach,
+			OpenStdin: f.interactive, StdinOnce: f.interactive && !detach,
+			Env: env, Cmd: args[1:], WorkingDir: f.workdir, Labels: labels, StopSignal: f.stopSignal,
+		},
+		HostConfig: containers.HostConfig{
+			AutoRemove: f.rm, NetworkMode: f.network, Privileged: f.privileged,
+			ReadonlyRootfs: f.readOnly, CapAdd: f.capAdd, CapDrop: f.capDrop,
+			SecurityOpt: f.securityOpt,
+			LogConfig:   containers.LogConfig{Type: f.logDriver, Config: logCfg},
+		},
+		EntrypointSet: cmd.Flags().Changed("entrypoint"),
+	}
+	if f.entrypoint != "" {
+		opts.Config.Entrypoint = []string{f.entrypoint}
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		t := f.stopTimeout
+		opts.Config.StopTimeout = &t
+	}
+	return opts, nil
+}
+
+// parseEnv reads -e and --env-file as Docker does: KEY=VALUE as given; a
+// bare KEY takes the host's value, or is dropped when the host has none.
+func parseEnv(env, files []string) ([]string, error) {
+	var out []string
+	add := func(kv string) {
+		if strings.Contains(kv, "=") {
+			out = append(out, kv)
+		} else if v, ok := os.LookupEnv(kv); ok {
+			out = append(out, kv+"="+v)
+		}
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("open env file: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimLeft(sc.Text(), " \t")
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if k, _, _ := strings.Cut(line, "="); k == "" || strings.ContainsAny(k, " \t") {
+				f.Close()
+				return nil, errdefs.InvalidArgument("env file %s line %d: variable %q contains whitespaces", name, n, k)
+			}
+			add(line)
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read env file %s: %w", name, err)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "=") {
+			return nil, errdefs.InvalidArgument("invalid environment variable: %s", kv)
+		}
+		add(kv)
+	}
+	return out, nil
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var f createFlags
+	var detach bool
+	var sigProxy bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			opts, err := f.options(cmd, args, detach)
+			if err != nil {
+				return err
+			}
+			ctx := context.WithoutCancel(cmd.Context())
+			c, err := e.Create(ctx, opts)
+			if err != nil {
+				return err
+			}
+			if detach {
+				if _, err := e.Start(ctx, c.ID, nil); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, c.ID)
+				return nil
+			}
+			keys, err := attach.ParseDetachKeys(f.detachKeys)
+			if err != nil {
+				return errdefs.InvalidArgument("%v", err)
+			}
+			return a.attachSession(ctx, e, c, f.interactive, keys, sigProxy, func(streams engine.Streams) (*engine.Session, error) {
+				return e.Start(ctx, c.ID, &streams)
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy received signals to the process")
+	return cmd
+}
+
+func (a *app) createCmd() *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			opts, err := f.options(cmd, args, true)
+			if err != nil {
+				return err
+			}
+			c, err := e.Create(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, c.ID)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) startCmd() *cobra.Command {
+	var attachOut, interactive bool
+	var detachKeys string
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			ctx := context.WithoutCancel(cmd.Context())
+			if attachOut || interactive {
+				if len(args) > 1 {
+					return errdefs.InvalidArgument("you cannot start and attach multiple containers at once")
+				}
+				c, err := e.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				keys, err := attach.ParseDetachKeys(detachKeys)
+				if err != nil {
+					return errdefs.InvalidArgument("%v", err)
+				}
+				return a.attachSession(ctx, e, c, interactive && c.Config.OpenStdin, keys, true, func(streams engine.Streams) (*engine.Session, error) {
+					return e.Start(ctx, c.ID, &streams)
+				})
+			}
+			return eachName(a, args, func(name string) error {
+				_, err := e.Start(ctx, name, nil)
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&attachOut, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	return cmd
+}
+
+// eachName runs fn for every name, printing each name that succeeded and
+// each error, and fails at the end if any did (Docker's behaviour for
+// commands taking several containers).
+func eachName(a *app, names []string, fn func(string) error) error {
+	failed := false
+	for _, n := range names {
+		if err := fn(n); err != nil {
+			fmt.Fprintln(a.stderr, "Error:", err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(a.stdout, n)
+	}
+	if failed {
+		return &statusError{code: 1}
+	}
+	return nil
+}
+
+func (a *app) attachCmd() *cobra.Command {
+	var noStdin, sigProxy bool
+	var detachKeys string
+	cmd := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach local standard input, output, and error streams to a running container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			ctx := context.WithoutCancel(cmd.Context())
+			c, err := e.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if !c.State.Running {
+				return errdefs.Conflict("You cannot attach to a stopped container, start it first")
+			}
+			keys, err := attach.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return errdefs.InvalidArgument("%v", err)
+			}
+			return a.attachSession(ctx, e, c, !noStdin && c.Config.OpenStdin, keys, sigProxy, func(streams engine.Streams) (*engine.Session, error) {
+				return e.Attach(ctx, c.ID, streams)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	return cmd
+}
+
+// attachSession connects the local terminal or stdio to a container through
+// open and returns the container's exit status as a statusError.
+func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *containers.Container, withStdin bool, keys []byte, sigProxy bool, open func(engine.Streams) (*engine.Session, error)) error {
+	streams := engine.Streams{Stdin: withStdin, Stdout: true, Stderr: true}
+	tty := c.Config.Tty
+	var restore func()
+	inFile, inIsFile := a.stdin.(*os.File)
+	if tty && inIsFile && term.IsTerminal(int(inFile.Fd())) {
+		if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
+			streams.Rows, streams.Cols = uint16(h), uint16(w)
+		}
+		if withStdin {
+			st, err := term.MakeRaw(int(inFile.Fd()))
+			if err == nil {
+				restore = func() { _ = term.Restore(int(inFile.Fd()), st) }
+				defer restore()
+			}
+		}
+	}
+	s, err := open(streams)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		// It ran to its end before we could attach: report its exit.
+		code, err := e.Wait(ctx, c.ID)
+		if err != nil {
+			return nil // removed (--rm): nothing more to say
+		}
+		return exitStatus(code)
+	}
+	// Follow the terminal's size, and pass signals on without a tty.
+	sigs := make(chan os.Signal, 8)
+	if tty && inIsFile {
+		signal.Notify(sigs, syscall.SIGWINCH)
+	}
+	if !tty && sigProxy {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	}
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGWINCH {
+				if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
+					_ = s.WriteFrame(attach.Resize, attach.EncodeResize(uint16(h), uint16(w)))
+				}
+				continue
+			}
+			_ = s.WriteFrame(attach.Signal, attach.EncodeSignal(int(sig.(syscall.Signal))))
+		}
+	}()
+	opts := attach.StreamOptions{Stdout: a.stdout, Stderr: a.stderr}
+	if withStdin {
+		opts.Stdin = a.stdin
+		if tty {
+			opts.DetachKeys = keys
+		}
+	}
+	res, err := s.Stream(opts)
+	if err != nil {
+		return err
+	}
+	if res.Detached {
+		if restore != nil {
+			restore()
+		}
+		return nil
+	}
+	if res.Exit.Error != "" && res.Exit.Code >= runtime.ExitEngine && res.Exit.Code <= runtime.ExitNotFound {
+		return &engine.StartError{Code: res.Exit.Code, Message: res.Exit.Error}
+	}
+	return exitStatus(res.Exit.Code)
+}
+
+func exitStatus(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &statusError{code: code}
+}
+
+func (a *app) execCmd() *cobra.Command {
+	var interactive, tty, detach, privileged bool
+	var env, envFile []string
+	var workdir, user, detachKeys string
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Execute a command in a running container",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			envs, err := parseEnv(env, envFile)
+			if err != nil {
+				return err
+			}
+			keys, err := attach.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return errdefs.InvalidArgument("%v", err)
+			}
+			return a.exec(cmd.Context(), e, args[0], engine.ExecOptions{
+				Cmd: args[1:], Env: envs, WorkingDir: workdir, User: user, Tty: tty, Privileged: privileged,
+			}, interactive, detach, keys)
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false)
+	fl.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fl.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	fl.BoolVarP(&detach, "detach", "d", false, "Detached mode: run command in the background")
+	fl.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
+	fl.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
+	fl.StringArrayVar(&envFile, "env-file", nil, "Read in a file of environment variables")
+	fl.StringVarP(&workdir, "workdir", "w", "", "Working directory inside the container")
+	fl.StringVarP(&user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fl.StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	return cmd
+}
+
+// exec runs a process in a container with this process's stdio: directly
+// (the child gets our fds) without -t, through a new pty with -t.
+func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engine.ExecOptions, interactive, detach bool, keys []byte) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	stdio := runtime.Stdio{Stdin: null, Stdout: null, Stderr: null}
+	fileOr := func(w any) *os.File {
+		if f, ok := w.(*os.File); ok {
+			return f
+		}
+		return nil
+	}
+	var master *os.File
+	switch {
+	case detach:
+	case opts.Tty:
+		m, slave, err := pty.Open()
+		if err != nil {
+			return fmt.Errorf("exec: open pty: %w", err)
+		}
+		defer m.Close()
+		master = m
+		stdio = runtime.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}
+		defer slave.Close()
+		if in := fileOr(a.stdin); in != nil && term.IsTerminal(int(in.Fd())) {
+			if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+				_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
+			}
+		}
+	default:
+		if out := fileOr(a.stdout); out != nil {
+			stdio.Stdout = out
+		}
+		if errf := fileOr(a.stderr); errf != nil {
+			stdio.Stderr = errf
+		}
+		if in := fileOr(a.stdin); in != nil && interactive {
+			stdio.Stdin = in
+		}
+	}
+	opts.Stdio = stdio
+	cmd, err := e.Exec(ctx, ref, opts)
+	if err != nil {
+		return err
+	}
+	if detach {
+		_ = cmd.Process.Release()
+		return nil
+	}
+	if master == nil && (fileOr(a.stdout) == nil || fileOr(a.stderr) == nil) {
+		return errors.New("exec without -t needs file streams")
+	}
+	if master != nil {
+		stdio.Stdin.Close() // the child holds the slave now
+		in := fileOr(a.stdin)
+		if in != nil && interactive && term.IsTerminal(int(in.Fd())) {
+			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
+				defer term.Restore(int(in.Fd()), st)
+			}
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, syscall.SIGWINCH)
+			defer signal.Stop(sigs)
+			go func() {
+				for range sigs {
+					if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+						_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
+					}
+				}
+			}()
+		}
+		detached := make(chan struct{})
+		if interactive {
+			go func() {
+				if d, _ := attach.CopyInput(master, a.stdin, keys); d {
+					close(detached)
+				}
+			}()
+		}
+		copied := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(a.stdout, master) // ends with EIO when the last slave closes
+			close(copied)
+		}()
+		waited := make(chan error, 1)
+		go func() { waited <- cmd.Wait() }()
+		select {
+		case <-detached:
+			return nil
+		case werr := <-waited:
+			<-copied
+			return exitStatus(processExit(cmd, werr))
+		}
+	}
+	return exitStatus(processExit(cmd, cmd.Wait()))
+}
+
+func processExit(cmd *exec.Cmd, err error) int {
+	ps := cmd.ProcessState
+	if ps == nil {
+		return runtime.ExitEngine
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

@@ -1,0 +1,109 @@
+// Package containers keeps container records and their lifecycle state on
+// disk, generates each container's OCI runtime spec, and (in its
+// sub-packages) runs containers: runtime (namespaces, rootfs, exec),
+// monitor (one process per running container), attach (the monitor's wire
+// protocol) and logfile (the json-file log).
+package containers
+
+import (
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Container is the record of one container, stored as config.json in its
+// directory. Field names follow `docker inspect`.
+type Container struct {
+	ID         string     `json:"Id"`
+	Name       string     `json:"Name"`
+	Created    time.Time  `json:"Created"`
+	Path       string     `json:"Path"`
+	Args       []string   `json:"Args"`
+	Image      string     `json:"Image"` // image ID, sha256:...
+	Config     Config     `json:"Config"`
+	HostConfig HostConfig `json:"HostConfig"`
+	// Spec is the OCI runtime spec the built-in runtime executes.
+	Spec *specs.Spec `json:"Spec"`
+	// LowerDirs are the image's snapshot dirs, lowest first.
+	LowerDirs []string `json:"LowerDirs"`
+
+	// State is read from state.json, not config.json.
+	State State `json:"-"`
+}
+
+// Config is the portable part of a container's configuration.
+type Config struct {
+	Hostname     string            `json:"Hostname"`
+	Domainname   string            `json:"Domainname"`
+	User         string            `json:"User"`
+	AttachStdin  bool              `json:"AttachStdin"`
+	AttachStdout bool              `json:"AttachStdout"`
+	AttachStderr bool              `json:"AttachStderr"`
+	Tty          bool              `json:"Tty"`
+	OpenStdin    bool              `json:"OpenStdin"`
+	StdinOnce    bool              `json:"StdinOnce"`
+	Env          []string          `json:"Env"`
+	Cmd          []string          `json:"Cmd"`
+	Image        string            `json:"Image"` // as the user named it
+	WorkingDir   string            `json:"WorkingDir"`
+	Entrypoint   []string          `json:"Entrypoint"`
+	Labels       map[string]string `json:"Labels"`
+	StopSignal   string            `json:"StopSignal,omitempty"`
+	StopTimeout  *int              `json:"StopTimeout,omitempty"`
+}
+
+// HostConfig is the host-specific part of a container's configuration.
+type HostConfig struct {
+	AutoRemove     bool      `json:"AutoRemove"`
+	NetworkMode    string    `json:"NetworkMode"`
+	Privileged     bool      `json:"Privileged"`
+	ReadonlyRootfs bool      `json:"ReadonlyRootfs"`
+	CapAdd         []string  `json:"CapAdd"`
+	CapDrop        []string  `json:"CapDrop"`
+	SecurityOpt    []string  `json:"SecurityOpt"`
+	LogConfig      LogConfig `json:"LogConfig"`
+}
+
+// LogConfig selects and tunes the log driver (json-file only).
+type LogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
+}
+
+// Status is a container's lifecycle state, as Docker names them.
+type Status string
+
+const (
+	StatusCreated    Status = "created"
+	StatusRunning    Status = "running"
+	StatusPaused     Status = "paused"
+	StatusRestarting Status = "restarting"
+	StatusRemoving   Status = "removing"
+	StatusExited     Status = "exited"
+	StatusDead       Status = "dead"
+)
+
+// State is a container's runtime state, stored as state.json. While a
+// container runs, its monitor is the only writer.
+type State struct {
+	Status     Status    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	MonitorPid int       `json:"MonitorPid,omitempty"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// ShortID is the 12-hex form Docker shows.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

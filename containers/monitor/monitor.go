@@ -1,0 +1,478 @@
+// Package monitor is the small process that watches one running container
+// (the role conmon plays for Podman): it starts the container's first
+// process, holds its terminal or pipes, writes its log, serves attach
+// clients on a unix socket, and records how it exited.
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/logfile"
+	"berth/containers/runtime"
+)
+
+// FirstClientFD is the fd on which the process that launched the monitor
+// passes its end of a socket pair: the first attached client, connected
+// before the container starts so that it misses no output.
+const FirstClientFD = 3
+
+// LogName is the container's log file in its directory.
+const LogName = "json.log"
+
+// SocketName is the attach socket in the container's directory.
+const SocketName = "attach.sock"
+
+// Options configure a monitor.
+type Options struct {
+	Store *containers.Store
+	ID    string
+	Self  string // the berth binary, re-executed for the init stage
+}
+
+type monitor struct {
+	opts  Options
+	c     *containers.Container
+	dir   string
+	log   *logfile.Writer
+	logMu sync.Mutex
+
+	mu      sync.Mutex
+	clients map[*client]bool
+	proc    *runtime.Process
+
+	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
+	master *os.File     // with -t
+	closed bool         // stdin closed
+	size   *pty.Winsize // the terminal size the last client asked for
+}
+
+type client struct {
+	conn  *attach.Conn
+	raw   net.Conn
+	hello attach.HelloMsg
+}
+
+// Run runs the monitor until the container exits, and returns the
+// monitor's own exit code.
+func Run(opts Options) int {
+	if err := run(opts); err != nil {
+		fmt.Fprintf(os.Stderr, "berth monitor %s: %v\n", containers.ShortID(opts.ID), err)
+		return 1
+	}
+	return 0
+}
+
+func run(opts Options) error {
+	s := opts.Store
+	lockFD, err := unix.Open(s.MonitorLockPath(opts.ID), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open monitor lock: %w", err)
+	}
+	if err := unix.Flock(lockFD, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("container %s already has a monitor", containers.ShortID(opts.ID))
+	}
+	// lockFD stays open (and locked) for the monitor's life.
+
+	c, err := s.Get(opts.ID)
+	if err != nil {
+		return err
+	}
+	m := &monitor{opts: opts, c: c, dir: s.Dir(c.ID), clients: map[*client]bool{}}
+
+	var first *client
+	if f := os.NewFile(FirstClientFD, "first-client"); f != nil {
+		if conn, err := net.FileConn(f); err == nil {
+			first = m.handshake(conn)
+		}
+		f.Close()
+	}
+
+	ln, err := m.listen()
+	if err != nil {
+		m.fail(first, runtime.ExitEngine, err)
+		return err
+	}
+	defer ln.Close()
+	go m.serve(ln)
+	// A start failure is recorded in the state and sent to the clients.
+	_ = m.start(first)
+	return nil
+}
+
+// handshake reads a client's hello and registers it.
+func (m *monitor) handshake(conn net.Conn) *client {
+	cl := &client{conn: attach.NewConn(conn), raw: conn}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	typ, p, err := cl.conn.ReadFrame(nil)
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil || typ != attach.Hello || json.Unmarshal(p, &cl.hello) != nil {
+		conn.Close()
+		return nil
+	}
+	m.mu.Lock()
+	m.clients[cl] = true
+	if cl.hello.Rows > 0 && cl.hello.Cols > 0 {
+		m.size = &pty.Winsize{Rows: cl.hello.Rows, Cols: cl.hello.Cols}
+		if m.master != nil {
+			_ = pty.Setsize(m.master, m.size)
+		}
+	}
+	m.mu.Unlock()
+	return cl
+}
+
+// listen opens the attach socket. The path goes through /proc/self/fd so
+// that a deep state root cannot exceed the 108-byte socket path limit.
+func (m *monitor) listen() (net.Listener, error) {
+	dirFD, err := unix.Open(m.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("attach socket: %w", err)
+	}
+	defer unix.Close(dirFD)
+	_ = os.Remove(filepath.Join(m.dir, SocketName))
+	ln, err := net.Listen("unix", "/proc/self/fd/"+strconv.Itoa(dirFD)+"/"+SocketName)
+	if err != nil {
+		return nil, fmt.Errorf("attach socket: %w", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, nil
+}
+
+// SocketAddr returns an address a client can dial for the socket in dir,
+// through an fd that the caller closes with the returned func.
+func SocketAddr(dir string) (string, func(), error) {
+	dirFD, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	return "/proc/self/fd/" + strconv.Itoa(dirFD) + "/" + SocketName, func() { unix.Close(dirFD) }, nil
+}
+
+func (m *monitor) serve(ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			if cl := m.handshake(conn); cl != nil {
+				m.readClient(cl)
+			}
+		}()
+	}
+}
+
+// start launches the container and runs it to its end.
+func (m *monitor) start(first *client) error {
+	c := m.c
+	stdio, cleanupStdio, outputs, err := m.openStdio()
+	if err != nil {
+		m.fail(first, runtime.ExitEngine, err)
+		return err
+	}
+	opts := logfile.Options{}
+	if v := c.HostConfig.LogConfig.Config["max-size"]; v != "" {
+		opts.MaxSize, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := c.HostConfig.LogConfig.Config["max-file"]; v != "" {
+		opts.MaxFile, _ = strconv.Atoi(v)
+	}
+	if m.log, err = logfile.NewWriter(filepath.Join(m.dir, LogName), opts); err != nil {
+		cleanupStdio()
+		m.fail(first, runtime.ExitEngine, err)
+		return err
+	}
+	defer m.log.Close()
+
+	cfg := &runtime.InitConfig{
+		Spec:   c.Spec,
+		Lowers: c.LowerDirs,
+		Upper:  filepath.Join(m.dir, "upper"),
+		Work:   filepath.Join(m.dir, "work"),
+	}
+	if stdio.Tty {
+		cfg.Console = stdio.Stdout.Name()
+	}
+	p, err := runtime.Start(m.opts.Self, cfg, stdio)
+	cleanupStdio() // the child has its copies
+	if err != nil {
+		m.fail(first, runtime.ExitEngine, err)
+		return err
+	}
+	m.proc = p
+	if err := p.Go(); err != nil {
+		code := runtime.ExitEngine
+		var se *runtime.StartError
+		if errors.As(err, &se) {
+			code = se.Code
+		}
+		m.fail(first, code, err)
+		return err
+	}
+	st := containers.State{
+		Status: containers.StatusRunning, Running: true,
+		Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+	}
+	if err := m.opts.Store.SaveState(c.ID, st); err != nil {
+		_ = p.Cmd.Process.Kill()
+	}
+	m.broadcastJSON(attach.Started, attach.StartedMsg{Pid: p.Pid()})
+	if first != nil {
+		go m.readClient(first)
+	}
+
+	var pumps sync.WaitGroup
+	for _, o := range outputs {
+		pumps.Add(1)
+		go func() {
+			defer pumps.Done()
+			m.pump(o.stream, o.f)
+		}()
+	}
+	werr := p.Cmd.Wait()
+	pumps.Wait()
+	m.logMu.Lock()
+	_ = m.log.Flush()
+	m.logMu.Unlock()
+
+	st.Status, st.Running, st.Pid = containers.StatusExited, false, 0
+	st.MonitorPid = 0
+	st.ExitCode = exitCode(p.Cmd.ProcessState, werr)
+	st.FinishedAt = time.Now().UTC()
+	m.finish(st)
+	return nil
+}
+
+type output struct {
+	stream string
+	f      *os.File
+}
+
+// openStdio makes the container's stdio: a pty with -t, pipes otherwise.
+// cleanup closes the child's ends once it has them.
+func (m *monitor) openStdio() (runtime.Stdio, func(), []output, error) {
+	c := m.c
+	if c.Config.Tty {
+		master, slave, err := pty.Open()
+		if err != nil {
+			return runtime.Stdio{}, nil, nil, fmt.Errorf("open pty: %w", err)
+		}
+		m.mu.Lock()
+		m.master, m.stdin = master, master
+		if m.size != nil {
+			_ = pty.Setsize(master, m.size)
+		}
+		m.mu.Unlock()
+		return runtime.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true},
+			func() { slave.Close() }, []output{{"stdout", master}}, nil
+	}
+	var childEnds []*os.File
+	var outs []output
+	stdio := runtime.Stdio{}
+	cleanup := func() {
+		for _, f := range childEnds {
+			f.Close()
+		}
+	}
+	if c.Config.OpenStdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return stdio, nil, nil, err
+		}
+		stdio.Stdin, m.stdin = r, w
+		childEnds = append(childEnds, r)
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return stdio, nil, nil, err
+		}
+		stdio.Stdin = null
+		childEnds = append(childEnds, null)
+	}
+	for _, name := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			cleanup()
+			return stdio, nil, nil, err
+		}
+		// Larger pipes mean fewer wake-ups for chatty containers.
+		_, _ = unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+		childEnds = append(childEnds, w)
+		outs = append(outs, output{name, r})
+		if name == "stdout" {
+			stdio.Stdout = w
+		} else {
+			stdio.Stderr = w
+		}
+	}
+	return stdio, cleanup, outs, nil
+}
+
+// pump copies one output stream to the log and to attached clients.
+func (m *monitor) pump(stream string, f *os.File) {
+	defer f.Close()
+	typ := attach.Stdout
+	if stream == "stderr" {
+		typ = attach.Stderr
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			m.logMu.Lock()
+			_ = m.log.Write(stream, time.Now(), buf[:n])
+			_ = m.log.Flush()
+			m.logMu.Unlock()
+			m.broadcast(typ, buf[:n], stream)
+		}
+		if err != nil {
+			return // EOF, or EIO from a pty whose last slave closed
+		}
+	}
+}
+
+func (m *monitor) broadcast(typ byte, p []byte, stream string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for cl := range m.clients {
+		if stream == "stdout" && !cl.hello.Stdout || stream == "stderr" && !cl.hello.Stderr {
+			continue
+		}
+		_ = cl.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := cl.conn.WriteFrame(typ, p); err != nil {
+			cl.raw.Close()
+			delete(m.clients, cl)
+		}
+	}
+}
+
+func (m *monitor) broadcastJSON(typ byte, v any) {
+	b, _ := json.Marshal(v)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for cl := range m.clients {
+		_ = cl.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := cl.conn.WriteFrame(typ, b); err != nil {
+			cl.raw.Close()
+			delete(m.clients, cl)
+		}
+	}
+}
+
+// readClient handles what one client sends until it goes away.
+func (m *monitor) readClient(cl *client) {
+	defer func() {
+		m.mu.Lock()
+		delete(m.clients, cl)
+		m.mu.Unlock()
+		cl.raw.Close()
+	}()
+	var buf []byte
+	for {
+		typ, p, err := cl.conn.ReadFrame(buf)
+		if err != nil {
+			return
+		}
+		buf = p
+		switch typ {
+		case attach.Stdin:
+			if cl.hello.Stdin {
+				m.writeStdin(p)
+			}
+		case attach.CloseStdin:
+			if cl.hello.Stdin && m.c.Config.StdinOnce && m.master == nil {
+				m.closeStdin()
+			}
+		case attach.Resize:
+			if rows, cols, err := attach.DecodeResize(p); err == nil {
+				m.mu.Lock()
+				m.size = &pty.Winsize{Rows: rows, Cols: cols}
+				if m.master != nil {
+					_ = pty.Setsize(m.master, m.size)
+				}
+				m.mu.Unlock()
+			}
+		case attach.Signal:
+			if sig, err := attach.DecodeSignal(p); err == nil && m.proc != nil {
+				_ = m.proc.Cmd.Process.Signal(syscall.Signal(sig))
+			}
+		}
+	}
+}
+
+func (m *monitor) writeStdin(p []byte) {
+	m.mu.Lock()
+	w, closed := m.stdin, m.closed
+	m.mu.Unlock()
+	if w != nil && !closed {
+		_, _ = w.Write(p)
+	}
+}
+
+func (m *monitor) closeStdin() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stdin != nil && !m.closed {
+		m.closed = true
+		m.stdin.Close()
+	}
+}
+
+// fail records that the container could not start and tells the clients.
+func (m *monitor) fail(first *client, code int, err error) {
+	if m.log != nil {
+		m.logMu.Lock()
+		_ = m.log.Flush()
+		m.logMu.Unlock()
+	}
+	st := containers.State{
+		Status: containers.StatusExited, ExitCode: code, Error: err.Error(),
+		FinishedAt: time.Now().UTC(),
+	}
+	if m.c.State.Status == containers.StatusCreated {
+		// Docker leaves a container that never ran as created.
+		st.Status = containers.StatusCreated
+	}
+	m.finish(st)
+}
+
+// finish records the final state, removes the container when asked, and
+// tells every client how it ended.
+func (m *monitor) finish(st containers.State) {
+	s := m.opts.Store
+	if m.c.HostConfig.AutoRemove {
+		_ = s.Remove(m.c.ID)
+	} else {
+		_ = s.SaveState(m.c.ID, st)
+	}
+	m.broadcastJSON(attach.Exit, attach.ExitMsg{Code: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled})
+	m.mu.Lock()
+	for cl := range m.clients {
+		cl.raw.Close()
+	}
+	m.mu.Unlock()
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return runtime.ExitEngine
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

@@ -1,0 +1,43 @@
+// Package runtime is berth's built-in OCI runtime: it starts a container's
+// first process in new namespaces on an overlay root (Start, run by the
+// monitor, and Init, run as PID 1 of the container before execve), and runs
+// extra processes inside a running container (Exec).
+package runtime
+
+import (
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// InitConfig is what the monitor hands the init stage over its config pipe.
+type InitConfig struct {
+	Spec *specs.Spec `json:"spec"`
+	// Lowers are the image's snapshot dirs, lowest layer first; Upper and
+	// Work the container's own overlay dirs. The overlay is mounted on
+	// Spec.Root.Path inside the container's mount namespace only, so it
+	// disappears with the container and never leaks onto the host.
+	Lowers []string `json:"lowers"`
+	Upper  string   `json:"upper"`
+	Work   string   `json:"work"`
+	// Console is the host path of the pty slave that becomes /dev/console.
+	Console string `json:"console,omitempty"`
+}
+
+// Exit codes as Docker reports them for a container that cannot start.
+const (
+	ExitEngine     = 125 // berth itself failed
+	ExitCannotExec = 126 // the command exists but cannot be executed
+	ExitNotFound   = 127 // the command was not found
+)
+
+// StartError is what the init stage reports when the user process could not
+// be started.
+type StartError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *StartError) Error() string { return e.Message }
+
+func readSmallFile(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -1,0 +1,211 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// File descriptors the monitor passes to the init stage.
+const (
+	initConfigFD = 3 // config JSON, then one byte 'g' to go ahead (EOF aborts)
+	initStatusFD = 4 // a StartError JSON if the process could not start; closed on execve
+)
+
+// Init is the container's PID 1 before execve: it mounts the root and the
+// spec's mounts, pivots into the root, drops privileges and executes the
+// user's process. It returns only on failure, after reporting it.
+func Init() {
+	goruntime.LockOSThread()
+	unix.CloseOnExec(initConfigFD)
+	unix.CloseOnExec(initStatusFD)
+	cfgFile := os.NewFile(initConfigFD, "init-config")
+	status := os.NewFile(initStatusFD, "init-status")
+
+	fail := func(code int, err error) {
+		_ = json.NewEncoder(status).Encode(StartError{Code: code, Message: err.Error()})
+		os.Exit(code)
+	}
+
+	var cfg InitConfig
+	dec := json.NewDecoder(cfgFile)
+	if err := dec.Decode(&cfg); err != nil {
+		fail(ExitEngine, fmt.Errorf("init: read config: %w", err))
+	}
+	if err := setupRootfs(&cfg); err != nil {
+		fail(ExitEngine, err)
+	}
+	// Wait until the monitor has placed us (cgroups) and says go. The
+	// decoder may have buffered the byte already.
+	if err := waitGo(io.MultiReader(dec.Buffered(), cfgFile)); err != nil {
+		fail(ExitEngine, err)
+	}
+	cfgFile.Close()
+
+	p := cfg.Spec.Process
+	if err := chdirCwd(p); err != nil {
+		fail(ExitEngine, err)
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		fail(ExitNotFound, err)
+	}
+	if err := finalizeProcess(cfg.Spec); err != nil {
+		fail(ExitEngine, err)
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	code := ExitCannotExec
+	if errors.Is(err, unix.ENOENT) {
+		code = ExitNotFound
+	}
+	fail(code, fmt.Errorf("exec %q: %w", p.Args[0], err))
+}
+
+func chdirCwd(p *specs.Process) error {
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("chdir to working directory %s: %w", cwd, err)
+		}
+		// Docker creates a missing working directory.
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return fmt.Errorf("create working directory %s: %w", cwd, err)
+		}
+		if err := os.Chdir(cwd); err != nil {
+			return fmt.Errorf("chdir to working directory %s: %w", cwd, err)
+		}
+	}
+	return nil
+}
+
+// lookPath finds the command in the container's PATH, as Docker's runtime
+// does, after pivot_root.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return "", fmt.Errorf("exec: %q: stat %s: no such file or directory", name, name)
+			}
+			return "", err
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return &os.PathError{Op: "exec", Path: p, Err: syscall.EACCES}
+	}
+	return nil
+}
+
+// finalizeProcess applies no_new_privs, capabilities and the user identity,
+// the last steps before execve.
+func finalizeProcess(spec *specs.Spec) error {
+	p := spec.Process
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	var cs capState
+	if c := p.Capabilities; c != nil {
+		var err error
+		for _, x := range []struct {
+			dst   *uint64
+			names []string
+		}{{&cs.bounding, c.Bounding}, {&cs.effective, c.Effective}, {&cs.permitted, c.Permitted}, {&cs.inheritable, c.Inheritable}, {&cs.ambient, c.Ambient}} {
+			if *x.dst, err = capMask(x.names); err != nil {
+				return err
+			}
+		}
+	}
+	if err := dropBounding(cs.bounding); err != nil {
+		return err
+	}
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	// A change of credentials clears the parent-death signal: set it again.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	return setCaps(cs)
+}
+
+func setUser(u specs.User) error {
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if u.UID != 0 {
+		// Keep the permitted set across setuid so setCaps can shape it;
+		// execve then clears it for a non-root user, as in Docker.
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set keepcaps: %w", err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	if u.UID != 0 {
+		_ = unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+	}
+	return nil
+}
+
+// waitGo reads past the config's trailing newline to the go byte.
+func waitGo(r io.Reader) error {
+	var b [1]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return errors.New("init: the monitor went away before starting the container")
+		}
+		switch b[0] {
+		case 'g':
+			return nil
+		case '\n', ' ', '\t', '\r':
+			continue
+		default:
+			return fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
+		}
+	}
+}

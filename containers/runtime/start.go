@@ -1,0 +1,124 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Stdio is what the container's first process gets as fds 0, 1 and 2.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+	// Tty: the three are the same pty slave, which becomes the controlling
+	// terminal.
+	Tty bool
+}
+
+// Process is a container's first process between Start and Go.
+type Process struct {
+	Cmd    *exec.Cmd
+	config *os.File // write end of the config pipe
+	status *os.File // read end of the status pipe
+}
+
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     syscall.CLONE_NEWPID,
+	specs.MountNamespace:   syscall.CLONE_NEWNS,
+	specs.UTSNamespace:     syscall.CLONE_NEWUTS,
+	specs.IPCNamespace:     syscall.CLONE_NEWIPC,
+	specs.NetworkNamespace: syscall.CLONE_NEWNET,
+	specs.CgroupNamespace:  syscall.CLONE_NEWCGROUP,
+}
+
+// Start clones the init stage (self re-executed with the argument "init")
+// into the spec's new namespaces and sends it cfg. The process then sets up
+// its root and waits: the caller places it (cgroups) and calls Go.
+func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
+	var flags uintptr
+	for _, ns := range cfg.Spec.Linux.Namespaces {
+		if ns.Path != "" {
+			return nil, fmt.Errorf("start: joining namespace %s is not supported", ns.Path)
+		}
+		f, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("start: unsupported namespace %q", ns.Type)
+		}
+		flags |= f
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       self,
+		Args:       []string{"berth", "init"},
+		Env:        []string{},
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: []*os.File{cfgR, statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Setsid:     true,
+			Setctty:    stdio.Tty,
+			Ctty:       0,
+			// The container dies with its monitor: nothing else holds its
+			// terminal, pipes and exit status.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	err = cmd.Start()
+	cfgR.Close()
+	statusW.Close()
+	if err != nil {
+		cfgW.Close()
+		statusR.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	p := &Process{Cmd: cmd, config: cfgW, status: statusR}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		p.abort()
+		return nil, fmt.Errorf("send init config: %w", err)
+	}
+	return p, nil
+}
+
+// Pid is the host PID of the container's first process.
+func (p *Process) Pid() int { return p.Cmd.Process.Pid }
+
+// Go lets the process execute the user's command and waits until it has
+// (nil) or has failed to (a *StartError). On failure the process has exited
+// and been reaped.
+func (p *Process) Go() error {
+	_, werr := p.config.Write([]byte{'g'})
+	p.config.Close()
+	b, rerr := io.ReadAll(p.status)
+	p.status.Close()
+	if len(b) == 0 && werr == nil && rerr == nil {
+		return nil
+	}
+	var se StartError
+	if len(b) == 0 || json.Unmarshal(b, &se) != nil {
+		se = StartError{Code: ExitEngine, Message: "container init exited before starting the process"}
+	}
+	_ = p.Cmd.Wait()
+	return &se
+}
+
+func (p *Process) abort() {
+	p.config.Close()
+	p.status.Close()
+	_ = p.Cmd.Process.Kill()
+	_ = p.Cmd.Wait()
+}

@@ -1,0 +1,249 @@
+package containers
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/containers/runtime"
+	"berth/errdefs"
+)
+
+// DefaultPath is the PATH a container gets when its image sets none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// SpecInput is what NewSpec combines into a container's runtime spec.
+type SpecInput struct {
+	Dir        string // the container's directory
+	Config     *Config
+	HostConfig *HostConfig
+	// EntrypointSet: --entrypoint was given (possibly empty, which clears it).
+	EntrypointSet bool
+	Image         v1.Config // the image's config
+	Lowers        []string  // the image's snapshot dirs, for /etc/passwd look-ups
+}
+
+// Resolve fills Config with what the container will run (the image's
+// settings merged with the user's, as Docker merges them) and returns the
+// OCI spec for it.
+func NewSpec(in SpecInput) (*specs.Spec, error) {
+	cfg, hc := in.Config, in.HostConfig
+	if err := mergeImageConfig(cfg, in.Image, in.EntrypointSet); err != nil {
+		return nil, err
+	}
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(args) == 0 {
+		return nil, errdefs.InvalidArgument("no command specified")
+	}
+	user, err := LookupUser(in.Lowers, cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	env := cfg.Env
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+user.Home)
+	}
+
+	caps := runtime.DefaultCaps
+	if hc.Privileged {
+		caps = runtime.AllCaps()
+	}
+	caps, err = runtime.MergeCaps(caps, hc.CapAdd, hc.CapDrop)
+	if err != nil {
+		return nil, errdefs.InvalidArgument("%v", err)
+	}
+	noNewPrivs := false
+	for _, o := range hc.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		if k2, v2, ok := strings.Cut(o, ":"); ok && !strings.Contains(o, "=") {
+			k, v = k2, v2
+		}
+		switch k {
+		case "no-new-privileges":
+			noNewPrivs = v == "" || v == "true"
+		case "seccomp", "apparmor", "label":
+			// Accepted for compatibility; berth applies no seccomp or LSM profile.
+		default:
+			return nil, errdefs.InvalidArgument("invalid --security-opt %q", o)
+		}
+	}
+
+	mode := 0o666
+	fm := os.FileMode(mode)
+	dev := func(path string, major, minor int64) specs.LinuxDevice {
+		return specs.LinuxDevice{Path: path, Type: "c", Major: major, Minor: minor, FileMode: &fm}
+	}
+	namespaces := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+	}
+	if hc.NetworkMode != "host" {
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	sysOpts := []string{"nosuid", "noexec", "nodev", "ro"}
+	if hc.Privileged {
+		sysOpts = sysOpts[:3]
+	}
+	spec := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: cfg.Hostname,
+		Root:     &specs.Root{Path: filepath.Join(in.Dir, "rootfs"), Readonly: hc.ReadonlyRootfs},
+		Process: &specs.Process{
+			Terminal: cfg.Tty,
+			User:     specs.User{UID: user.UID, GID: user.GID, AdditionalGids: user.Groups},
+			Args:     args,
+			Env:      env,
+			Cwd:      cfg.WorkingDir,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			NoNewPrivileges: noNewPrivs,
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(in.Dir, "resolv.conf"), Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(in.Dir, "hostname"), Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(in.Dir, "hosts"), Options: []string{"rbind", "rprivate"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: namespaces,
+			Devices: []specs.LinuxDevice{
+				dev("/dev/null", 1, 3), dev("/dev/zero", 1, 5), dev("/dev/full", 1, 7),
+				dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0),
+			},
+		},
+	}
+	if !hc.Privileged {
+		spec.Linux.MaskedPaths = []string{
+			"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+			"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+			"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+		}
+		spec.Linux.ReadonlyPaths = []string{
+			"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+		}
+	}
+	return spec, nil
+}
+
+// mergeImageConfig combines the image's settings with the user's as Docker
+// does: --entrypoint resets the image's CMD; arguments replace CMD; -e
+// overrides the image's variables of the same name; -w and -u override.
+func mergeImageConfig(cfg *Config, img v1.Config, entrypointSet bool) error {
+	if !entrypointSet {
+		cfg.Entrypoint = img.Entrypoint
+		if len(cfg.Cmd) == 0 {
+			cfg.Cmd = img.Cmd
+		}
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = img.WorkingDir
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = "/"
+	}
+	if !filepath.IsAbs(cfg.WorkingDir) {
+		return errdefs.InvalidArgument("the working directory %q is invalid: it needs to be an absolute path", cfg.WorkingDir)
+	}
+	if cfg.User == "" {
+		cfg.User = img.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = img.StopSignal
+	}
+	if len(cfg.Labels) == 0 && len(img.Labels) > 0 {
+		cfg.Labels = map[string]string{}
+	}
+	for k, v := range img.Labels {
+		if _, ok := cfg.Labels[k]; !ok {
+			cfg.Labels[k] = v
+		}
+	}
+	env := MergeEnv(img.Env, cfg.Env)
+	if !hasEnv(env, "PATH") {
+		env = append([]string{"PATH=" + DefaultPath}, env...)
+	}
+	env = append([]string{"HOSTNAME=" + cfg.Hostname}, dropEnv(env, "HOSTNAME")...)
+	if cfg.Tty && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	cfg.Env = env
+	return nil
+}
+
+// MergeEnv overlays the KEY=VALUE list over on base, keeping base's order.
+func MergeEnv(base, over []string) []string {
+	out := append([]string{}, base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, old := range out {
+			if ok, _, _ := strings.Cut(old, "="); ok == k {
+				out[i] = kv
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func dropEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// HostsFile is the /etc/hosts a container without a network of its own gets.
+func HostsFile(hostname string) string {
+	return fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"+
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"+
+		"127.0.0.1\t%s\n", hostname)
+}
+
+// ResolvConf returns the host's resolv.conf for a container: as it is with
+// the host's network; without loopback name servers otherwise (they would
+// point into the container itself).
+func ResolvConf(hostNetwork bool) []byte {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	if hostNetwork {
+		return b
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
+}

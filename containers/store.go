@@ -1,0 +1,374 @@
+package containers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"berth/errdefs"
+)
+
+// Store keeps container records under one directory:
+//
+//	<dir>/.lock            serialises creates, renames and removals
+//	<dir>/<id>/config.json the Container record (written once, rewritten on rename)
+//	<dir>/<id>/state.json  its State
+//	<dir>/<id>/monitor.lock held by the container's monitor while it lives
+//	<dir>/.tmp-<pid>-<id>  a record being created (renamed into place when complete)
+//	<dir>/.rm-<id>         a record being removed (renamed away first, then deleted)
+//
+// Renames make every change atomic: a crash leaves either the old or the new
+// record, and a name always belongs to a record that exists.
+type Store struct {
+	dir string
+}
+
+// OpenStore opens the container store at dir, cleaning up what interrupted
+// operations left.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open container store: %w", err)
+	}
+	s := &Store{dir: dir}
+	if err := s.cleanup(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) cleanup() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("open container store: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, ".rm-"):
+			_ = os.RemoveAll(filepath.Join(s.dir, name))
+		case strings.HasPrefix(name, ".tmp-"):
+			pid, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, ".tmp-"), "-", 2)[0])
+			if pid > 0 && unix.Kill(pid, 0) == nil {
+				continue // its creator still works on it
+			}
+			_ = os.RemoveAll(filepath.Join(s.dir, name))
+		}
+	}
+	return nil
+}
+
+// Dir is the directory of container id.
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+// lock takes the store's exclusive lock.
+func (s *Store) lock() (func(), error) {
+	fd, err := unix.Open(filepath.Join(s.dir, ".lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock container store: %w", err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock container store: %w", err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// NewID returns a fresh 64-hex container ID.
+func NewID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// ValidateName checks a container name as Docker does.
+func ValidateName(name string) error {
+	if !validName.MatchString(name) {
+		return errdefs.InvalidArgument("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	return nil
+}
+
+// Create stores a new container record. prepare fills the container's
+// directory (given while it is still private) before it becomes visible.
+// An empty c.Name gets a generated one.
+func (s *Store) Create(c *Container, prepare func(dir string) error) error {
+	tmp := filepath.Join(s.dir, fmt.Sprintf(".tmp-%d-%s", os.Getpid(), c.ID))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return fmt.Errorf("create container %s: %w", ShortID(c.ID), err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if prepare != nil {
+		if err := prepare(tmp); err != nil {
+			return err
+		}
+	}
+	if c.State.Status == "" {
+		c.State.Status = StatusCreated
+	}
+	if err := writeJSON(filepath.Join(tmp, "state.json"), c.State); err != nil {
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := s.listLocked()
+	if err != nil {
+		return err
+	}
+	taken := map[string]bool{}
+	for _, o := range all {
+		taken[o.Name] = true
+	}
+	if c.Name == "" {
+		c.Name = generateName(taken)
+	} else if taken[c.Name] {
+		for _, o := range all {
+			if o.Name == c.Name {
+				return errdefs.Conflict("the container name %q is already in use by container %q; remove (or rename) that container to be able to reuse that name", c.Name, o.ID)
+			}
+		}
+	}
+	if err := writeJSON(filepath.Join(tmp, "config.json"), c); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.Dir(c.ID)); err != nil {
+		return fmt.Errorf("create container %s: %w", ShortID(c.ID), err)
+	}
+	ok = true
+	return nil
+}
+
+// List returns every container, newest first, with its state.
+func (s *Store) List() ([]*Container, error) {
+	return s.listLocked()
+}
+
+func (s *Store) listLocked() ([]*Container, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]*Container, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		c, err := s.load(e.Name())
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func (s *Store) load(id string) (*Container, error) {
+	var c Container
+	if err := readJSON(filepath.Join(s.Dir(id), "config.json"), &c); err != nil {
+		return nil, err
+	}
+	st, err := s.LoadState(id)
+	if err != nil {
+		return nil, err
+	}
+	c.State = st
+	return &c, nil
+}
+
+// Get finds a container by full ID, name, or unique ID prefix.
+func (s *Store) Get(ref string) (*Container, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return nil, errdefs.InvalidArgument("no container name or ID given")
+	}
+	if len(ref) == 64 {
+		if c, err := s.load(ref); err == nil {
+			return c, nil
+		}
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.Name == ref {
+			return c, nil
+		}
+	}
+	var match *Container
+	for _, c := range all {
+		if strings.HasPrefix(c.ID, ref) {
+			if match != nil {
+				return nil, errdefs.Ambiguous("multiple containers match the ID prefix %q", ref)
+			}
+			match = c
+		}
+	}
+	if match == nil {
+		return nil, errdefs.NotFound("No such container: %s", ref)
+	}
+	return match, nil
+}
+
+// LoadState reads a container's state, correcting it when its monitor has
+// died without recording an exit (kill -9): such a container is exited.
+func (s *Store) LoadState(id string) (State, error) {
+	var st State
+	if err := readJSON(filepath.Join(s.Dir(id), "state.json"), &st); err != nil {
+		return st, err
+	}
+	if (st.Status == StatusRunning || st.Status == StatusPaused || st.Status == StatusRestarting) && !s.MonitorAlive(id) {
+		// Re-read: the monitor may have recorded the exit just now.
+		if err := readJSON(filepath.Join(s.Dir(id), "state.json"), &st); err != nil {
+			return st, err
+		}
+		if st.Running || st.Status == StatusRunning || st.Status == StatusPaused || st.Status == StatusRestarting {
+			st.Status, st.Running, st.Paused, st.Restarting = StatusExited, false, false, false
+			st.Pid, st.MonitorPid = 0, 0
+			if st.ExitCode == 0 {
+				st.ExitCode = 137
+			}
+			st.Error = "container monitor exited unexpectedly"
+			if st.FinishedAt.IsZero() {
+				st.FinishedAt = time.Now().UTC()
+			}
+		}
+	}
+	return st, nil
+}
+
+// SaveState records a container's state atomically.
+func (s *Store) SaveState(id string, st State) error {
+	return writeJSON(filepath.Join(s.Dir(id), "state.json"), st)
+}
+
+// MonitorLockPath is the file a container's monitor holds locked while it lives.
+func (s *Store) MonitorLockPath(id string) string {
+	return filepath.Join(s.Dir(id), "monitor.lock")
+}
+
+// MonitorAlive reports whether a monitor holds the container's monitor lock.
+func (s *Store) MonitorAlive(id string) bool {
+	fd, err := unix.Open(s.MonitorLockPath(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	return false
+}
+
+// Rename gives a container a new name.
+func (s *Store) Rename(ref, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	name = strings.TrimPrefix(name, "/")
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := s.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Name == name {
+		return errdefs.InvalidArgument("renaming a container with the same name as its current name")
+	}
+	all, err := s.listLocked()
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.Name == name {
+			return errdefs.Conflict("the container name %q is already in use by container %q", name, o.ID)
+		}
+	}
+	c.Name = name
+	return writeJSON(filepath.Join(s.Dir(c.ID), "config.json"), c)
+}
+
+// Remove deletes a container's record and directory. The caller has made
+// sure nothing runs in it.
+func (s *Store) Remove(id string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	gone := filepath.Join(s.dir, ".rm-"+id)
+	err = os.Rename(s.Dir(id), gone)
+	unlock()
+	if errors.Is(err, os.ErrNotExist) {
+		return errdefs.NotFound("No such container: %s", id)
+	}
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path atomically (temp file + rename). No fsync:
+// rename on the same filesystem is atomic, and a container record lost in
+// a power cut is not worth a disk flush on every start.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}

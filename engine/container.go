@@ -1,0 +1,466 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/monitor"
+	"berth/containers/runtime"
+	"berth/errdefs"
+)
+
+// CreateOptions describe a new container.
+type CreateOptions struct {
+	Name          string
+	Image         string
+	Config        containers.Config
+	HostConfig    containers.HostConfig
+	EntrypointSet bool // --entrypoint given (an empty one clears the image's)
+}
+
+// Create makes a container from an image, ready to start.
+func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
+	if opts.Name != "" {
+		if err := containers.ValidateName(opts.Name); err != nil {
+			return nil, err
+		}
+		opts.Name = strings.TrimPrefix(opts.Name, "/")
+	}
+	hc := opts.HostConfig
+	switch hc.NetworkMode {
+	case "", "default", "none":
+		hc.NetworkMode = "none"
+	case "host":
+	default:
+		return nil, errdefs.InvalidArgument("network %s not found: berth supports --network none and host", hc.NetworkMode)
+	}
+	if err := validateLogConfig(&hc.LogConfig); err != nil {
+		return nil, err
+	}
+	unlock, err := e.gcLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	img, err := e.Images.Resolve(ctx, opts.Image)
+	if err != nil {
+		return nil, err
+	}
+	lowers, err := e.Images.Snapshots(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	id := containers.NewID()
+	cfg := opts.Config
+	cfg.Image = opts.Image
+	if cfg.Hostname == "" {
+		if hc.NetworkMode == "host" {
+			cfg.Hostname, _ = os.Hostname()
+		} else {
+			cfg.Hostname = id[:12]
+		}
+	}
+	var imgCfg = img.Config.Config
+	dir := e.containers.Dir(id)
+	spec, err := containers.NewSpec(containers.SpecInput{
+		Dir: dir, Config: &cfg, HostConfig: &hc, EntrypointSet: opts.EntrypointSet,
+		Image: imgCfg, Lowers: lowers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &containers.Container{
+		ID: id, Name: opts.Name, Created: time.Now().UTC(),
+		Path: spec.Process.Args[0], Args: spec.Process.Args[1:],
+		Image: img.ID.String(), Config: cfg, HostConfig: hc, Spec: spec, LowerDirs: lowers,
+	}
+	err = e.containers.Create(c, func(tmp string) error {
+		for _, d := range []string{"upper", "work", "rootfs"} {
+			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+				return err
+			}
+		}
+		files := map[string][]byte{
+			"hostname":    []byte(cfg.Hostname + "\n"),
+			"hosts":       []byte(containers.HostsFile(cfg.Hostname)),
+			"resolv.conf": containers.ResolvConf(hc.NetworkMode == "host"),
+		}
+		if hc.NetworkMode == "host" {
+			if b, err := os.ReadFile("/etc/hosts"); err == nil {
+				files["hosts"] = b
+			}
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func validateLogConfig(lc *containers.LogConfig) error {
+	if lc.Type == "" {
+		lc.Type = "json-file"
+	}
+	if lc.Type != "json-file" {
+		return errdefs.InvalidArgument("log driver %q is not supported: berth writes json-file logs", lc.Type)
+	}
+	for k, v := range lc.Config {
+		switch k {
+		case "max-size":
+			n, err := parseSize(v)
+			if err != nil || n <= 0 {
+				return errdefs.InvalidArgument("invalid --log-opt max-size=%s: want a positive size such as 10m", v)
+			}
+			lc.Config[k] = fmt.Sprint(n)
+		case "max-file":
+			var n int
+			if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
+				return errdefs.InvalidArgument("invalid --log-opt max-file=%s: want a number of at least 1", v)
+			}
+		default:
+			return errdefs.InvalidArgument("unknown log opt %q for json-file log driver", k)
+		}
+	}
+	return nil
+}
+
+// Get returns a container by name, ID or unique ID prefix.
+func (e *Engine) Get(ctx context.Context, ref string) (*containers.Container, error) {
+	return e.containers.Get(ref)
+}
+
+// List returns the containers, newest first.
+func (e *Engine) List(ctx context.Context) ([]*containers.Container, error) {
+	return e.containers.List()
+}
+
+// Streams says which streams a caller wants from a container.
+type Streams = attach.HelloMsg
+
+// Session is an open connection to a container's monitor.
+type Session struct {
+	*attach.Conn
+	conn net.Conn
+}
+
+// Close ends the session.
+func (s *Session) Close() error { return s.conn.Close() }
+
+// Stream pumps the session (see attach.Conn.Stream) and closes it.
+func (s *Session) Stream(opts attach.StreamOptions) (attach.Result, error) {
+	return s.Conn.Stream(opts, s.conn)
+}
+
+// StartError reports a container that could not start, with the exit code
+// Docker gives for it (125, 126 or 127).
+type StartError struct {
+	Code    int
+	Message string
+}
+
+func (e *StartError) Error() string { return e.Message }
+
+// Start launches a container's monitor, which starts the container. With
+// streams, it returns a session attached before the container's first
+// output; without, nil. It returns once the container runs, or with a
+// *StartError when it could not start.
+func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Session, error) {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case containers.StatusRunning, containers.StatusPaused, containers.StatusRestarting:
+		if streams != nil {
+			return e.Attach(ctx, c.ID, *streams)
+		}
+		return nil, nil
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "monitor-client")
+	theirs := os.NewFile(uintptr(fds[1]), "monitor-end")
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(e.containers.Dir(c.ID), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		conn.Close()
+		theirs.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	cmd := &exec.Cmd{
+		Path:        e.self,
+		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
+		Env:         []string{"GOGC=50"},
+		Stderr:      logf,
+		ExtraFiles:  []*os.File{theirs},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	theirs.Close()
+	logf.Close()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("start monitor for %s: %w", c.Name, err)
+	}
+	// Reap the monitor if we live longer than it (the UI); a CLI that exits
+	// first hands it to init.
+	go func() { _ = cmd.Wait() }()
+
+	s := &Session{Conn: attach.NewConn(conn), conn: conn}
+	hello := Streams{}
+	if streams != nil {
+		hello = *streams
+	}
+	if err := s.WriteJSON(attach.Hello, hello); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	// Wait for the container to run or fail.
+	var buf []byte
+	for {
+		typ, p, err := s.ReadFrame(buf)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("start %s: monitor ended without starting the container (see %s): %w",
+				c.Name, filepath.Join(e.containers.Dir(c.ID), "monitor.log"), err)
+		}
+		buf = p
+		switch typ {
+		case attach.Started:
+			if streams == nil {
+				s.Close()
+				return nil, nil
+			}
+			return s, nil
+		case attach.Exit:
+			s.Close()
+			var x attach.ExitMsg
+			_ = json.Unmarshal(p, &x)
+			if x.Error != "" {
+				return nil, &StartError{Code: x.Code, Message: x.Error}
+			}
+			// It ran and exited before we looked: not a failure to start.
+			return nil, nil
+		}
+	}
+}
+
+// Attach connects to a running container's monitor.
+func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Session, error) {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.State.Running {
+		return nil, errdefs.Conflict("You cannot attach to a stopped container, start it first")
+	}
+	addr, done, err := monitor.SocketAddr(e.containers.Dir(c.ID))
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", addr)
+	done()
+	if err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", c.Name, err)
+	}
+	s := &Session{Conn: attach.NewConn(conn), conn: conn}
+	if err := s.WriteJSON(attach.Hello, streams); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Wait blocks until the container stops and returns its exit code.
+func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return 0, err
+	}
+	return e.wait(ctx, c.ID)
+}
+
+func (e *Engine) wait(ctx context.Context, id string) (int, error) {
+	for {
+		st, err := e.containers.LoadState(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, errdefs.NotFound("No such container: %s", id)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !st.Running {
+			return st.ExitCode, nil
+		}
+		s, err := e.Attach(ctx, id, Streams{})
+		if err != nil {
+			// It stopped between the two looks, or its monitor is gone.
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		stop := context.AfterFunc(ctx, func() { s.Close() })
+		res, _ := s.Stream(attach.StreamOptions{})
+		stop()
+		if res.Exit != nil {
+			return res.Exit.Code, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Kill sends a signal to a running container's main process.
+func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running || c.State.Pid == 0 {
+		return errdefs.Conflict("container %s is not running", c.Name)
+	}
+	if err := unix.Kill(c.State.Pid, sig); err != nil && err != unix.ESRCH {
+		return fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Stop sends the container's stop signal, waits up to timeout, then kills it.
+// A negative timeout means the container's own or Docker's default of 10 s.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return nil
+	}
+	if timeout < 0 {
+		timeout = 10 * time.Second
+		if c.Config.StopTimeout != nil {
+			timeout = time.Duration(*c.Config.StopTimeout) * time.Second
+		}
+	}
+	sig := syscall.SIGTERM
+	if c.Config.StopSignal != "" {
+		if sig, err = ParseSignal(c.Config.StopSignal); err != nil {
+			return err
+		}
+	}
+	if timeout > 0 {
+		_ = unix.Kill(c.State.Pid, sig)
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		_, err := e.wait(wctx, c.ID)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+	_, err = e.wait(ctx, c.ID)
+	return err
+}
+
+// Restart stops a container (if running) and starts it again.
+func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration) error {
+	if err := e.Stop(ctx, ref, timeout); err != nil {
+		return err
+	}
+	_, err := e.Start(ctx, ref, nil)
+	return err
+}
+
+// Remove deletes a container; a running one only with force (it is killed).
+func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		if !force {
+			return errdefs.Conflict("cannot remove container %q: container is running: stop the container before removing or force remove", c.Name)
+		}
+		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		if _, err := e.wait(ctx, c.ID); err != nil {
+			return err
+		}
+		if c.HostConfig.AutoRemove {
+			// Its monitor removes it; wait for that.
+			for i := 0; i < 500; i++ {
+				if _, err := os.Stat(e.containers.Dir(c.ID)); os.IsNotExist(err) {
+					return nil
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Rename gives a container a new name.
+func (e *Engine) Rename(ctx context.Context, ref, name string) error {
+	return e.containers.Rename(ref, name)
+}
+
+// PruneContainers removes every stopped container and returns their IDs.
+func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
+	all, err := e.containers.List()
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, c := range all {
+		if c.State.Running {
+			continue
+		}
+		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return gone, err
+		}
+		gone = append(gone, c.ID)
+	}
+	return gone, nil
+}
+
+// LogPath is the container's json-file log.
+func (e *Engine) LogPath(c *containers.Container) string {
+	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
+}
+
+var _ = runtime.ExitEngine

@@ -1,0 +1,93 @@
+// Package engine is berth's in-process container engine: the one API the
+// command line and the terminal UI use. It ties the image store and the
+// container store together; there is no daemon, state lives under Root.
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"berth/containers"
+	"berth/images"
+)
+
+// DefaultRoot is where berth keeps its state unless told otherwise.
+const DefaultRoot = "/var/lib/berth"
+
+// Engine is an open state root.
+type Engine struct {
+	root       string
+	self       string // this binary, re-executed for monitors and init
+	Images     *images.Store
+	containers *containers.Store
+}
+
+// Options tune New.
+type Options struct {
+	// Self is the berth binary to re-execute as monitor; default: this
+	// process's own executable.
+	Self string
+}
+
+// New opens (creating if needed) the state root.
+func New(root string, opts Options) (*Engine, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("open state root %s: %w", root, err)
+	}
+	self := opts.Self
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	is, err := images.Open(filepath.Join(root, "images"))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := containers.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{root: root, self: self, Images: is, containers: cs}, nil
+}
+
+// Root is the state root directory.
+func (e *Engine) Root() string { return e.root }
+
+// Containers is the container record store.
+func (e *Engine) Containers() *containers.Store { return e.containers }
+
+// gcLock guards image deletion against container creation: creators hold
+// it shared from resolving the image until their record names it; image
+// removal holds it exclusive. Several berth processes share it via flock.
+func (e *Engine) gcLock(exclusive bool) (func(), error) {
+	fd, err := unix.Open(filepath.Join(e.root, "gc.lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		err = unix.Flock(fd, how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
