@@ -86,7 +86,7 @@ func exitCode(cmd *cobra.Command, err error) (int, string) {
 	}
 	var fe *flagError
 	if errors.As(err, &fe) {
-		return 125, fmt.Sprintf("berth: %v\nSee 'berth %s --help'.", fe.err, fe.cmd)
+		return 125, fmt.Sprintf("berth: %v\nSee '%s --help'.", fe.err, fe.cmd)
 	}
 	// Failures of run and create are berth's own: 125, as docker run.
 	code := 1
@@ -128,7 +128,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.root, "root", def, "state directory (also BERTH_ROOT)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &flagError{cmd: c.CommandPath()[len("berth"):], err: err}
+		return &flagError{cmd: c.CommandPath(), err: err}
 	})
 	a.addRunCommands(root)       // run.go: run, create, start, attach, exec
 	a.addContainerCommands(root) // containers.go: ps, stop, kill, rm, logs, ...

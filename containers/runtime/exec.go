@@ -97,7 +97,7 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, error) {
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
-		return nil, &StartError{Code: ExitNotFound, Message: err.Error()}
+		return nil, &StartError{Code: lookPathCode(err), Message: err.Error()}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

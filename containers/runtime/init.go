@@ -57,7 +57,7 @@ func Init() {
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
-		fail(ExitNotFound, err)
+		fail(lookPathCode(err), err)
 	}
 	if err := finalizeProcess(cfg.Spec); err != nil {
 		fail(ExitEngine, err)
@@ -118,6 +118,15 @@ func lookPath(name string, env []string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// lookPathCode is Docker's exit code for a failed look-up: 127 when the
+// command does not exist, 126 when it exists but cannot be executed.
+func lookPathCode(err error) int {
+	if errors.Is(err, syscall.EACCES) {
+		return ExitCannotExec
+	}
+	return ExitNotFound
 }
 
 func checkExecutable(p string) error {
