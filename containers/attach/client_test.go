@@ -36,7 +36,7 @@ func TestCopyInputDetach(t *testing.T) {
 	}{
 		{"hello", "hello", false},
 		{"ab\x10\x11cd", "ab", true},
-		{"a\x10b", "a\x10b", false},       // a broken sequence is input
+		{"a\x10b", "a\x10b", false},      // a broken sequence is input
 		{"a\x10\x10\x11", "a\x10", true}, // restart on the key itself
 	} {
 		var out bytes.Buffer
