@@ -324,23 +324,36 @@ func (s *Store) Rename(ref, name string) error {
 // Remove deletes a container's record and directory. The caller has made
 // sure nothing runs in it.
 func (s *Store) Remove(id string) error {
-	unlock, err := s.lock()
+	purge, err := s.Unlink(id)
 	if err != nil {
 		return err
+	}
+	return purge()
+}
+
+// Unlink makes a container disappear at once (its name is free when it
+// returns) and gives the function that deletes its files, which may run
+// later: what it leaves behind after a crash, the next OpenStore deletes.
+func (s *Store) Unlink(id string) (purge func() error, err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
 	}
 	gone := filepath.Join(s.dir, ".rm-"+id)
 	err = os.Rename(s.Dir(id), gone)
 	unlock()
 	if errors.Is(err, os.ErrNotExist) {
-		return errdefs.NotFound("No such container: %s", id)
+		return nil, errdefs.NotFound("No such container: %s", id)
 	}
 	if err != nil {
-		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+		return nil, fmt.Errorf("remove container %s: %w", ShortID(id), err)
 	}
-	if err := os.RemoveAll(gone); err != nil {
-		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
-	}
-	return nil
+	return func() error {
+		if err := os.RemoveAll(gone); err != nil {
+			return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+		}
+		return nil
+	}, nil
 }
 
 // writeJSON writes v to path atomically (temp file + rename). No fsync:

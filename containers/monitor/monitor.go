@@ -454,8 +454,11 @@ func (m *monitor) fail(first *client, code int, err error) {
 // tells every client how it ended.
 func (m *monitor) finish(st containers.State) {
 	s := m.opts.Store
+	purge := func() error { return nil }
 	if m.c.HostConfig.AutoRemove {
-		_ = s.Remove(m.c.ID)
+		if p, err := s.Unlink(m.c.ID); err == nil {
+			purge = p
+		}
 	} else {
 		_ = s.SaveState(m.c.ID, st)
 	}
@@ -465,6 +468,8 @@ func (m *monitor) finish(st containers.State) {
 		cl.raw.Close()
 	}
 	m.mu.Unlock()
+	// The container is gone for everyone already; its files go last.
+	_ = purge()
 }
 
 func exitCode(ps *os.ProcessState, err error) int {
