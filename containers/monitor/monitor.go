@@ -234,6 +234,7 @@ func (m *monitor) start(first *client) error {
 	if first != nil {
 		go m.readClient(first)
 	}
+	trimMemory()
 
 	var pumps sync.WaitGroup
 	for _, o := range outputs {
