@@ -25,6 +25,8 @@ import (
 
 func (a *app) addRunCommands(root *cobra.Command) {
 	root.AddCommand(a.runCmd(), a.createCmd(), a.startCmd(), a.attachCmd(), a.execCmd())
+	parentCommand(root, "container", "Manage containers").AddCommand(
+		a.runCmd(), a.createCmd(), a.startCmd(), a.attachCmd(), a.execCmd())
 }
 
 // createFlags are the flags run and create share.

@@ -356,9 +356,16 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	return nil
 }
 
-// Stop sends the container's stop signal, waits up to timeout, then kills it.
-// A negative timeout means the container's own or Docker's default of 10 s.
-func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+// StopOptions tune Stop.
+type StopOptions struct {
+	// Timeout before SIGKILL; negative: the container's own, or Docker's 10 s.
+	Timeout time.Duration
+	// Signal to send first; 0: the container's stop signal, or SIGTERM.
+	Signal syscall.Signal
+}
+
+// Stop sends the stop signal, waits up to the timeout, then kills.
+func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	c, err := e.containers.Get(ref)
 	if err != nil {
 		return err
@@ -366,16 +373,20 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if !c.State.Running {
 		return nil
 	}
+	timeout := opts.Timeout
 	if timeout < 0 {
 		timeout = 10 * time.Second
 		if c.Config.StopTimeout != nil {
 			timeout = time.Duration(*c.Config.StopTimeout) * time.Second
 		}
 	}
-	sig := syscall.SIGTERM
-	if c.Config.StopSignal != "" {
-		if sig, err = ParseSignal(c.Config.StopSignal); err != nil {
-			return err
+	sig := opts.Signal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+		if c.Config.StopSignal != "" {
+			if sig, err = ParseSignal(c.Config.StopSignal); err != nil {
+				return err
+			}
 		}
 	}
 	if timeout > 0 {
@@ -396,8 +407,8 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 }
 
 // Restart stops a container (if running) and starts it again.
-func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration) error {
-	if err := e.Stop(ctx, ref, timeout); err != nil {
+func (e *Engine) Restart(ctx context.Context, ref string, opts StopOptions) error {
+	if err := e.Stop(ctx, ref, opts); err != nil {
 		return err
 	}
 	_, err := e.Start(ctx, ref, nil)
