@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"berth/cli"
+	"berth/containers/monitor"
 	"berth/containers/runtime"
 )
 
@@ -17,7 +18,7 @@ func main() {
 			runtime.Init()
 			os.Exit(runtime.ExitEngine)
 		case "monitor":
-			os.Exit(cli.RunMonitor(os.Args[2:]))
+			os.Exit(monitor.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(cli.Main(os.Args[1:]))

@@ -9,13 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"berth/containers"
-	"berth/containers/monitor"
 	"berth/engine"
 	"berth/errdefs"
 )
@@ -135,28 +132,4 @@ func (a *app) newRootCmd() *cobra.Command {
 	a.addImageCommands(root)     // images.go: images, import, load, save, ...
 	a.addSystemCommands(root)    // system.go: version, info
 	return root
-}
-
-// RunMonitor is the hidden `berth monitor --root DIR ID` entry point.
-func RunMonitor(args []string) int {
-	if len(args) != 3 || args[0] != "--root" {
-		fmt.Fprintln(os.Stderr, "usage: berth monitor --root DIR ID")
-		return 2
-	}
-	// The monitor must outlive the terminal that started it.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
-	store, err := containers.OpenStore(filepath.Join(args[1], "containers"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return monitor.Run(monitor.Options{Store: store, ID: args[2], Self: selfExe()})
-}
-
-func selfExe() string {
-	p, err := os.Executable()
-	if err != nil {
-		return "/proc/self/exe"
-	}
-	return p
 }

@@ -1,0 +1,282 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/logfile"
+	"berth/containers/monitor"
+	"berth/containers/runtime"
+	"berth/engine"
+	"berth/images"
+	"berth/internal/testimage"
+)
+
+// The test binary doubles as berth's monitor and init: the engine re-executes
+// itself (os.Executable) for both.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			runtime.Init()
+			os.Exit(runtime.ExitEngine)
+		case "monitor":
+			os.Exit(monitor.Main(os.Args[2:]))
+		}
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "engine tests run real containers: run them as root")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func newEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	root := t.TempDir()
+	e, err := engine.New(root, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tar bytes.Buffer
+	if err := testimage.WriteBusyboxTar(&tar); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Import(context.Background(), &tar, images.ImportOptions{Ref: "busybox", Changes: []string{`CMD ["sh"]`}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		all, _ := e.List(ctx)
+		for _, c := range all {
+			if err := e.Remove(ctx, c.ID, true); err != nil {
+				t.Errorf("cleanup: remove %s: %v", c.Name, err)
+			}
+		}
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mi), root) {
+			t.Errorf("mounts under %s left behind", root)
+		}
+	})
+	return e
+}
+
+func create(t *testing.T, e *engine.Engine, cmd ...string) *containers.Container {
+	t.Helper()
+	c, err := e.Create(context.Background(), engine.CreateOptions{Image: "busybox", Config: containers.Config{Cmd: cmd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runAttached starts c attached and returns its output and exit code.
+func runAttached(t *testing.T, e *engine.Engine, c *containers.Container) (string, string, int) {
+	t.Helper()
+	s, err := e.Start(context.Background(), c.ID, &engine.Streams{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	res, err := s.Stream(attach.StreamOptions{Stdout: &out, Stderr: &errb})
+	if err != nil || res.Exit == nil {
+		t.Fatalf("stream: %+v %v", res, err)
+	}
+	return out.String(), errb.String(), res.Exit.Code
+}
+
+func TestRunAttached(t *testing.T) {
+	e := newEngine(t)
+	c := create(t, e, "sh", "-c", "echo out; echo err >&2; exit 3")
+	out, errs, code := runAttached(t, e, c)
+	if out != "out\n" || errs != "err\n" || code != 3 {
+		t.Errorf("stdout %q stderr %q code %d", out, errs, code)
+	}
+	got, err := e.Get(context.Background(), c.Name)
+	if err != nil || got.State.Status != containers.StatusExited || got.State.ExitCode != 3 {
+		t.Errorf("state after exit: %+v %v", got.State, err)
+	}
+	// The log holds both streams, in order within each.
+	var lines []string
+	err = e.Logs(context.Background(), c.ID, engine.LogsOptions{Tail: -1}, func(en logfile.Entry) error {
+		lines = append(lines, en.Stream+":"+string(en.Line))
+		return nil
+	})
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("logs %q %v", lines, err)
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	e := newEngine(t)
+	for _, tc := range []struct {
+		cmd  []string
+		code int
+	}{
+		{[]string{"no-such-command"}, 127},
+		{[]string{"/etc/passwd"}, 126},
+		{[]string{"/no/such/path"}, 127},
+	} {
+		c := create(t, e, tc.cmd...)
+		_, err := e.Start(context.Background(), c.ID, nil)
+		var se *engine.StartError
+		if !errors.As(err, &se) || se.Code != tc.code || !strings.Contains(se.Message, tc.cmd[0]) {
+			t.Errorf("%v: %v, want a StartError %d naming the command", tc.cmd, err, tc.code)
+		}
+		got, _ := e.Get(context.Background(), c.ID)
+		if got.State.Running || got.State.ExitCode != tc.code {
+			t.Errorf("%v: state %+v", tc.cmd, got.State)
+		}
+	}
+}
+
+// A detached container outlives the engine value that started it; another
+// one (as another berth process would) sees it, execs in it and stops it.
+func TestDetachedSeenByAnotherEngine(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	c := create(t, e, "sh", "-c", "echo started; exec sleep 60")
+	if _, err := e.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := engine.New(e.Root(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.Get(ctx, c.ID[:10])
+	if err != nil || !got.State.Running || got.State.Pid == 0 {
+		t.Fatalf("other engine sees %+v %v", got.State, err)
+	}
+	r, w, _ := os.Pipe()
+	cmd, err := other.Exec(ctx, c.Name, engine.ExecOptions{
+		Cmd:   []string{"sh", "-c", "cat /etc/hostname; echo $HOSTNAME; ps -o pid,comm"},
+		Stdio: runtime.Stdio{Stdin: nil, Stdout: w, Stderr: w},
+	})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.ReadFrom(r)
+	cmd.Wait()
+	short := c.ID[:12]
+	if !strings.Contains(out.String(), short+"\n"+short+"\n") || !strings.Contains(out.String(), "1 sleep") {
+		t.Errorf("exec output %q", out.String())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var logs string
+		other.Logs(ctx, c.ID, engine.LogsOptions{Tail: -1}, func(en logfile.Entry) error { logs += string(en.Line); return nil })
+		if logs == "started\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs %q", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// sleep as PID 1 has no TERM handler: stop kills it after the timeout.
+	start := time.Now()
+	if err := other.Stop(ctx, c.ID, engine.StopOptions{Timeout: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = e.Get(ctx, c.ID)
+	if got.State.Running || got.State.ExitCode != 137 || time.Since(start) < 400*time.Millisecond {
+		t.Errorf("after stop: %+v", got.State)
+	}
+}
+
+// kill -9 of a monitor takes its container down and leaves a consistent
+// record: exited, no process, no mounts.
+func TestMonitorKilled(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	c := create(t, e, "sleep", "60")
+	if _, err := e.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Get(ctx, c.ID)
+	pid, mon := got.State.Pid, got.State.MonitorPid
+	if mon == 0 || pid == 0 {
+		t.Fatalf("state %+v", got.State)
+	}
+	syscall.Kill(mon, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("container process outlived its monitor")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, _ = e.Get(ctx, c.ID)
+	if got.State.Running || got.State.Status != containers.StatusExited {
+		t.Errorf("state after monitor kill: %+v", got.State)
+	}
+	// It can start again.
+	if _, err := e.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(ctx, c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNamesUniqueUnderConcurrency(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A separate engine value per goroutine, like separate processes.
+			o, err := engine.New(e.Root(), engine.Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = o.Create(ctx, engine.CreateOptions{Name: "same", Image: "busybox", Config: containers.Config{Cmd: []string{"true"}}})
+			if err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d creates of the name won, want 1", won)
+	}
+}
+
+func TestRemoveRunningNeedsForce(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	c := create(t, e, "sleep", "60")
+	if _, err := e.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(ctx, c.ID, false); err == nil || !strings.Contains(err.Error(), c.Name) {
+		t.Errorf("remove of running container: %v", err)
+	}
+	if err := e.Remove(ctx, c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Get(ctx, c.ID); err == nil {
+		t.Error("container still there after forced removal")
+	}
+	_ = exec.ErrNotFound
+}
