@@ -1,0 +1,115 @@
+package images
+
+// This file fixes the exported API of the images package that the engine
+// codes against; the bodies delegate to the files named after each part
+// (store, blobs, index, refs, unpack, snapshots, import, changes, load,
+// save, gc, catalog).
+
+import (
+	"context"
+	"io"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is one image in the store: its ID is the digest of its config blob.
+type Image struct {
+	ID          v1.Hash        `json:"id"`                    // config digest
+	Manifest    v1.Hash        `json:"manifest"`              // manifest digest
+	RepoTags    []string       `json:"repoTags,omitempty"`    // normalised, e.g. docker.io/library/busybox:latest
+	RepoDigests []string       `json:"repoDigests,omitempty"` // name@sha256:...
+	Created     time.Time      `json:"created"`
+	Size        int64          `json:"size"`    // sum of uncompressed layer sizes, as Docker shows it
+	DiffIDs     []v1.Hash      `json:"diffIDs"` // layers, lowest first
+	Config      *v1.ConfigFile `json:"-"`       // filled by Resolve (nil from List)
+}
+
+// ImportOptions tunes Import.
+type ImportOptions struct {
+	Ref     string   // optional repository[:tag] to tag the result with
+	Changes []string // Dockerfile instructions, as `docker import --change`
+	Message string   // history comment
+}
+
+// Deleted reports what Remove and Prune did, as `docker rmi` prints it.
+type Deleted struct {
+	Untagged string `json:",omitempty"`
+	Deleted  string `json:",omitempty"`
+}
+
+// HistoryEntry is one row of `history`.
+type HistoryEntry struct {
+	ID        string // image ID for the top entry, "<missing>" otherwise
+	Created   time.Time
+	CreatedBy string
+	Size      int64
+	Comment   string
+	Empty     bool
+}
+
+// SaveFormat selects the archive format of Save.
+type SaveFormat string
+
+const (
+	FormatDockerArchive SaveFormat = "docker-archive"
+	FormatOCIArchive    SaveFormat = "oci-archive"
+)
+
+// InUseFunc reports whether a container uses the image with this ID.
+type InUseFunc func(id v1.Hash) bool
+
+// Store is the content-addressed image store under one directory.
+type Store struct{ root string }
+
+// Open opens (creating if needed) the store at root, cleaning up leftovers
+// of interrupted operations.
+func Open(root string) (*Store, error) { return open(root) }
+
+// List returns every image, newest first.
+func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.list(ctx) }
+
+// Resolve finds an image by reference (name, name:tag, name@digest), by full
+// ID (sha256:...) or by a unique ID prefix. It returns errdefs.ErrNotFound or
+// errdefs.ErrAmbiguous.
+func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
+	_, img, err := s.resolveRecord(ctx, ref)
+	return img, err
+}
+
+// Import makes a one-layer image from a rootfs tarball (plain or compressed).
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
+	return s.importTar(ctx, r, opts)
+}
+
+// Load reads a docker-archive or OCI-layout tarball and returns the images it held.
+func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) { return s.load(ctx, r) }
+
+// Save writes the images named by refs to w.
+func (s *Store) Save(ctx context.Context, w io.Writer, refs []string, format SaveFormat) error {
+	return s.save(ctx, w, refs, format)
+}
+
+// Tag points target (repository[:tag]) at the image src resolves to.
+func (s *Store) Tag(ctx context.Context, src, target string) error { return s.tag(ctx, src, target) }
+
+// Remove untags or deletes the image ref names.
+func (s *Store) Remove(ctx context.Context, ref string, force bool, inUse InUseFunc) ([]Deleted, error) {
+	return s.remove(ctx, ref, force, inUse)
+}
+
+// Prune removes dangling images (all unused images with all).
+func (s *Store) Prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted, int64, error) {
+	return s.prune(ctx, all, inUse)
+}
+
+// History returns the image's history, newest first.
+func (s *Store) History(ctx context.Context, ref string) ([]HistoryEntry, error) {
+	return s.history(ctx, ref)
+}
+
+// Snapshots unpacks any layer of img not yet unpacked and returns the
+// snapshot directories, lowest layer first, to use as overlay lower dirs.
+func (s *Store) Snapshots(ctx context.Context, img *Image) ([]string, error) {
+	return s.snapshots(ctx, img)
+}

@@ -1,0 +1,239 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gofrs/flock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"berth/errdefs"
+)
+
+// remove implements Remove with `docker rmi` semantics:
+//
+//   - by name (repo:tag or repo@digest): the name is untagged; the image is
+//     deleted only when that was its last name. If a container uses it,
+//     removing its last name needs force, and even then the image stays
+//     (dangling) for the container.
+//   - by ID (full or prefix): every name goes and the image is deleted.
+//     An image tagged in several repositories needs force; so does an
+//     image a container uses, which again is untagged but kept.
+//
+// inUse is called under the index lock: it must not call back into the
+// image store.
+func (s *Store) remove(ctx context.Context, ref string, force bool, inUse InUseFunc) ([]Deleted, error) {
+	var out []Deleted
+	deleted := false
+	err := s.update(func(idx *indexFile) error {
+		out, deleted = nil, false
+		res, err := idx.resolve(ref)
+		if err != nil {
+			return err
+		}
+		rec := res.rec
+		if res.kind == byName && isDigestRef(res.name) && !slices.Contains(rec.RepoDigests, res.name) {
+			// Matched by manifest digest, not by a recorded name: that
+			// names the image itself.
+			res.kind = byID
+		}
+		used := inUse != nil && inUse(rec.ID)
+		if res.kind == byName {
+			if isDigestRef(res.name) {
+				rec.RepoDigests = slices.DeleteFunc(rec.RepoDigests, func(d string) bool { return d == res.name })
+			} else {
+				rec.RepoTags = slices.DeleteFunc(rec.RepoTags, func(t string) bool { return t == res.name })
+			}
+			out = append(out, Deleted{Untagged: FamiliarName(res.name)})
+			if len(rec.RepoTags) > 0 {
+				return nil
+			}
+			// That was the last tag: digest references go with it.
+			if used && !force {
+				return errdefs.Conflict("conflict: unable to remove repository reference %q (must force) - image %s is being used by a container", ref, ShortID(rec.ID))
+			}
+			for _, d := range rec.RepoDigests {
+				out = append(out, Deleted{Untagged: FamiliarName(d)})
+			}
+			rec.RepoDigests = nil
+		} else {
+			if repos := repositories(rec); len(repos) > 1 && !force {
+				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", ShortID(rec.ID))
+			}
+			if used && !force {
+				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is being used by a container", ShortID(rec.ID))
+			}
+			for _, t := range append(slices.Clone(rec.RepoTags), rec.RepoDigests...) {
+				out = append(out, Deleted{Untagged: FamiliarName(t)})
+			}
+			rec.RepoTags, rec.RepoDigests = nil, nil
+		}
+		if used {
+			return nil // forced: untagged, kept for the container
+		}
+		idx.delete(rec.ID)
+		out = append(out, Deleted{Deleted: rec.ID.String()})
+		deleted = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if deleted {
+		if _, err := s.gc(ctx, false); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func repositories(rec *record) []string {
+	var repos []string
+	for _, t := range rec.RepoTags {
+		if r := repoOf(t); !slices.Contains(repos, r) {
+			repos = append(repos, r)
+		}
+	}
+	return repos
+}
+
+// prune removes dangling images (no tags, no digests), or with all every
+// image no container uses. The bytes reclaimed are, as Docker counts them,
+// the sizes of the layers no remaining image uses.
+func (s *Store) prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted, int64, error) {
+	var out []Deleted
+	var reclaimed int64
+	err := s.update(func(idx *indexFile) error {
+		out, reclaimed = nil, 0
+		var keep, gone []*record
+		for _, r := range idx.Images {
+			dangling := len(r.RepoTags) == 0 && len(r.RepoDigests) == 0
+			if (dangling || all) && (inUse == nil || !inUse(r.ID)) {
+				gone = append(gone, r)
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		kept := map[v1.Hash]bool{}
+		for _, r := range keep {
+			for _, l := range r.Layers {
+				kept[l.DiffID] = true
+			}
+		}
+		for _, r := range gone {
+			for _, t := range append(slices.Clone(r.RepoTags), r.RepoDigests...) {
+				out = append(out, Deleted{Untagged: FamiliarName(t)})
+			}
+			out = append(out, Deleted{Deleted: r.ID.String()})
+			for _, l := range r.Layers {
+				if !kept[l.DiffID] {
+					kept[l.DiffID] = true // count once
+					reclaimed += l.Size
+				}
+			}
+		}
+		idx.Images = keep
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) > 0 {
+		if _, err := s.gc(ctx, true); err != nil {
+			return out, reclaimed, err
+		}
+	}
+	return out, reclaimed, nil
+}
+
+// gc deletes blobs and snapshots no image references. It needs the gc lock
+// exclusively: with wait it waits for it (until ctx is done), otherwise it
+// gives up at once if another operation holds it shared and leaves a note
+// in the index for the next Open. It reports whether it ran.
+func (s *Store) gc(ctx context.Context, wait bool) (bool, error) {
+	l := flock.New(s.path(fileGCLock))
+	var ok bool
+	var err error
+	if wait {
+		ok, err = l.TryLockContext(ctx, 20*time.Millisecond)
+	} else {
+		ok, err = l.TryLock()
+	}
+	if err != nil && ctx.Err() == nil {
+		return false, fmt.Errorf("lock image store for garbage collection: %w", err)
+	}
+	if !ok {
+		return false, s.update(func(idx *indexFile) error {
+			idx.GCPending = true
+			return nil
+		})
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			l.Unlock()
+			locked = false
+		}
+	}
+	defer unlock()
+
+	// Unused snapshots are renamed into a temporary dir (gone at once for
+	// everyone, cleaned up by Open if we crash) and deleted once the locks
+	// are released.
+	var trash *tempDir
+	defer func() {
+		unlock()
+		trash.remove()
+	}()
+	// The sweep runs under the index lock too, so that clearing GCPending
+	// cannot hide a removal that happened meanwhile.
+	err = s.update(func(idx *indexFile) error {
+		blobs := map[string]bool{}
+		snaps := map[string]bool{}
+		for _, r := range idx.Images {
+			blobs[r.ID.Hex] = true
+			blobs[r.Manifest.Hex] = true
+			for _, l := range r.Layers {
+				blobs[l.Digest.Hex] = true
+				snaps[l.DiffID.Hex] = true
+			}
+		}
+		entries, err := os.ReadDir(s.path(dirBlobs))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !blobs[e.Name()] {
+				if err := os.Remove(s.path(dirBlobs, e.Name())); err != nil && !os.IsNotExist(err) {
+					return err
+				}
+			}
+		}
+		if entries, err = os.ReadDir(s.path(dirSnapshots)); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if snaps[e.Name()] {
+				continue
+			}
+			if trash == nil {
+				if trash, err = s.newTempDir("gc"); err != nil {
+					return err
+				}
+			}
+			if err := os.Rename(s.path(dirSnapshots, e.Name()), filepath.Join(trash.path, e.Name())); err != nil {
+				return err
+			}
+		}
+		idx.GCPending = false
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("garbage collection: %w", err)
+	}
+	return true, nil
+}
