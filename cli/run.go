@@ -453,7 +453,8 @@ func (a *app) execCmd() *cobra.Command {
 }
 
 // exec runs a process in a container with this process's stdio: directly
-// (the child gets our fds) without -t, through a new pty with -t.
+// (the child gets our fds) without -t, through a terminal made in the
+// container with -t.
 func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engine.ExecOptions, interactive, detach bool, keys []byte) error {
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
@@ -461,94 +462,79 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	}
 	defer null.Close()
 	stdio := runtime.Stdio{Stdin: null, Stdout: null, Stderr: null}
-	fileOr := func(w any) *os.File {
-		if f, ok := w.(*os.File); ok {
-			return f
+	in, inOK := a.stdin.(*os.File)
+	out, outOK := a.stdout.(*os.File)
+	errf, errOK := a.stderr.(*os.File)
+	if !detach {
+		if !outOK || !errOK || !inOK {
+			return errors.New("exec needs file streams")
 		}
-		return nil
-	}
-	var master *os.File
-	switch {
-	case detach:
-	case opts.Tty:
-		m, slave, err := pty.Open()
-		if err != nil {
-			return fmt.Errorf("exec: open pty: %w", err)
-		}
-		defer m.Close()
-		master = m
-		stdio = runtime.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}
-		defer slave.Close()
-		if in := fileOr(a.stdin); in != nil && term.IsTerminal(int(in.Fd())) {
-			if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-				_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
+		if !opts.Tty {
+			stdio.Stdout, stdio.Stderr = out, errf
+			if interactive {
+				stdio.Stdin = in
 			}
 		}
-	default:
-		if out := fileOr(a.stdout); out != nil {
-			stdio.Stdout = out
-		}
-		if errf := fileOr(a.stderr); errf != nil {
-			stdio.Stderr = errf
-		}
-		if in := fileOr(a.stdin); in != nil && interactive {
-			stdio.Stdin = in
-		}
+	} else {
+		opts.Tty = false
 	}
 	opts.Stdio = stdio
-	cmd, err := e.Exec(ctx, ref, opts)
+	p, err := e.Exec(ctx, ref, opts)
 	if err != nil {
 		return err
 	}
 	if detach {
-		_ = cmd.Process.Release()
+		_ = p.Cmd.Process.Release()
 		return nil
 	}
-	if master == nil && (fileOr(a.stdout) == nil || fileOr(a.stderr) == nil) {
-		return errors.New("exec without -t needs file streams")
+	if p.Pty == nil {
+		return exitStatus(processExit(p.Cmd, p.Cmd.Wait()))
 	}
-	if master != nil {
-		stdio.Stdin.Close() // the child holds the slave now
-		in := fileOr(a.stdin)
-		if in != nil && interactive && term.IsTerminal(int(in.Fd())) {
-			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
-				defer term.Restore(int(in.Fd()), st)
-			}
-			sigs := make(chan os.Signal, 4)
-			signal.Notify(sigs, syscall.SIGWINCH)
-			defer signal.Stop(sigs)
-			go func() {
-				for range sigs {
-					if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-						_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
-					}
-				}
-			}()
+	master := p.Pty
+	defer master.Close()
+	isTerm := term.IsTerminal(int(in.Fd()))
+	if isTerm {
+		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+			_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
 		}
-		detached := make(chan struct{})
-		if interactive {
-			go func() {
-				if d, _ := attach.CopyInput(master, a.stdin, keys); d {
-					close(detached)
-				}
-			}()
+	}
+	if interactive && isTerm {
+		if st, err := term.MakeRaw(int(in.Fd())); err == nil {
+			defer term.Restore(int(in.Fd()), st)
 		}
-		copied := make(chan struct{})
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGWINCH)
+		defer signal.Stop(sigs)
 		go func() {
-			_, _ = io.Copy(a.stdout, master) // ends with EIO when the last slave closes
-			close(copied)
+			for range sigs {
+				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+					_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
+				}
+			}
 		}()
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		select {
-		case <-detached:
-			return nil
-		case werr := <-waited:
-			<-copied
-			return exitStatus(processExit(cmd, werr))
-		}
 	}
-	return exitStatus(processExit(cmd, cmd.Wait()))
+	detached := make(chan struct{})
+	if interactive {
+		go func() {
+			if d, _ := attach.CopyInput(master, in, keys); d {
+				close(detached)
+			}
+		}()
+	}
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(out, master) // ends with EIO when the process and its children are gone
+		close(copied)
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- p.Cmd.Wait() }()
+	select {
+	case <-detached:
+		return nil
+	case werr := <-waited:
+		<-copied
+		return exitStatus(processExit(p.Cmd, werr))
+	}
 }
 
 func processExit(cmd *exec.Cmd, err error) int {

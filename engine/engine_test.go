@@ -169,7 +169,7 @@ func TestDetachedSeenByAnotherEngine(t *testing.T) {
 	}
 	var out bytes.Buffer
 	out.ReadFrom(r)
-	cmd.Wait()
+	cmd.Cmd.Wait()
 	short := c.ID[:12]
 	if !strings.Contains(out.String(), short+"\n"+short+"\n") || !strings.Contains(out.String(), "1 sleep") {
 		t.Errorf("exec output %q", out.String())
@@ -279,4 +279,25 @@ func TestRemoveRunningNeedsForce(t *testing.T) {
 		t.Error("container still there after forced removal")
 	}
 	_ = exec.ErrNotFound
+}
+
+// exec -t gets a terminal of the container's own devpts.
+func TestExecTty(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	c := create(t, e, "sleep", "60")
+	if _, err := e.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Exec(ctx, c.ID, engine.ExecOptions{Cmd: []string{"sh", "-c", "tty; echo $TERM"}, Tty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.ReadFrom(p.Pty) // ends with EIO when the process exits
+	p.Cmd.Wait()
+	p.Pty.Close()
+	if got := out.String(); !strings.HasPrefix(got, "/dev/pts/") || !strings.Contains(got, "xterm") {
+		t.Errorf("exec -t output %q", got)
+	}
 }

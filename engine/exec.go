@@ -24,10 +24,18 @@ type ExecOptions struct {
 	Stdio      runtime.Stdio
 }
 
+// ExecProcess is a process started in a container.
+type ExecProcess struct {
+	Cmd *exec.Cmd
+	// Pty is the master of its terminal (with Tty); the caller closes it.
+	Pty *os.File
+}
+
 // Exec starts a process in a running container and returns it started;
-// the caller waits for it. A command that cannot start is a *StartError
-// with Docker's exit code.
-func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*exec.Cmd, error) {
+// the caller waits for it. With opts.Tty the process gets a new terminal
+// inside the container, whose master comes back as Pty. A command that
+// cannot start is a *StartError with Docker's exit code.
+func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecProcess, error) {
 	c, err := e.containers.Get(ref)
 	if err != nil {
 		return nil, err
@@ -71,13 +79,15 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*exec.
 		Capabilities:    caps,
 		NoNewPrivileges: c.Spec.Process.NoNewPrivileges,
 	}
-	cmd, err := runtime.Exec(&runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: opts.Stdio})
+	stdio := opts.Stdio
+	stdio.Tty = opts.Tty
+	cmd, pty, err := runtime.Exec(&runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio})
 	var se *runtime.StartError
 	if errors.As(err, &se) {
 		return nil, &StartError{Code: se.Code, Message: se.Message}
 	}
-	return cmd, err
+	if err != nil {
+		return nil, err
+	}
+	return &ExecProcess{Cmd: cmd, Pty: pty}, nil
 }
-
-// devNull opens /dev/null for a stream nobody attaches.
-func devNull(flag int) (*os.File, error) { return os.OpenFile(os.DevNull, flag, 0) }

@@ -204,9 +204,6 @@ func (m *monitor) start(first *client) error {
 		Upper:  filepath.Join(m.dir, "upper"),
 		Work:   filepath.Join(m.dir, "work"),
 	}
-	if stdio.Tty {
-		cfg.Console = stdio.Stdout.Name()
-	}
 	p, err := runtime.Start(m.opts.Self, cfg, stdio)
 	cleanupStdio() // the child has its copies
 	if err != nil {
@@ -214,6 +211,17 @@ func (m *monitor) start(first *client) error {
 		return err
 	}
 	m.proc = p
+	if stdio.Tty {
+		if master, err := p.Console(); err == nil {
+			m.mu.Lock()
+			m.master, m.stdin = master, master
+			if m.size != nil {
+				_ = pty.Setsize(master, m.size)
+			}
+			m.mu.Unlock()
+			outputs = append(outputs, output{"stdout", master})
+		}
+	}
 	if err := p.Go(); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
@@ -268,18 +276,14 @@ type output struct {
 func (m *monitor) openStdio() (runtime.Stdio, func(), []output, error) {
 	c := m.c
 	if c.Config.Tty {
-		master, slave, err := pty.Open()
+		// The init stage makes the pty inside the container and sends us
+		// the master (see start); until then its stdio is /dev/null.
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
-			return runtime.Stdio{}, nil, nil, fmt.Errorf("open pty: %w", err)
+			return runtime.Stdio{}, nil, nil, err
 		}
-		m.mu.Lock()
-		m.master, m.stdin = master, master
-		if m.size != nil {
-			_ = pty.Setsize(master, m.size)
-		}
-		m.mu.Unlock()
-		return runtime.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true},
-			func() { slave.Close() }, []output{{"stdout", master}}, nil
+		return runtime.Stdio{Stdin: null, Stdout: null, Stderr: null, Tty: true},
+			func() { null.Close() }, nil, nil
 	}
 	var childEnds []*os.File
 	var outs []output

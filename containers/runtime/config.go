@@ -20,8 +20,6 @@ type InitConfig struct {
 	Lowers []string `json:"lowers"`
 	Upper  string   `json:"upper"`
 	Work   string   `json:"work"`
-	// Console is the host path of the pty slave that becomes /dev/console.
-	Console string `json:"console,omitempty"`
 }
 
 // Exit codes as Docker reports them for a container that cannot start.

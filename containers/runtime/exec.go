@@ -34,29 +34,32 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
 }
 
-// Exec starts cfg.Process inside the container and returns it started.
+// Exec starts cfg.Process inside the container and returns it started,
+// with the master of its terminal when cfg.Stdio.Tty (a new pty of the
+// container's devpts; the caller closes it).
 //
 // It needs no helper process and no cgo: a dedicated OS thread unshares its
 // filesystem context (which lets a thread of a multi-threaded process join
 // a mount namespace), joins the container's namespaces, takes the
 // container's privileges, and forks the process from there. The thread is
 // never handed back to the Go scheduler; it exits with its goroutine.
-func Exec(cfg *ExecConfig) (*exec.Cmd, error) {
+func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	type result struct {
 		cmd *exec.Cmd
+		pty *os.File
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread() // never unlocked: the thread dies with us
-		cmd, err := execOnThread(cfg)
-		done <- result{cmd, err}
+		cmd, pty, err := execOnThread(cfg)
+		done <- result{cmd, pty, err}
 	}()
 	r := <-done
-	return r.cmd, r.err
+	return r.cmd, r.pty, r.err
 }
 
-func execOnThread(cfg *ExecConfig) (*exec.Cmd, error) {
+func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	// Open every namespace first: after joining the mount namespace the
 	// host's /proc is gone.
 	var fds []int
@@ -73,45 +76,62 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, error) {
 		p := fmt.Sprintf("/proc/%d/ns/%s", cfg.Pid, nsProcName[t])
 		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("exec: open namespace %s: %w", p, err)
+			return nil, nil, fmt.Errorf("exec: open namespace %s: %w", p, err)
 		}
 		fds = append(fds, fd)
 		types = append(types, t)
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, fmt.Errorf("exec: unshare fs: %w", err)
+		return nil, nil, fmt.Errorf("exec: unshare fs: %w", err)
 	}
 	for i, fd := range fds {
 		if err := unix.Setns(fd, 0); err != nil {
-			return nil, fmt.Errorf("exec: join %s namespace: %w", types[i], err)
+			return nil, nil, fmt.Errorf("exec: join %s namespace: %w", types[i], err)
 		}
 	}
 	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
-		return nil, fmt.Errorf("exec: container has no mount namespace")
+		return nil, nil, fmt.Errorf("exec: container has no mount namespace")
 	}
 	p := cfg.Process
 	// Joining the mount namespace put us at its root, which pivot_root made
 	// the container's root.
 	if err := chdirCwd(p); err != nil {
-		return nil, &StartError{Code: ExitEngine, Message: err.Error()}
+		return nil, nil, &StartError{Code: ExitEngine, Message: err.Error()}
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
-		return nil, &StartError{Code: lookPathCode(err), Message: err.Error()}
+		return nil, nil, &StartError{Code: lookPathCode(err), Message: err.Error()}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return nil, fmt.Errorf("exec: no_new_privs: %w", err)
+			return nil, nil, fmt.Errorf("exec: no_new_privs: %w", err)
 		}
 	}
 	if c := p.Capabilities; c != nil {
 		bounding, err := capMask(c.Bounding)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := dropBounding(bounding); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	stdio := cfg.Stdio
+	var master *os.File
+	if stdio.Tty {
+		m, slave, _, err := openPty()
+		if err != nil {
+			return nil, nil, fmt.Errorf("exec: %w", err)
+		}
+		defer slave.Close()
+		master = m
+		stdio.Stdin, stdio.Stdout, stdio.Stderr = slave, slave, slave
+	}
+	fail := func(err error) (*exec.Cmd, *os.File, error) {
+		if master != nil {
+			master.Close()
+		}
+		return nil, nil, err
 	}
 	groups := make([]uint32, len(p.User.AdditionalGids))
 	copy(groups, p.User.AdditionalGids)
@@ -120,12 +140,12 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, error) {
 		Args:   p.Args,
 		Env:    p.Env,
 		Dir:    "", // already there
-		Stdin:  cfg.Stdio.Stdin,
-		Stdout: cfg.Stdio.Stdout,
-		Stderr: cfg.Stdio.Stderr,
+		Stdin:  stdio.Stdin,
+		Stdout: stdio.Stdout,
+		Stderr: stdio.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:     true,
-			Setctty:    cfg.Stdio.Tty,
+			Setctty:    stdio.Tty,
 			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
 		},
 	}
@@ -134,14 +154,14 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, error) {
 		if os.IsNotExist(err) {
 			code = ExitNotFound
 		}
-		return nil, &StartError{Code: code, Message: fmt.Sprintf("exec %q: %v", p.Args[0], err)}
+		return fail(&StartError{Code: code, Message: fmt.Sprintf("exec %q: %v", p.Args[0], err)})
 	}
 	if cfg.Setup != nil {
 		if err := cfg.Setup(cmd.Process.Pid); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			return nil, err
+			return fail(err)
 		}
 	}
-	return cmd, nil
+	return cmd, master, nil
 }

@@ -19,6 +19,9 @@ import (
 const (
 	initConfigFD = 3 // config JSON, then one byte 'g' to go ahead (EOF aborts)
 	initStatusFD = 4 // a StartError JSON if the process could not start; closed on execve
+	// initConsoleFD: a unix socket on which, with a terminal, the init
+	// stage sends the master of the pty it made in the container.
+	initConsoleFD = 5
 )
 
 // Init is the container's PID 1 before execve: it mounts the root and the
@@ -28,6 +31,7 @@ func Init() {
 	goruntime.LockOSThread()
 	unix.CloseOnExec(initConfigFD)
 	unix.CloseOnExec(initStatusFD)
+	unix.CloseOnExec(initConsoleFD)
 	cfgFile := os.NewFile(initConfigFD, "init-config")
 	status := os.NewFile(initStatusFD, "init-status")
 

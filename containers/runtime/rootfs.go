@@ -33,11 +33,6 @@ func setupRootfs(cfg *InitConfig) error {
 	if err := createDevices(root, spec); err != nil {
 		return err
 	}
-	if spec.Process.Terminal && cfg.Console != "" {
-		if err := bindFile(cfg.Console, filepath.Join(root, "dev/console")); err != nil {
-			return fmt.Errorf("mount /dev/console: %w", err)
-		}
-	}
 	if spec.Hostname != "" && hasNamespace(spec, specs.UTSNamespace) {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
@@ -50,6 +45,13 @@ func setupRootfs(cfg *InitConfig) error {
 	}
 	if err := pivotRoot(root); err != nil {
 		return err
+	}
+	if spec.Process.Terminal {
+		err := setupConsole(initConsoleFD)
+		unix.Close(initConsoleFD)
+		if err != nil {
+			return err
+		}
 	}
 	for _, p := range spec.Linux.MaskedPaths {
 		if err := maskPath(p); err != nil {
@@ -203,13 +205,6 @@ func makeTarget(path string, dir bool) error {
 		return err
 	}
 	return f.Close()
-}
-
-func bindFile(src, dst string) error {
-	if err := makeTarget(dst, false); err != nil {
-		return err
-	}
-	return unix.Mount(src, dst, "", unix.MS_BIND, "")
 }
 
 // createDevices makes the spec's device nodes and the usual /dev links.

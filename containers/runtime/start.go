@@ -14,16 +14,18 @@ import (
 // Stdio is what the container's first process gets as fds 0, 1 and 2.
 type Stdio struct {
 	Stdin, Stdout, Stderr *os.File
-	// Tty: the three are the same pty slave, which becomes the controlling
-	// terminal.
+	// Tty: the process gets a new pty of the container's own devpts as
+	// stdio and controlling terminal, instead of the three files; Start and
+	// Exec hand back its master.
 	Tty bool
 }
 
 // Process is a container's first process between Start and Go.
 type Process struct {
 	Cmd    *exec.Cmd
-	config *os.File // write end of the config pipe
-	status *os.File // read end of the status pipe
+	config  *os.File // write end of the config pipe
+	status  *os.File // read end of the status pipe
+	console *os.File // our end of the console socket, with a terminal
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -60,6 +62,19 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 		cfgW.Close()
 		return nil, err
 	}
+	// fd 5 in the child: the console socket, or nothing (a closed fd).
+	var ours, theirs *os.File
+	if stdio.Tty {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			cfgR.Close()
+			cfgW.Close()
+			statusR.Close()
+			statusW.Close()
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		ours, theirs = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-init")
+	}
 	cmd := &exec.Cmd{
 		Path:       self,
 		Args:       []string{"berth", "init"},
@@ -67,12 +82,10 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 		Stdin:      stdio.Stdin,
 		Stdout:     stdio.Stdout,
 		Stderr:     stdio.Stderr,
-		ExtraFiles: []*os.File{cfgR, statusW},
+		ExtraFiles: []*os.File{cfgR, statusW, theirs},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Setsid:     true,
-			Setctty:    stdio.Tty,
-			Ctty:       0,
 			// The container dies with its monitor: nothing else holds its
 			// terminal, pipes and exit status.
 			Pdeathsig: syscall.SIGKILL,
@@ -81,17 +94,34 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 	err = cmd.Start()
 	cfgR.Close()
 	statusW.Close()
+	if theirs != nil {
+		theirs.Close()
+	}
 	if err != nil {
 		cfgW.Close()
 		statusR.Close()
+		if ours != nil {
+			ours.Close()
+		}
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	p := &Process{Cmd: cmd, config: cfgW, status: statusR}
+	p := &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		p.abort()
 		return nil, fmt.Errorf("send init config: %w", err)
 	}
 	return p, nil
+}
+
+// Console waits for the master of the container's terminal (with
+// Stdio.Tty). On error the caller still calls Go, which reports why the
+// init stage failed.
+func (p *Process) Console() (*os.File, error) {
+	if p.console == nil {
+		return nil, fmt.Errorf("container has no terminal")
+	}
+	defer p.console.Close()
+	return recvFd(int(p.console.Fd()))
 }
 
 // Pid is the host PID of the container's first process.
@@ -117,6 +147,9 @@ func (p *Process) Go() error {
 }
 
 func (p *Process) abort() {
+	if p.console != nil {
+		p.console.Close()
+	}
 	p.config.Close()
 	p.status.Close()
 	_ = p.Cmd.Process.Kill()
