@@ -153,6 +153,27 @@ func dropBounding(keep uint64) error {
 	return nil
 }
 
+// permittedNow is the calling thread's permitted set.
+func permittedNow() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
+}
+
+// limitTo keeps only the capabilities berth itself holds: a process cannot
+// grant what it lacks (some hosts withhold e.g. CAP_SYS_RESOURCE from root,
+// and --privileged must still work there).
+func (s *capState) limitTo(have uint64) {
+	s.bounding &= have
+	s.effective &= have
+	s.permitted &= have
+	s.inheritable &= have
+	s.ambient &= have
+}
+
 // setCaps sets the effective, permitted and inheritable sets and raises the
 // ambient ones.
 func setCaps(s capState) error {

@@ -165,6 +165,11 @@ func finalizeProcess(spec *specs.Spec) error {
 			}
 		}
 	}
+	have, err := permittedNow()
+	if err != nil {
+		return err
+	}
+	cs.limitTo(have)
 	if err := dropBounding(cs.bounding); err != nil {
 		return err
 	}
