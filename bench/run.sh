@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# bench/run.sh - berth measured side by side with crun, runc, Docker and Podman,
+# all in one run on this machine. See bench/README.md.
+#
+#   sudo bench/run.sh                         # every section
+#   sudo bench/run.sh run exec                # only some sections
+#   sudo bench/run.sh --quick logs tail       # fewer repetitions
+#
+# Sections: run exec parallel logs tail monitor
+# Options:  --quick             fewer runs (a smoke test, not figures to quote)
+#           --skip=LIST         leave out peers: crun,runc,docker,podman
+#           --peer-net=none     (default) Docker and Podman containers get
+#                               --network none, as berth's containers have no
+#                               network by default
+#           --peer-net=default  their default networks instead (Docker's
+#                               bridge, Podman's labnet; ip_forward is reset
+#                               to 0 afterwards)
+#
+# Everything it starts (berth state root, containers of every engine,
+# temporary files) is removed on exit, also on Ctrl-C. It talks to nothing
+# but local daemons over unix sockets.
+set -uo pipefail
+
+ALL_SECTIONS=(run exec parallel logs tail monitor)
+BUNDLE=/var/lib/anchors-lab/bundle
+DOCKER_BIN=/usr/bin/docker # Debian's client; /usr/local/bin/docker is a newer one
+LINE='0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij'
+SMALL=$((200 * 1024 * 1024))  # 209715200 bytes: "200 MB"
+BIG=$((1024 * 1024 * 1024))   # 1073741824 bytes: "1 GB"
+PFX="berthbench-$$"           # names and ids of everything we start
+START_S=$(date +%s)
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# ---------------------------------------------------------------- arguments
+SECTIONS=()
+QUICK=0
+SKIP=","
+PEER_NET=none
+for a in "$@"; do
+	case $a in
+	-h | --help) usage; exit 0 ;;
+	--quick) QUICK=1 ;;
+	--skip=*) SKIP=",${a#--skip=}," ;;
+	--peer-net=none | --peer-net=default) PEER_NET=${a#--peer-net=} ;;
+	run | exec | parallel | logs | tail | monitor) SECTIONS+=("$a") ;;
+	all) SECTIONS=("${ALL_SECTIONS[@]}") ;;
+	*) echo "bench/run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
+	esac
+done
+[[ ${#SECTIONS[@]} -gt 0 ]] || SECTIONS=("${ALL_SECTIONS[@]}")
+want() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
+
+if [[ $(id -u) != 0 ]]; then
+	echo "bench/run.sh: needs root (namespaces, mounts, the Docker socket): sudo bench/run.sh" >&2
+	exit 1
+fi
+
+# repetitions
+if [[ $QUICK == 1 ]]; then
+	R_FAST=10 W_FAST=2 R_PEER=3 W_PEER=1 R_PAR=1 R_READ=3 R_PREAD=1 R_TAIL=10 R_RSS=3
+else
+	R_FAST=30 W_FAST=3 R_PEER=10 W_PEER=2 R_PAR=3 R_READ=10 R_PREAD=3 R_TAIL=20 R_RSS=5
+fi
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+
+# ---------------------------------------------------------------- clean-up
+TMP=
+R=
+CLEANED=0
+declare -a PROBLEMS=()
+
+# kill_berth_leftovers: the processes of containers in our own state root
+# that `berth rm -f` did not remove: each monitor (its cmdline names our
+# root) and that monitor's children (the container's first process).
+kill_berth_leftovers() {
+	local st mon pid p pp
+	for st in "$R"/containers/*/state.json; do
+		[[ -f $st ]] || continue
+		mon=$(jq -r '.MonitorPid // 0' "$st" 2>/dev/null) || continue
+		pid=$(jq -r '.Pid // 0' "$st" 2>/dev/null) || continue
+		if [[ $mon != 0 && -r /proc/$mon/cmdline ]] && tr '\0' ' ' <"/proc/$mon/cmdline" | grep -qF -- "--root $R "; then
+			for p in /proc/[0-9]*; do
+				pp=$(awk '/^PPid:/{print $2}' "$p/status" 2>/dev/null)
+				[[ $pp == "$mon" ]] && kill -9 "${p#/proc/}" 2>/dev/null
+			done
+			kill -9 "$mon" 2>/dev/null
+		fi
+		[[ $pid != 0 && $mon == 0 ]] && true # no monitor: nothing we can safely tell is ours
+	done
+}
+
+cleanup() {
+	[[ $CLEANED == 1 ]] && return
+	CLEANED=1
+	trap '' INT TERM
+	local j ids id m
+	# background `run -d` clients of the parallel section
+	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
+	wait 2>/dev/null
+	if [[ -x $DOCKER_BIN ]] && timeout 10 "$DOCKER_BIN" info >/dev/null 2>&1; then
+		ids=$("$DOCKER_BIN" ps -aq --filter "name=$PFX-" 2>/dev/null)
+		[[ -n $ids ]] && "$DOCKER_BIN" rm -f $ids >/dev/null 2>&1
+	fi
+	if command -v podman >/dev/null 2>&1; then
+		ids=$(podman ps -aq --filter "name=$PFX-" 2>/dev/null)
+		[[ -n $ids ]] && podman rm -f -t 0 $ids >/dev/null 2>&1
+	fi
+	for m in crun runc; do
+		command -v $m >/dev/null 2>&1 || continue
+		for id in $($m list -q 2>/dev/null | grep "^$PFX-"); do $m delete -f "$id" >/dev/null 2>&1; done
+	done
+	if [[ -n $R && -d $R ]]; then
+		if [[ -d $R/containers ]]; then
+			ids=$(ls "$R/containers" 2>/dev/null)
+			[[ -n $ids && -x $TMP/berth ]] && timeout 60 "$TMP/berth" --root "$R" rm -f $ids >/dev/null 2>&1
+			kill_berth_leftovers
+		fi
+		# mounts under our root, deepest first (normally none in this namespace)
+		awk -v r="$R" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
+			while read -r m; do umount -l "$m" 2>/dev/null; done
+	fi
+	[[ -n $TMP && -d $TMP ]] && rm -rf --one-file-system "$TMP"
+	[[ $PEER_NET == default ]] && sysctl -qw net.ipv4.ip_forward=0 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+trap 'echo; echo "bench/run.sh: interrupted; cleaning up" >&2; exit 130' INT TERM HUP
+
+TMP=$(mktemp -d /var/tmp/berth-bench.XXXXXX) || exit 1
+R=$TMP/root
+LOG=$TMP/bench.log
+BERTH=$TMP/berth
+
+# ---------------------------------------------------------------- helpers
+problem() { PROBLEMS+=("$*"); printf '  !! %s\n' "$*"; }
+now_ns() { date +%s%N; }
+secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN{printf "%.6f", (b-a)/1e9}'; }
+
+# fmt_t SECONDS: 850 us, 21.3 ms, 3.42 s
+fmt_t() {
+	awk -v s="$1" 'BEGIN{ if (s == "" || s !~ /^[0-9.eE+-]+$/) { print "-"; exit }
+		if (s < 0.001) printf "%.0f us", s*1e6; else if (s < 1) printf "%.1f ms", s*1000; else printf "%.2f s", s }'
+}
+fmt_kib() { awk -v k="$1" 'BEGIN{ if (k == "" || k !~ /^[0-9.]+$/) print "-"; else printf "%.1f MiB", k/1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a !~ /^[0-9.eE+-]+$/ || b !~ /^[0-9.eE+-]+$/ || b == 0) print "-"; else printf "%.2fx", a/b }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN{ exit !(a ~ /^[0-9.eE+-]+$/ && b ~ /^[0-9.eE+-]+$/ && a+0 < b+0) }'; }
+median() { sort -g | awk '{v[NR]=$1} END{ if (NR == 0) exit; if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'; }
+minimum() { sort -g | head -1; }
+section() { printf '\n== %s ==\n' "$*"; }
+verdict() { # ok(0/1) description   (take $? before any $(...) is expanded)
+	set -- "$2" "$1"
+	if [[ $2 == 0 ]]; then printf '  target: %-60s MET\n' "$1"; TARGETS+=("MET     $1")
+	else printf '  target: %-60s MISSED\n' "$1"; TARGETS+=("MISSED  $1"); fi
+}
+declare -a TARGETS=()
+
+# results: MED[key] MIN[key] (seconds), CNT[key] (runs), NOTE[key] (why absent)
+declare -A MED MIN CNT NOTE
+
+# hf KEY RUNS WARMUP 'COMMAND' : hyperfine without a shell; median and min into MED/MIN.
+# The command's stdout and stderr go to /dev/null (hyperfine's default).
+hf() {
+	local key=$1 runs=$2 warm=$3 cmd=$4 json=$TMP/hf-$1.json err
+	echo "### $key: $cmd" >>"$LOG"
+	if hyperfine -N --style basic --runs "$runs" --warmup "$warm" --export-json "$json" -- "$cmd" >>"$LOG" 2>&1; then
+		MED[$key]=$(jq -r '.results[0].median' "$json")
+		MIN[$key]=$(jq -r '.results[0].min' "$json")
+		CNT[$key]=$runs
+	else
+		err=$(timeout 60 bash -c "$cmd" 2>&1 >/dev/null | tail -2 | tr '\n' ' ')
+		[[ -n $err ]] || err=$(grep -v '^\s*$' "$LOG" | tail -2 | tr '\n' ' ')
+		NOTE[$key]="FAILED"
+		problem "'$cmd' failed: ${err:-no message}"
+	fi
+}
+
+# hf_ids KEY RUNS WARMUP 'COMMAND {n}' : as hf, for commands that need a new
+# name each run: RUNS one-run benchmarks over {n} = 1..RUNS, with no wrapper
+# around the command; the warm-up runs use ids w1..wWARMUP.
+hf_ids() {
+	local key=$1 runs=$2 warm=$3 cmd=$4 json=$TMP/hf-$1.json err i
+	echo "### $key: $cmd" >>"$LOG"
+	for i in $(seq 1 "$warm"); do ${cmd//\{n\}/w$i} >>"$LOG" 2>&1; done
+	if hyperfine -N --style basic --runs 1 -L n "$(seq -s, 1 "$runs")" --export-json "$json" -- "$cmd" >>"$LOG" 2>&1; then
+		MED[$key]=$(jq -r '[.results[].times[]] | sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end' "$json")
+		MIN[$key]=$(jq -r '[.results[].times[]] | min' "$json")
+		CNT[$key]=$(jq -r '[.results[].times[]] | length' "$json")
+	else
+		err=$(timeout 60 bash -c "${cmd//\{n\}/x}" 2>&1 >/dev/null | tail -2 | tr '\n' ' ')
+		NOTE[$key]="FAILED"
+		problem "'$cmd' failed: ${err:-no message}"
+	fi
+}
+
+# row LABEL KEY [BASEKEY] : median, min, runs, and BASEKEY's median / this median
+row() {
+	local label=$1 key=$2 base=${3:-} r="-"
+	if [[ -z ${MED[$key]:-} ]]; then
+		printf '  %-38s %s\n' "$label" "${NOTE[$key]:-not measured}"
+		return
+	fi
+	[[ -n $base && $base != "$key" ]] && r=$(ratio "${MED[$base]:-}" "${MED[$key]}")
+	printf '  %-38s %10s %10s %5s %12s\n' "$label" "$(fmt_t "${MED[$key]}")" "$(fmt_t "${MIN[$key]}")" "${CNT[$key]}" "$r"
+}
+row_head() { printf '  %-38s %10s %10s %5s %12s\n' "" median min runs "berth÷this"; }
+
+# ---------------------------------------------------------------- engines
+# ENG_x: command prefix; NET_x: network options for run; RMF_x: forced removal
+declare -A AVAIL # "yes" or why not
+skipped() { [[ $SKIP == *",$1,"* ]]; }
+
+if skipped crun; then AVAIL[crun]="skipped (--skip)"
+elif ! command -v crun >/dev/null 2>&1; then AVAIL[crun]="not installed"
+elif [[ ! -f $BUNDLE/config.json ]]; then AVAIL[crun]="no bundle at $BUNDLE (run anchors setup.sh)"
+else AVAIL[crun]=yes; fi
+if skipped runc; then AVAIL[runc]="skipped (--skip)"
+elif ! command -v runc >/dev/null 2>&1; then AVAIL[runc]="not installed"
+elif [[ ! -f $BUNDLE/config.json ]]; then AVAIL[runc]="no bundle at $BUNDLE (run anchors setup.sh)"
+else AVAIL[runc]=yes; fi
+if skipped docker; then AVAIL[docker]="skipped (--skip)"
+elif [[ ! -x $DOCKER_BIN ]]; then AVAIL[docker]="not installed"
+elif ! timeout 10 "$DOCKER_BIN" info >/dev/null 2>&1; then AVAIL[docker]="not running (dockerd is down)"
+elif ! "$DOCKER_BIN" image inspect busybox:latest >/dev/null 2>&1; then AVAIL[docker]="no busybox image"
+else AVAIL[docker]=yes; fi
+if skipped podman; then AVAIL[podman]="skipped (--skip)"
+elif ! command -v podman >/dev/null 2>&1; then AVAIL[podman]="not installed"
+elif ! podman image exists busybox:latest 2>/dev/null; then AVAIL[podman]="no busybox image"
+else AVAIL[podman]=yes; fi
+AVAIL[berth]=yes
+have() { [[ ${AVAIL[$1]} == yes ]]; }
+
+ENG_berth=("$BERTH" --root "$R")
+ENG_docker=("$DOCKER_BIN")
+ENG_podman=(/usr/bin/podman)
+command -v podman >/dev/null 2>&1 && ENG_podman=("$(command -v podman)")
+NET_berth=()
+if [[ $PEER_NET == none ]]; then NET_docker=(--network none) NET_podman=(--network none)
+else NET_docker=() NET_podman=(); fi
+RMF_berth=(rm -f)
+RMF_docker=(rm -f)
+RMF_podman=(rm -f -t 0) # podman's rm -f waits 10 s for SIGTERM first otherwise
+
+# eng ENGINE ARGS... ; engstr ENGINE : the same as one string for hyperfine
+eng() { local -n _e=ENG_$1; shift; "${_e[@]}" "$@"; }
+engstr() { local -n _e=ENG_$1; echo "${_e[*]}"; }
+netstr() { local -n _n=NET_$1; echo "${_n[*]}"; }
+rmf() { local -n _e=ENG_$1 _r=RMF_$1; shift; "${_e[@]}" "${_r[@]}" "$@"; }
+
+# container id of a berth container name (or id prefix)
+berth_id() { "$BERTH" --root "$R" inspect -f '{{.Id}}' "$1" 2>/dev/null || ls "$R/containers" | grep "^$1" | head -1; }
+
+# ---------------------------------------------------------------- build + image
+section "set-up"
+echo "  building berth (go build) from $REPO"
+if ! command -v go >/dev/null 2>&1; then echo "  go is not installed" >&2; exit 1; fi
+for t in hyperfine jq; do
+	command -v $t >/dev/null 2>&1 || { echo "  $t is missing: run WITH_DEBIAN=0 bash /work/shared/anchors/setup.sh (or apt-get install $t)" >&2; exit 1; }
+done
+if [[ ! -x /usr/bin/time ]]; then
+	echo "  installing GNU time (for peak RSS)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >>"$LOG" 2>&1 ||
+		{ apt-get update -q >>"$LOG" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >>"$LOG" 2>&1; } ||
+		problem "could not install GNU time: peak RSS figures will be missing"
+fi
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$BERTH" .) || { echo "  go build failed" >&2; exit 1; }
+mkdir -p "$R"
+if ! (cd "$REPO" && go run ./internal/cmd/mkrootfs | "$BERTH" --root "$R" import -c 'CMD ["sh"]' - busybox >/dev/null); then
+	echo "  importing the busybox image failed" >&2
+	exit 1
+fi
+echo "  state root $R, busybox imported"
+
+# ---------------------------------------------------------------- machine, versions
+cgroup_mode() {
+	local t
+	t=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)
+	if [[ $t == cgroup2fs ]]; then echo "v2 (unified)"
+	elif mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+		echo "v1 hybrid (cgroup2 at /sys/fs/cgroup/unified, controllers: '$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)')"
+	else echo "v1 (legacy)"; fi
+}
+ver() { # name command...
+	local out
+	if out=$("${@:2}" 2>/dev/null | head -1) && [[ -n $out ]]; then printf '  %-11s %s\n' "$1" "$out"
+	else printf '  %-11s not installed\n' "$1"; fi
+}
+section "machine"
+printf '  %-11s %s\n' date "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+printf '  %-11s %s (%s)\n' cpus "$(nproc)" "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+printf '  %-11s %s\n' memory "$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+printf '  %-11s %s\n' kernel "$(uname -r)"
+printf '  %-11s %s\n' cgroups "$(cgroup_mode)"
+printf '  %-11s %s\n' disk "$(findmnt -no SOURCE,FSTYPE -T "$TMP" | tr -s ' ') for $TMP, $(df -h --output=avail "$TMP" | tail -1 | tr -d ' ') free"
+printf '  %-11s %s\n' load "$(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds noise)"
+section "versions"
+printf '  %-11s %s\n' berth "$("$BERTH" version 2>/dev/null | awk '/Version:/{print $2; exit}') (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$([[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]] && echo ', with uncommitted changes'))"
+printf '  %-11s %s\n' go "$(go version | awk '{print $3}')"
+ver crun crun --version
+ver runc runc --version
+if [[ -x $DOCKER_BIN ]]; then
+	printf '  %-11s %s\n' docker "client $("$DOCKER_BIN" version --format '{{.Client.Version}}' 2>/dev/null), server $(timeout 10 "$DOCKER_BIN" version --format '{{.Server.Version}}' 2>/dev/null || echo 'not running') ($DOCKER_BIN)"
+	ver containerd containerd --version
+else printf '  %-11s not installed\n' docker; fi
+ver podman podman --version
+ver conmon conmon --version
+ver hyperfine hyperfine --version
+ver jq jq --version
+printf '  %-11s %s\n' peers "crun ${AVAIL[crun]}, runc ${AVAIL[runc]}, docker ${AVAIL[docker]}, podman ${AVAIL[podman]}"
+if [[ $PEER_NET == none ]]; then
+	echo "  network     Docker and Podman containers run with --network none (berth's default: no network)"
+else
+	echo "  network     Docker and Podman containers on their default networks (berth: none)"
+fi
+
+# ---------------------------------------------------------------- 1. run
+if want run; then
+	section "1. run: \`run --rm busybox true\` end to end (hyperfine -N)"
+	hf berth_run "$R_FAST" "$W_FAST" "$BERTH --root $R run --rm busybox true"
+	# crun/runc: each run gets its own container id
+	for m in crun runc; do
+		if have $m; then
+			hf_ids ${m}_run "$R_FAST" "$W_FAST" "$(command -v $m) run -b $BUNDLE $PFX-$m-{n}"
+		else NOTE[${m}_run]=${AVAIL[$m]}; fi
+	done
+	for e in docker podman; do
+		if have $e; then
+			hf ${e}_run "$R_PEER" "$W_PEER" "$(engstr $e) run --rm $(netstr $e) busybox true"
+		else NOTE[${e}_run]=${AVAIL[$e]}; fi
+	done
+	row_head
+	row "berth run --rm" berth_run
+	row "crun run (anchors' bundle)" crun_run berth_run
+	row "runc run (anchors' bundle)" runc_run berth_run
+	row "docker run --rm" docker_run berth_run
+	row "podman run --rm" podman_run berth_run
+	echo "  (crun/runc: the anchors' OCI bundle, /bin/true, a new container id each run; berth÷this above 1 means berth is slower)"
+	if [[ -n ${MED[berth_run]:-} && -n ${MED[crun_run]:-} ]]; then
+		r=$(ratio "${MED[berth_run]}" "${MED[crun_run]}")
+		lt "${MED[berth_run]}" "$(awk -v c="${MED[crun_run]}" 'BEGIN{print 2*c}')"
+		verdict $? "berth within 2x of crun (median ratio $r)"
+	fi
+fi
+
+# ---------------------------------------------------------------- 2. exec
+if want exec; then
+	section "2. exec: \`exec CONTAINER true\` into a running \`sleep 1000000\` (hyperfine -N)"
+	for e in berth docker podman; do
+		if ! have $e; then NOTE[${e}_exec]=${AVAIL[$e]}; continue; fi
+		n=$PFX-exec
+		if ! eng $e run -d $(netstr $e) --name "$n" busybox sleep 1000000 >/dev/null 2>"$TMP/err"; then
+			NOTE[${e}_exec]="FAILED to start the container"
+			problem "$e run -d (exec section) failed: $(tail -1 "$TMP/err")"
+			continue
+		fi
+		if [[ $e == berth ]]; then hf ${e}_exec "$R_FAST" "$W_FAST" "$(engstr $e) exec $n true"
+		else hf ${e}_exec "$R_PEER" "$W_PEER" "$(engstr $e) exec $n true"; fi
+		rmf $e "$n" >/dev/null 2>"$TMP/err" || problem "$e rm -f $n failed: $(tail -1 "$TMP/err")"
+	done
+	row_head
+	row "berth exec" berth_exec
+	row "docker exec" docker_exec berth_exec
+	row "podman exec" podman_exec berth_exec
+	if [[ -n ${MED[berth_exec]:-} && -n ${MED[docker_exec]:-} ]]; then
+		lt "${MED[berth_exec]}" "$(awk -v d="${MED[docker_exec]}" 'BEGIN{print d/5}')"
+		verdict $? "berth exec under 1/5 of docker exec ($(ratio "${MED[berth_exec]}" "${MED[docker_exec]}") of it)"
+	fi
+fi
+
+# ---------------------------------------------------------------- 3. parallel
+# par_rep ENGINE REP: 20 background `run -d` clients; wall time until all returned.
+par_rep() {
+	local e=$1 rep=$2 i n s pids=() names=() fails=0 p
+	for i in $(seq -w 1 20); do names+=("$PFX-par$rep-$i"); done
+	s=$(now_ns)
+	for n in "${names[@]}"; do
+		eng $e run -d $(netstr $e) --name "$n" busybox sleep 1000 >/dev/null 2>>"$TMP/par-$e.err" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+	PAR_WALL=$(secs_since "$s")
+	PAR_FAILS=$fails
+	if ! rmf $e "${names[@]}" >/dev/null 2>>"$TMP/par-$e.rm"; then
+		problem "$e rm -f of the 20 parallel containers failed: $(tail -1 "$TMP/par-$e.rm")"
+	fi
+}
+if want parallel; then
+	section "3. parallel: 20 \`run -d busybox sleep 1000\` at once, wall time until all 20 returned ($R_PAR repetitions)"
+	for e in berth docker podman; do
+		if ! have $e; then NOTE[${e}_par]=${AVAIL[$e]}; continue; fi
+		walls=()
+		bad=0
+		for rep in $(seq 1 "$R_PAR"); do
+			par_rep $e "$rep"
+			walls+=("$PAR_WALL")
+			if [[ $PAR_FAILS != 0 ]]; then
+				bad=1
+				problem "$e: $PAR_FAILS of 20 parallel run -d failed (repetition $rep): $(tail -1 "$TMP/par-$e.err")"
+			fi
+		done
+		MED[${e}_par]=$(printf '%s\n' "${walls[@]}" | median)
+		MIN[${e}_par]=$(printf '%s\n' "${walls[@]}" | minimum)
+		CNT[${e}_par]=$R_PAR
+		[[ $bad == 1 ]] && NOTE[${e}_par_bad]=1
+	done
+	row_head
+	row "berth run -d x20" berth_par
+	row "docker run -d x20" docker_par berth_par
+	row "podman run -d x20" podman_par berth_par
+	[[ -n ${NOTE[berth_par_bad]:-} ]] && echo "  (some berth run -d failed: see the problems above)"
+	if [[ -n ${MED[berth_par]:-} ]]; then
+		lt "${MED[berth_par]}" 0.5 && [[ -z ${NOTE[berth_par_bad]:-} ]]
+		verdict $? "20 parallel berth run -d under 0.5 s ($(fmt_t "${MED[berth_par]}") median)"
+	fi
+fi
+
+# ---------------------------------------------------------------- disk
+# avail_bytes PATH: free bytes on PATH's file system (or its nearest existing parent)
+avail_bytes() {
+	local p=$1
+	while [[ ! -e $p ]]; do p=$(dirname "$p"); done
+	df -B1 --output=avail "$p" | tail -1 | tr -d ' '
+}
+DISK_OK=1
+if want logs || want tail; then
+	# berth's json log adds ~3% to the payload, Docker's json-file ~2.2x,
+	# Podman's k8s-file ~1.6x; keep 1 GiB spare beside it.
+	need_berth=$(((BIG + SMALL) * 11 / 10 + BIG))
+	if (($(avail_bytes "$R") < need_berth)); then
+		DISK_OK=0
+		problem "not enough disk for the log sections: $(avail_bytes "$R") bytes free under $R, need $need_berth (1 GB + 200 MB of log, and 1 GiB spare)"
+	fi
+	for e in docker podman; do
+		have $e || continue
+		case $e in
+		docker) d=$("$DOCKER_BIN" info -f '{{.DockerRootDir}}' 2>/dev/null) ;;
+		podman) d=$(podman info -f '{{.Store.GraphRoot}}' 2>/dev/null) ;;
+		esac
+		if [[ -n $d ]] && (($(avail_bytes "$d") < SMALL * 3 + BIG)); then
+			AVAIL[$e]="not enough disk under $d for a 200 MB log"
+			problem "${AVAIL[$e]}"
+		fi
+	done
+fi
+
+# ---------------------------------------------------------------- 4. logs
+# logwrite ENGINE NAME BYTES: run -d a container writing BYTES to stdout, wait
+# for it; WALL = seconds from run -d to wait returning. 0 when it worked.
+logwrite() {
+	local e=$1 n=$2 bytes=$3 s id code
+	WALL=
+	s=$(now_ns)
+	if ! id=$(eng $e run -d $(netstr $e) --name "$n" busybox sh -c "yes $LINE | head -c $bytes" 2>"$TMP/err"); then
+		problem "$e run -d $n failed: $(tail -1 "$TMP/err")"
+		return 1
+	fi
+	if ! code=$(eng $e wait "$n" 2>"$TMP/err"); then
+		if [[ $e == berth ]]; then
+			problem "berth wait $n failed ($(tail -1 "$TMP/err")); polling state.json instead"
+			local st=$R/containers/$id/state.json
+			while [[ $(jq -r '.Running' "$st" 2>/dev/null) == true ]]; do sleep 0.01; done
+			code=$(jq -r '.ExitCode' "$st" 2>/dev/null)
+		else
+			problem "$e wait $n failed: $(tail -1 "$TMP/err")"
+			return 1
+		fi
+	fi
+	WALL=$(secs_since "$s")
+	[[ $code == 0 ]] || problem "$e container $n exited with '$code', expected 0"
+	return 0
+}
+# log_path ENGINE NAME: the file holding the container's log
+log_path() {
+	case $1 in
+	berth) echo "$R/containers/$(berth_id "$2")/json.log" ;;
+	docker) "$DOCKER_BIN" inspect -f '{{.LogPath}}' "$2" 2>/dev/null ;;
+	podman) podman inspect -f '{{.HostConfig.LogConfig.Path}}' "$2" 2>/dev/null ;;
+	esac
+}
+log_size() { local f; f=$(log_path "$1" "$2"); [[ -n $f && -f $f ]] && stat -c %s "$f" || echo "?"; }
+fmt_rate() { awk -v b="$1" -v s="$2" 'BEGIN{ if (s == "" || s <= 0) print "-"; else printf "%.0f MiB/s", b/1048576/s }'; }
+
+declare -A WRATE WWALL WSIZE
+SMALL_NAME=$PFX-log200
+if want logs && [[ $DISK_OK == 1 ]]; then
+	section "4. logs: a container writes 200 MB (209715200 bytes of 57-byte lines) to stdout; run -d + wait, then read it back"
+	for e in berth docker podman; do
+		if ! have $e; then NOTE[${e}_read]=${AVAIL[$e]}; continue; fi
+		if logwrite $e "$SMALL_NAME" "$SMALL"; then
+			WWALL[$e]=$WALL
+			WRATE[$e]=$(awk -v b="$SMALL" -v s="$WALL" 'BEGIN{print b/1048576/s}')
+			WSIZE[$e]=$(log_size $e "$SMALL_NAME")
+			if [[ $e == berth ]]; then
+				got=$("$BERTH" --root "$R" logs "$SMALL_NAME" 2>"$TMP/err" | wc -c)
+				[[ $got == "$SMALL" ]] || problem "berth logs returned $got bytes, expected $SMALL ($(tail -1 "$TMP/err"))"
+				hf ${e}_read "$R_READ" 1 "$(engstr $e) logs $SMALL_NAME"
+			else
+				hf ${e}_read "$R_PREAD" 0 "$(engstr $e) logs $SMALL_NAME" # slow; the file is in the page cache already
+			fi
+		else
+			NOTE[${e}_read]="FAILED to write"
+		fi
+	done
+	printf '  %-8s %12s %12s %16s %14s\n' "writing" "wall" "rate" "log file on disk" "berth rate÷this"
+	for e in berth docker podman; do
+		if [[ -z ${WWALL[$e]:-} ]]; then printf '  %-8s %s\n' $e "${NOTE[${e}_read]:-${AVAIL[$e]}}"; continue; fi
+		r="-"; [[ $e != berth && -n ${WRATE[berth]:-} ]] && r=$(ratio "${WRATE[berth]}" "${WRATE[$e]}")
+		printf '  %-8s %12s %12s %16s %14s\n' $e "$(fmt_t "${WWALL[$e]}")" "$(fmt_rate "$SMALL" "${WWALL[$e]}")" \
+			"$(awk -v b="${WSIZE[$e]}" 'BEGIN{ if (b ~ /^[0-9]+$/) printf "%.0f MiB", b/1048576; else print "?" }')" "$r"
+	done
+	echo "  (rate = 200 MiB of payload / (run -d .. wait returned), one run each; berth÷this is a ratio of rates: above 1 is faster)"
+	echo
+	echo "  reading back (\`logs NAME > /dev/null\`):"
+	row_head
+	row "berth logs (200 MB)" berth_read
+	row "docker logs (200 MB)" docker_read berth_read
+	row "podman logs (200 MB)" podman_read berth_read
+	if [[ -n ${WRATE[berth]:-} && -n ${WRATE[docker]:-} ]]; then
+		! lt "${WRATE[berth]}" "${WRATE[docker]}"
+		verdict $? "berth writes logs at least at Docker's rate ($(ratio "${WRATE[berth]}" "${WRATE[docker]}") of it)"
+	fi
+	if [[ -n ${MED[berth_read]:-} ]]; then
+		lt "${MED[berth_read]}" 0.4
+		verdict $? "berth reads 200 MB back under 0.4 s ($(fmt_t "${MED[berth_read]}") median)"
+	fi
+fi
+
+# ---------------------------------------------------------------- 5. tail
+peak_rss() { # KEY COMMAND... : median peak RSS (KiB) of R_RSS runs into RSS[KEY]
+	local key=$1 i vals=()
+	shift
+	[[ -x /usr/bin/time ]] || return 1
+	for i in $(seq 1 "$R_RSS"); do
+		/usr/bin/time -f '%M' -o "$TMP/rss" "$@" >/dev/null 2>&1
+		vals+=("$(tail -1 "$TMP/rss" 2>/dev/null)")
+	done
+	RSS[$key]=$(printf '%s\n' "${vals[@]}" | grep -E '^[0-9]+$' | median)
+}
+declare -A RSS
+if want tail && [[ $DISK_OK == 1 ]]; then
+	section "5. tail: \`logs --tail 100\` of a 1 GB log (1073741824 bytes of 57-byte lines)"
+	BIG_NAME=$PFX-log1g
+	if logwrite berth "$BIG_NAME" "$BIG"; then
+		echo "  wrote 1 GiB in $(fmt_t "$WALL") ($(fmt_rate "$BIG" "$WALL")), log file $(awk -v b="$(log_size berth "$BIG_NAME")" 'BEGIN{ if (b ~ /^[0-9]+$/) printf "%.0f MiB", b/1048576; else print "?" }')"
+		lines=$("$BERTH" --root "$R" logs --tail 100 "$BIG_NAME" 2>"$TMP/err" | awk 'END{print NR}')
+		[[ $lines == 100 ]] || problem "berth logs --tail 100 gave $lines lines, expected 100 ($(tail -1 "$TMP/err"))"
+		hf berth_tail "$R_TAIL" 3 "$BERTH --root $R logs --tail 100 $BIG_NAME"
+		# the same command on the 200 MB log, for peak RSS; make it when section 4 did not
+		if [[ ! -f $(log_path berth "$SMALL_NAME") ]]; then logwrite berth "$SMALL_NAME" "$SMALL" >/dev/null; fi
+		peak_rss tail_big "$BERTH" --root "$R" logs --tail 100 "$BIG_NAME"
+		peak_rss tail_small "$BERTH" --root "$R" logs --tail 100 "$SMALL_NAME"
+		peak_rss all_small "$BERTH" --root "$R" logs "$SMALL_NAME"
+	else
+		NOTE[berth_tail]="FAILED to write the 1 GB log"
+	fi
+	if have docker && "$DOCKER_BIN" inspect "$SMALL_NAME" >/dev/null 2>&1; then
+		hf docker_tail "$R_PEER" 1 "$DOCKER_BIN logs --tail 100 $SMALL_NAME"
+	fi
+	row_head
+	row "berth logs --tail 100 (1 GB log)" berth_tail
+	[[ -n ${MED[docker_tail]:-} ]] && row "docker logs --tail 100 (200 MB log)" docker_tail berth_tail
+	echo
+	echo "  peak RSS (/usr/bin/time -f %M, median of $R_RSS):"
+	printf '    %-40s %s\n' "berth logs --tail 100, 1 GB log" "$(fmt_kib "${RSS[tail_big]:-}")"
+	printf '    %-40s %s\n' "berth logs --tail 100, 200 MB log" "$(fmt_kib "${RSS[tail_small]:-}")"
+	printf '    %-40s %s\n' "berth logs (everything), 200 MB log" "$(fmt_kib "${RSS[all_small]:-}")"
+	if [[ -n ${RSS[tail_big]:-} && -n ${RSS[tail_small]:-} ]]; then
+		echo "    1 GB ÷ 200 MB log: $(ratio "${RSS[tail_big]}" "${RSS[tail_small]}") (memory does not grow with the log when this is ~1.00x)"
+	fi
+	if [[ -n ${MED[berth_tail]:-} ]]; then
+		lt "${MED[berth_tail]}" 0.05
+		verdict $? "berth logs --tail 100 of 1 GB under 50 ms ($(fmt_t "${MED[berth_tail]}") median)"
+	fi
+fi
+
+# free the big logs before the monitor section
+for e in berth docker podman; do
+	have $e || continue
+	for n in "$PFX-log200" "$PFX-log1g"; do
+		if [[ $e == berth ]]; then [[ -n $(berth_id "$n") ]] || continue
+		else eng $e inspect "$n" >/dev/null 2>&1 || continue; fi
+		rmf $e "$n" >/dev/null 2>"$TMP/err" || problem "$e rm -f $n failed: $(tail -1 "$TMP/err")"
+	done
+done
+
+# ---------------------------------------------------------------- 6. monitor
+vmrss() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null; }
+pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+if want monitor; then
+	section "6. monitor: resident memory of the per-container supervisor of one \`run -d busybox sleep 1000\`, read 1 s after start"
+	n=$PFX-mon
+	declare -A MPID MWHAT
+	for e in berth docker podman; do
+		if ! have $e; then MWHAT[$e]=${AVAIL[$e]}; continue; fi
+		if ! id=$(eng $e run -d $(netstr $e) --name "$n" busybox sleep 1000 2>"$TMP/err"); then
+			MWHAT[$e]="FAILED to start"
+			problem "$e run -d (monitor section) failed: $(tail -1 "$TMP/err")"
+			continue
+		fi
+		sleep 1
+		case $e in
+		berth)
+			p=$(jq -r '.MonitorPid // empty' "$R/containers/$id/state.json" 2>/dev/null)
+			cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
+			if [[ -z $p ]] || [[ $cmd != "berth monitor --root $R $id"* ]]; then
+				problem "berth monitor not found from state.json (MonitorPid='$p', cmdline '$cmd')"
+				# fall back on the cmdline
+				p=
+				for q in /proc/[0-9]*; do
+					[[ $(tr '\0' ' ' <"$q/cmdline" 2>/dev/null) == "berth monitor --root $R $id"* ]] && p=${q#/proc/} && break
+				done
+			fi
+			MWHAT[$e]="berth monitor" ;;
+		docker)
+			cp=$("$DOCKER_BIN" inspect -f '{{.State.Pid}}' "$n" 2>/dev/null)
+			p=$(awk '/^PPid:/{print $2}' "/proc/$cp/status" 2>/dev/null)
+			MWHAT[$e]="$(cat "/proc/$p/comm" 2>/dev/null || echo '?')" ;;
+		podman)
+			p=$(podman inspect -f '{{.State.ConmonPid}}' "$n" 2>/dev/null)
+			MWHAT[$e]="$(cat "/proc/$p/comm" 2>/dev/null || echo '?')" ;;
+		esac
+		MPID[$e]=$p
+		RSS[mon_$e]=$(vmrss "$p")
+		RSS[monpss_$e]=$(pss "$p")
+	done
+	printf '  %-8s %-18s %8s %12s %12s\n' engine process pid VmRSS Pss
+	for e in berth docker podman; do
+		if [[ -z ${RSS[mon_$e]:-} ]]; then printf '  %-8s %s\n' $e "${MWHAT[$e]:-not measured}"; continue; fi
+		printf '  %-8s %-18s %8s %12s %12s\n' $e "${MWHAT[$e]}" "${MPID[$e]}" "$(fmt_kib "${RSS[mon_$e]}")" "$(fmt_kib "${RSS[monpss_$e]}")"
+	done
+	echo "  (Docker's figure leaves out dockerd and containerd, shared by all its containers)"
+	for e in berth docker podman; do
+		have $e || continue
+		eng $e inspect "$n" >/dev/null 2>&1 || continue
+		rmf $e "$n" >/dev/null 2>"$TMP/err" || problem "$e rm -f $n failed: $(tail -1 "$TMP/err")"
+	done
+	if [[ -n ${RSS[mon_berth]:-} ]]; then
+		lt "${RSS[mon_berth]}" 6144
+		verdict $? "berth monitor resident memory under 6 MiB ($(fmt_kib "${RSS[mon_berth]}"))"
+	fi
+fi
+
+# ---------------------------------------------------------------- summary
+section "summary"
+if [[ ${#TARGETS[@]} -gt 0 ]]; then printf '  %s\n' "${TARGETS[@]}"; else echo "  no targets measured"; fi
+if [[ ${#PROBLEMS[@]} -gt 0 ]]; then
+	echo "  problems seen:"
+	printf '    - %s\n' "${PROBLEMS[@]}"
+fi
+left=$(ls "$R/containers" 2>/dev/null | wc -l)
+[[ $left == 0 ]] || echo "  note: $left berth container(s) still present before clean-up (rm -f did not remove them)"
+echo "  total time $(($(date +%s) - START_S)) s"
