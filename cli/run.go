@@ -478,6 +478,11 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	} else {
 		opts.Tty = false
 	}
+	if opts.Tty && term.IsTerminal(int(in.Fd())) {
+		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+			opts.Rows, opts.Cols = uint16(h), uint16(w)
+		}
+	}
 	opts.Stdio = stdio
 	p, err := e.Exec(ctx, ref, opts)
 	if err != nil {
@@ -492,13 +497,7 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	}
 	master := p.Pty
 	defer master.Close()
-	isTerm := term.IsTerminal(int(in.Fd()))
-	if isTerm {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
-		}
-	}
-	if interactive && isTerm {
+	if interactive && term.IsTerminal(int(in.Fd())) {
 		if st, err := term.MakeRaw(int(in.Fd())); err == nil {
 			defer term.Restore(int(in.Fd()), st)
 		}

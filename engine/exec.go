@@ -20,6 +20,7 @@ type ExecOptions struct {
 	WorkingDir string
 	User       string
 	Tty        bool
+	Rows, Cols uint16 // initial terminal size, with Tty
 	Privileged bool
 	Stdio      runtime.Stdio
 }
@@ -81,7 +82,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	}
 	stdio := opts.Stdio
 	stdio.Tty = opts.Tty
-	cmd, pty, err := runtime.Exec(&runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio})
+	cmd, pty, err := runtime.Exec(&runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols})
 	var se *runtime.StartError
 	if errors.As(err, &se) {
 		return nil, &StartError{Code: se.Code, Message: se.Message}

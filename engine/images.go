@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"berth/containers"
 	"berth/images"
 )
 
@@ -15,11 +16,11 @@ func (e *Engine) inUse() (images.InUseFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
+	used := map[string]string{}
 	for _, c := range all {
-		used[c.Image] = true
+		used[c.Image] = containers.ShortID(c.ID)
 	}
-	return func(id v1.Hash) bool { return used[id.String()] }, nil
+	return func(id v1.Hash) string { return used[id.String()] }, nil
 }
 
 // RemoveImage untags or deletes an image; one a container uses only with

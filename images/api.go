@@ -56,8 +56,9 @@ const (
 	FormatOCIArchive    SaveFormat = "oci-archive"
 )
 
-// InUseFunc reports whether a container uses the image with this ID.
-type InUseFunc func(id v1.Hash) bool
+// InUseFunc names a container that uses the image with this ID (its short
+// ID or name, for messages), or returns "" when none does.
+type InUseFunc func(id v1.Hash) string
 
 // Store is the content-addressed image store under one directory.
 type Store struct{ root string }

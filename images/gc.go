@@ -41,7 +41,11 @@ func (s *Store) remove(ctx context.Context, ref string, force bool, inUse InUseF
 			// names the image itself.
 			res.kind = byID
 		}
-		used := inUse != nil && inUse(rec.ID)
+		user := ""
+		if inUse != nil {
+			user = inUse(rec.ID)
+		}
+		used := user != ""
 		if res.kind == byName {
 			if isDigestRef(res.name) {
 				rec.RepoDigests = slices.DeleteFunc(rec.RepoDigests, func(d string) bool { return d == res.name })
@@ -54,7 +58,7 @@ func (s *Store) remove(ctx context.Context, ref string, force bool, inUse InUseF
 			}
 			// That was the last tag: digest references go with it.
 			if used && !force {
-				return errdefs.Conflict("conflict: unable to remove repository reference %q (must force) - image %s is being used by a container", ref, ShortID(rec.ID))
+				return errdefs.Conflict("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, user, ShortID(rec.ID))
 			}
 			for _, d := range rec.RepoDigests {
 				out = append(out, Deleted{Untagged: FamiliarName(d)})
@@ -65,7 +69,7 @@ func (s *Store) remove(ctx context.Context, ref string, force bool, inUse InUseF
 				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", ShortID(rec.ID))
 			}
 			if used && !force {
-				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is being used by a container", ShortID(rec.ID))
+				return errdefs.Conflict("conflict: unable to delete %s (must be forced) - image is being used by container %s", ShortID(rec.ID), user)
 			}
 			for _, t := range append(slices.Clone(rec.RepoTags), rec.RepoDigests...) {
 				out = append(out, Deleted{Untagged: FamiliarName(t)})
@@ -112,7 +116,7 @@ func (s *Store) prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted
 		var keep, gone []*record
 		for _, r := range idx.Images {
 			dangling := len(r.RepoTags) == 0 && len(r.RepoDigests) == 0
-			if (dangling || all) && (inUse == nil || !inUse(r.ID)) {
+			if (dangling || all) && (inUse == nil || inUse(r.ID) == "") {
 				gone = append(gone, r)
 			} else {
 				keep = append(keep, r)

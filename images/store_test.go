@@ -612,8 +612,8 @@ func TestRemove(t *testing.T) {
 		}
 	}
 	snap := s.snapshotPath(img.DiffIDs[0])
-	used := func(v1.Hash) bool { return true }
-	unused := func(v1.Hash) bool { return false }
+	used := func(v1.Hash) string { return "c1" }
+	unused := func(v1.Hash) string { return "" }
 
 	del, err := s.Remove(ctx, "a:1", false, unused)
 	if err != nil || len(del) != 1 || del[0].Untagged != "a:1" {
@@ -696,7 +696,12 @@ func TestPrune(t *testing.T) {
 	tagged := importTar(t, s, sampleTar(t, "tagged"), "keep:1")
 	dangling := importTar(t, s, sampleTar(t, "dangling"), "")
 	inUse := importTar(t, s, sampleTar(t, "used"), "")
-	used := func(id v1.Hash) bool { return id == inUse.ID }
+	used := func(id v1.Hash) string {
+		if id == inUse.ID {
+			return "c1"
+		}
+		return ""
+	}
 
 	del, reclaimed, err := s.Prune(ctx, false, used)
 	if err != nil {

@@ -546,9 +546,12 @@ func TestRotationHugeEntry(t *testing.T) {
 	writeLog(t, path, Options{MaxSize: 1000, MaxFile: 3}, []rec{
 		{"stdout", t0, "small\n"}, {"stdout", t0, big}, {"stdout", t0, "after\n"},
 	})
+	// The big entry is split, so the files stay bounded: what is kept is
+	// the end of the stream, within MaxFile files of about MaxSize each.
 	got := streamText(readAll(t, path, ReadOptions{Tail: -1}))["stdout"]
-	if got != "small\n"+big+"after\n" {
-		t.Fatalf("got %d bytes", len(got))
+	all := "small\n" + big + "after\n"
+	if !strings.HasSuffix(all, got) || !strings.HasSuffix(got, "B\nafter\n") || len(got) > 3*1000 {
+		t.Fatalf("kept %d bytes, not a bounded suffix of the stream", len(got))
 	}
 }
 
@@ -878,5 +881,39 @@ func TestWriteNoAlloc(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Errorf("%v allocations per Write+Flush", allocs)
+	}
+}
+
+// A chunk far larger than max-size is split so that rotation still bounds
+// the files (the monitor writes whole chunks, often many lines each).
+func TestRotationSplitsLargeChunks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "json.log")
+	w, err := NewWriter(path, Options{MaxSize: 1024, MaxFile: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chunk []byte
+	for i := 0; i < 400; i++ {
+		chunk = append(chunk, fmt.Sprintf("line %03d\n", i)...)
+	}
+	if err := w.Write("stdout", time.Now(), chunk); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + ".1"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Size() > 2048 {
+			t.Errorf("%s: %v, size %v", p, err, fi)
+		}
+	}
+	if _, err := os.Stat(path + ".2"); err == nil {
+		t.Error("more files than max-file")
+	}
+	var last string
+	Read(context.Background(), path, ReadOptions{Tail: -1}, func(e Entry) error { last = string(e.Line); return nil })
+	if last != "line 399\n" {
+		t.Errorf("last line %q", last)
 	}
 }

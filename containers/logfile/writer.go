@@ -106,6 +106,24 @@ func (w *Writer) Write(stream string, t time.Time, p []byte) error {
 	if w.err != nil {
 		return w.err
 	}
+	// With a size limit, a chunk much larger than it would make one entry
+	// that no rotation can bound: split it, at line ends where possible.
+	if limit := int(w.opts.MaxSize / 2); limit > 0 {
+		for len(p) > limit {
+			cut := bytes.LastIndexByte(p[:limit], '\n') + 1
+			if cut == 0 {
+				cut = limit
+			}
+			if err := w.writeEntry(stream, t, p[:cut]); err != nil {
+				return err
+			}
+			p = p[cut:]
+		}
+	}
+	return w.writeEntry(stream, t, p)
+}
+
+func (w *Writer) writeEntry(stream string, t time.Time, p []byte) error {
 	old := len(w.buf)
 	b := append(w.buf, `{"log":"`...)
 	b = appendString(b, p)

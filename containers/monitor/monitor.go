@@ -82,8 +82,13 @@ func run(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("open monitor lock: %w", err)
 	}
-	if err := unix.Flock(lockFD, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fmt.Errorf("container %s already has a monitor", containers.ShortID(opts.ID))
+	// The previous run's monitor may still be finishing (it records the
+	// exit before it lets go): give it a moment.
+	for i := 0; unix.Flock(lockFD, unix.LOCK_EX|unix.LOCK_NB) != nil; i++ {
+		if i == 400 {
+			return fmt.Errorf("container %s already has a monitor", containers.ShortID(opts.ID))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	// lockFD stays open (and locked) for the monitor's life.
 

@@ -17,6 +17,9 @@ type ExecConfig struct {
 	Spec    *specs.Spec    // the container's spec: namespaces to join
 	Process *specs.Process // the new process: args, env, cwd, user, caps, terminal
 	Stdio   Stdio
+	// Rows and Cols size the terminal (with Stdio.Tty) before the process
+	// starts, so that it never sees 0x0.
+	Rows, Cols uint16
 	// Setup, if set, runs on the new process right after it starts and
 	// before Exec returns (e.g. to join the container's cgroups).
 	Setup func(pid int) error
@@ -125,6 +128,9 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 		}
 		defer slave.Close()
 		master = m
+		if cfg.Rows > 0 && cfg.Cols > 0 {
+			_ = unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: cfg.Rows, Col: cfg.Cols})
+		}
 		stdio.Stdin, stdio.Stdout, stdio.Stderr = slave, slave, slave
 	}
 	fail := func(err error) (*exec.Cmd, *os.File, error) {
