@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"berth/engine"
-	"berth/errdefs"
 )
 
 // Version is berth's version, set at build time with -ldflags.
@@ -89,9 +88,6 @@ func exitCode(cmd *cobra.Command, err error) (int, string) {
 	code := 1
 	if cmd != nil && (cmd.Name() == "run" || cmd.Name() == "create") {
 		code = 125
-	}
-	if errors.Is(err, errdefs.ErrInvalidArgument) && code == 1 {
-		code = 1
 	}
 	return code, "Error: " + err.Error()
 }

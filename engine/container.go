@@ -18,7 +18,6 @@ import (
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/monitor"
-	"berth/containers/runtime"
 	"berth/errdefs"
 )
 
@@ -473,5 +472,3 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
 func (e *Engine) LogPath(c *containers.Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
 }
-
-var _ = runtime.ExitEngine
