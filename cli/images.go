@@ -435,10 +435,7 @@ func (a *app) newLoadCmd() *cobra.Command {
 					fmt.Fprintln(a.stdout, "Loaded image:", images.FamiliarName(t))
 				}
 			}
-			if err != nil {
-				return fmt.Errorf("load: %w", err)
-			}
-			return nil
+			return err // the images package names the operation
 		},
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "Read from tar archive file, instead of STDIN")

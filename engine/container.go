@@ -215,7 +215,7 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	cmd := &exec.Cmd{
 		Path:        e.self,
 		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
-		Env:         []string{"GOGC=50"},
+		Env:         []string{"GOGC=50", "GOMAXPROCS=1"}, // a monitor is small and mostly waits
 		Stderr:      logf,
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},

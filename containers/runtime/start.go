@@ -22,7 +22,7 @@ type Stdio struct {
 
 // Process is a container's first process between Start and Go.
 type Process struct {
-	Cmd    *exec.Cmd
+	Cmd     *exec.Cmd
 	config  *os.File // write end of the config pipe
 	status  *os.File // read end of the status pipe
 	console *os.File // our end of the console socket, with a terminal
@@ -76,9 +76,12 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 		ours, theirs = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-init")
 	}
 	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       []string{"berth", "init"},
-		Env:        []string{},
+		Path: self,
+		Args: []string{"berth", "init"},
+		// The init stage lives a few milliseconds on one thread: no
+		// collector, no extra threads. Its environment never reaches the
+		// container (execve gets the spec's).
+		Env:        []string{"GOGC=off", "GOMAXPROCS=1"},
 		Stdin:      stdio.Stdin,
 		Stdout:     stdio.Stdout,
 		Stderr:     stdio.Stderr,
