@@ -1,52 +1,108 @@
 package images
 
 import (
-	// Digest references (name@sha256:...) need the sha256 implementation
-	// registered with crypto.
-	_ "crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"berth/errdefs"
 )
 
+// imageRef is a parsed image reference in Docker's normal form: repo is
+// "docker.io/library/busybox"; a tag reference has tag ("latest" when none
+// was written), a digest reference has digest ("sha256:...").
+//
+// Parsing is go-containerregistry's (the same grammar as Docker's
+// distribution/reference, without the regular expressions that package
+// compiles at start-up in every berth process, monitors and inits included).
+type imageRef struct {
+	repo, tag, digest string
+}
+
+func (r imageRef) String() string {
+	if r.digest != "" {
+		return r.repo + "@" + r.digest
+	}
+	return r.repo + ":" + r.tag
+}
+
+// parseRef parses a reference the way Docker does.
+func parseRef(ref string) (imageRef, error) {
+	if isHex(ref) && len(ref) == 64 {
+		return imageRef{}, errdefs.InvalidArgument("invalid reference format %q: repository name cannot be a 64-byte hexadecimal string", ref)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		if strings.ToLower(ref) != ref {
+			return imageRef{}, errdefs.InvalidArgument("invalid reference format %q: repository name must be lowercase", ref)
+		}
+		return imageRef{}, errdefs.InvalidArgument("invalid reference format %q", ref)
+	}
+	reg := r.Context().RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "docker.io" // Docker writes Docker Hub so
+	}
+	out := imageRef{repo: reg + "/" + r.Context().RepositoryStr()}
+	switch t := r.(type) {
+	case name.Digest:
+		out.digest = t.DigestStr()
+	case name.Tag:
+		out.tag = t.TagStr()
+	}
+	return out, nil
+}
+
 // NormalizeRef returns the canonical form of an image reference as the
 // index stores it: "busybox" is "docker.io/library/busybox:latest", a
 // digest reference keeps its digest and gets no default tag.
 func NormalizeRef(ref string) (string, error) {
-	named, err := parseNamed(ref)
+	r, err := parseRef(ref)
 	if err != nil {
 		return "", err
 	}
-	return named.String(), nil
+	return r.String(), nil
 }
 
 // NormalizeTag is NormalizeRef for references that must be a tag (the
 // target of Tag, the name given to Import): digests are refused.
 func NormalizeTag(ref string) (string, error) {
-	named, err := parseNamed(ref)
+	r, err := parseRef(ref)
 	if err != nil {
 		return "", err
 	}
-	if _, ok := named.(reference.Digested); ok {
+	if r.digest != "" {
 		return "", errdefs.InvalidArgument("invalid tag %q: a digest reference cannot be used as a tag", ref)
 	}
-	return named.String(), nil
+	return r.String(), nil
 }
 
 // FamiliarName returns the short form Docker shows of a normalised (or
-// any) reference: docker.io/library/busybox:latest is busybox:latest. A
-// string that is not a reference is returned unchanged.
+// any) reference: docker.io/library/busybox:latest is busybox:latest, and
+// a reference written without a tag stays without one. A string that is
+// not a reference is returned unchanged.
 func FamiliarName(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
+	r, err := parseRef(ref)
 	if err != nil {
 		return ref
 	}
-	return reference.FamiliarString(named)
+	repo := r.repo
+	if rest, ok := strings.CutPrefix(repo, "docker.io/"); ok {
+		repo = rest
+		if short, ok := strings.CutPrefix(repo, "library/"); ok && !strings.Contains(short, "/") {
+			repo = short
+		}
+	}
+	// Keep the tag or digest exactly as the reference had it.
+	switch {
+	case r.digest != "":
+		return repo + "@" + r.digest
+	case strings.Contains(ref[strings.LastIndexByte(ref, '/')+1:], ":"):
+		return repo + ":" + r.tag
+	}
+	return repo
 }
 
 // ShortID returns the 12 hex digits Docker shows for an image ID.
@@ -55,16 +111,6 @@ func ShortID(id v1.Hash) string {
 		return id.Hex[:12]
 	}
 	return id.Hex
-}
-
-// parseNamed parses a reference the way Docker does and adds the default
-// tag when it has neither tag nor digest.
-func parseNamed(ref string) (reference.Named, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return nil, errdefs.InvalidArgument("invalid reference format %q: %v", ref, err)
-	}
-	return reference.TagNameOnly(named), nil
 }
 
 // isHex reports whether s is non-empty lower-case hex.
@@ -109,10 +155,9 @@ func (idx *indexFile) resolve(ref string) (resolved, error) {
 		}
 		return idx.resolvePrefix(ref, hexPart)
 	}
-	named, perr := reference.ParseNormalizedNamed(ref)
+	parsed, perr := parseRef(ref)
 	if perr == nil {
-		named = reference.TagNameOnly(named)
-		if r, name := idx.lookupNamed(named); r != nil {
+		if r, name := idx.lookupRef(parsed); r != nil {
 			return resolved{rec: r, kind: byName, name: name}, nil
 		}
 	}
@@ -120,19 +165,18 @@ func (idx *indexFile) resolve(ref string) (resolved, error) {
 		return idx.resolvePrefix(ref, ref)
 	}
 	if perr != nil {
-		return resolved{}, errdefs.InvalidArgument("invalid reference format %q: %v", ref, perr)
+		return resolved{}, perr
 	}
 	return resolved{}, notFound(ref)
 }
 
 func notFound(ref string) error { return errdefs.NotFound("No such image: %s", ref) }
 
-// lookupNamed finds the image a normalised name (tagged or digested)
+// lookupRef finds the image a parsed reference (tagged or digested)
 // points at.
-func (idx *indexFile) lookupNamed(named reference.Named) (*record, string) {
-	if dig, ok := named.(reference.Digested); ok {
-		name := reference.TrimNamed(named).Name()
-		canonical := name + "@" + dig.Digest().String()
+func (idx *indexFile) lookupRef(ref imageRef) (*record, string) {
+	if ref.digest != "" {
+		canonical := ref.String()
 		for _, r := range idx.Images {
 			if slices.Contains(r.RepoDigests, canonical) {
 				return r, canonical
@@ -141,18 +185,18 @@ func (idx *indexFile) lookupNamed(named reference.Named) (*record, string) {
 		// An image loaded or imported under this repository is found by
 		// its manifest digest too.
 		for _, r := range idx.Images {
-			if r.Manifest.String() != dig.Digest().String() {
+			if r.Manifest.String() != ref.digest {
 				continue
 			}
 			for _, t := range r.RepoTags {
-				if tn, err := reference.ParseNormalizedNamed(t); err == nil && tn.Name() == name {
+				if repoOf(t) == ref.repo {
 					return r, canonical
 				}
 			}
 		}
 		return nil, ""
 	}
-	tag := named.String()
+	tag := ref.String()
 	if r := idx.byTag(tag); r != nil {
 		return r, tag
 	}
@@ -184,11 +228,17 @@ func (idx *indexFile) resolvePrefix(ref, prefix string) (resolved, error) {
 // repoOf returns the repository part of a normalised tag or digest
 // reference ("docker.io/library/busybox").
 func repoOf(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
+	r, err := parseRef(ref)
 	if err != nil {
 		return ref
 	}
-	return named.Name()
+	return r.repo
+}
+
+// isDigestRef reports whether ref is a digest reference (name@sha256:...).
+func isDigestRef(ref string) bool {
+	r, err := parseRef(ref)
+	return err == nil && r.digest != ""
 }
 
 func fmtTags(tags []string) string {

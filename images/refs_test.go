@@ -53,3 +53,21 @@ func TestNormalizeRef(t *testing.T) {
 		t.Errorf("ShortID = %q", got)
 	}
 }
+
+func TestFamiliarNameKeepsWhatWasWritten(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker.io/library/busybox":        "busybox",
+		"docker.io/library/busybox:1":      "busybox:1",
+		"docker.io/user/app":               "user/app",
+		"library/busybox":                  "busybox",
+		"quay.io/library/x:2":              "quay.io/library/x:2",
+		"localhost:5000/app":               "localhost:5000/app",
+		"localhost:5000/app:v1":            "localhost:5000/app:v1",
+		"not a reference":                  "not a reference",
+		"docker.io/library/busybox:latest": "busybox:latest",
+	} {
+		if got := FamiliarName(in); got != want {
+			t.Errorf("FamiliarName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -63,15 +62,6 @@ func (s *Store) save(ctx context.Context, w io.Writer, refs []string, format Sav
 		return s.writeOCIArchive(w, entries)
 	}
 	return s.writeDockerArchive(w, entries)
-}
-
-func isDigestRef(ref string) bool {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return false
-	}
-	_, ok := named.(reference.Digested)
-	return ok
 }
 
 // ctxWriter fails writes once ctx is done, to stop a long save.
@@ -191,10 +181,8 @@ func (s *Store) writeOCIArchive(w io.Writer, entries []saveEntry) error {
 		d := v1.Descriptor{MediaType: mt, Digest: e.rec.Manifest, Size: int64(len(raw))}
 		if e.tag != "" {
 			d.Annotations = map[string]string{annotationImageName: e.tag}
-			if named, err := reference.ParseNormalizedNamed(e.tag); err == nil {
-				if t, ok := named.(reference.Tagged); ok {
-					d.Annotations[annotationRefName] = t.Tag()
-				}
+			if r, err := parseRef(e.tag); err == nil && r.tag != "" {
+				d.Annotations[annotationRefName] = r.tag
 			}
 		}
 		if !hasDescriptor(index.Manifests, d) {
