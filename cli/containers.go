@@ -502,36 +502,19 @@ func (s *stopFlags) parsedSignal() (syscall.Signal, error) {
 }
 
 func (a *app) newStopCmd() *cobra.Command {
-	var s stopFlags
-	cmd := &cobra.Command{
-		Use:                   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:                 "Stop one or more running containers",
-		Args:                  argsAtLeast(1),
-		DisableFlagsInUseLine: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			sig, err := s.parsedSignal()
-			if err != nil {
-				return err
-			}
-			timeout := s.wait(cmd)
-			return eachName(a, args, func(name string) error {
-				return e.Stop(cmd.Context(), name, engine.StopOptions{Timeout: timeout, Signal: sig})
-			})
-		},
-	}
-	s.add(cmd)
-	return cmd
+	return a.stopLikeCmd("stop", "Stop one or more running containers", (*engine.Engine).Stop)
 }
 
 func (a *app) newRestartCmd() *cobra.Command {
+	return a.stopLikeCmd("restart", "Restart one or more containers", (*engine.Engine).Restart)
+}
+
+// stopLikeCmd builds stop and restart: the same flags, one engine call.
+func (a *app) stopLikeCmd(name, short string, op func(*engine.Engine, context.Context, string, engine.StopOptions) error) *cobra.Command {
 	var s stopFlags
 	cmd := &cobra.Command{
-		Use:                   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:                 "Restart one or more containers",
+		Use:                   name + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:                 short,
 		Args:                  argsAtLeast(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -543,10 +526,9 @@ func (a *app) newRestartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			timeout := s.wait(cmd)
-			ctx := cmd.Context()
-			return eachName(a, args, func(name string) error {
-				return e.Restart(ctx, name, engine.StopOptions{Timeout: timeout, Signal: sig})
+			opts := engine.StopOptions{Timeout: s.wait(cmd), Signal: sig}
+			return eachName(a, args, func(ref string) error {
+				return op(e, cmd.Context(), ref, opts)
 			})
 		},
 	}
