@@ -60,6 +60,7 @@ func testMain(m *testing.M) int {
 	berthBin = filepath.Join(tmp, "berth")
 	build := exec.Command("go", "build", "-o", berthBin, "berth")
 	build.Dir = modRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as shipped: static
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: go build berth: %v\n%s", err, out)
 		return 1
