@@ -54,14 +54,48 @@ type Config struct {
 
 // HostConfig is the host-specific part of a container's configuration.
 type HostConfig struct {
-	AutoRemove     bool      `json:"AutoRemove"`
-	NetworkMode    string    `json:"NetworkMode"`
-	Privileged     bool      `json:"Privileged"`
-	ReadonlyRootfs bool      `json:"ReadonlyRootfs"`
-	CapAdd         []string  `json:"CapAdd"`
-	CapDrop        []string  `json:"CapDrop"`
-	SecurityOpt    []string  `json:"SecurityOpt"`
-	LogConfig      LogConfig `json:"LogConfig"`
+	AutoRemove     bool          `json:"AutoRemove"`
+	NetworkMode    string        `json:"NetworkMode"`
+	Privileged     bool          `json:"Privileged"`
+	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
+	CapAdd         []string      `json:"CapAdd"`
+	CapDrop        []string      `json:"CapDrop"`
+	SecurityOpt    []string      `json:"SecurityOpt"`
+	LogConfig      LogConfig     `json:"LogConfig"`
+	RestartPolicy  RestartPolicy `json:"RestartPolicy"`
+	// Resources are flattened into HostConfig, as in `docker inspect`.
+	Resources
+}
+
+// Resources are a container's limits, as Docker names them. Zero means
+// unlimited (or the kernel's default) throughout.
+type Resources struct {
+	Memory            int64    `json:"Memory"`            // bytes
+	MemorySwap        int64    `json:"MemorySwap"`        // memory plus swap; -1 unlimited; 0: twice Memory
+	MemoryReservation int64    `json:"MemoryReservation"` // soft limit, bytes
+	OomKillDisable    bool     `json:"OomKillDisable"`
+	NanoCpus          int64    `json:"NanoCpus"`    // --cpus in billionths of a CPU
+	CpuShares         int64    `json:"CpuShares"`   // relative weight, 2..262144
+	CpuQuota          int64    `json:"CpuQuota"`    // microseconds per period
+	CpuPeriod         int64    `json:"CpuPeriod"`   // microseconds
+	CpusetCpus        string   `json:"CpusetCpus"`  // e.g. "0-1,3"
+	PidsLimit         int64    `json:"PidsLimit"`   // 0 or -1: unlimited
+	BlkioWeight       uint16   `json:"BlkioWeight"` // 10..1000
+	Ulimits           []Ulimit `json:"Ulimits"`
+}
+
+// Ulimit is one --ulimit: a resource limit of the container's processes.
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
+}
+
+// RestartPolicy says whether the monitor restarts a container that exits:
+// Name is "no", "on-failure", "always" or "unless-stopped".
+type RestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
 }
 
 // LogConfig selects and tunes the log driver (json-file only).
@@ -98,6 +132,11 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// RestartCount is how often the restart policy restarted the container.
+	RestartCount int `json:"RestartCount"`
+	// StoppedByUser: a stop or kill from a user ended the last run; the
+	// restart policy does not restart it (unless-stopped remembers it).
+	StoppedByUser bool `json:"StoppedByUser,omitempty"`
 }
 
 // ShortID is the 12-hex form Docker shows.
