@@ -37,6 +37,7 @@ type createFlags struct {
 	stopTimeout                                int
 	env, envFile, labels, logOpts, securityOpt []string
 	capAdd, capDrop                            []string
+	res                                        resourceFlags
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -66,6 +67,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
+	f.res.register(cmd, true)
 	fl.Bool("help", false, "Print usage")
 }
 
@@ -112,6 +114,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 			LogConfig:   containers.LogConfig{Type: f.logDriver, Config: logCfg},
 		},
 		EntrypointSet: cmd.Flags().Changed("entrypoint"),
+	}
+	if err := f.res.apply(cmd, &opts.HostConfig.Resources, &opts.HostConfig.RestartPolicy); err != nil {
+		return engine.CreateOptions{}, err
 	}
 	if f.entrypoint != "" {
 		opts.Config.Entrypoint = []string{f.entrypoint}

@@ -122,6 +122,14 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			},
 		},
 	}
+	if err := CheckResources(hc.Resources, hc.RestartPolicy, hc.AutoRemove); err != nil {
+		return nil, err
+	}
+	spec.Linux.Resources = ResourcesSpec(hc.Resources)
+	spec.Linux.CgroupsPath = "berth/" + filepath.Base(in.Dir)
+	if spec.Process.Rlimits, err = RlimitsSpec(hc.Ulimits); err != nil {
+		return nil, err
+	}
 	if !hc.Privileged {
 		spec.Linux.MaskedPaths = []string{
 			"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",

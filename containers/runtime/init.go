@@ -148,6 +148,9 @@ func checkExecutable(p string) error {
 // the last steps before execve.
 func finalizeProcess(spec *specs.Spec) error {
 	p := spec.Process
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
@@ -226,4 +229,33 @@ func waitGo(r io.Reader) error {
 			return fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
 		}
 	}
+}
+
+var rlimitResources = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// setRlimits applies the spec's process limits (--ulimit). Raising a hard
+// limit needs CAP_SYS_RESOURCE, which some hosts withhold even from root.
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, l := range limits {
+		res, ok := rlimitResources[l.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %s", l.Type)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			var cur unix.Rlimit
+			_ = unix.Getrlimit(res, &cur)
+			if errors.Is(err, unix.EPERM) && l.Hard > cur.Max {
+				return fmt.Errorf("set %s to %d:%d: the hard limit can only be raised with CAP_SYS_RESOURCE (this host allows at most %d)", l.Type, l.Soft, l.Hard, cur.Max)
+			}
+			return fmt.Errorf("set %s to %d:%d: %w", l.Type, l.Soft, l.Hard, err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"berth/containers"
+	"berth/errdefs"
+)
+
+// resourceFlags are the limit flags run, create and update share.
+type resourceFlags struct {
+	memory, memorySwap, memoryReservation string
+	oomKillDisable                        bool
+	cpus                                  string
+	cpuShares, cpuQuota, cpuPeriod        int64
+	cpusetCpus                            string
+	pidsLimit                             int64
+	blkioWeight                           uint16
+	ulimits                               []string
+	restart                               string
+}
+
+func (f *resourceFlags) register(cmd *cobra.Command, withUlimits bool) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.memory, "memory", "m", "", "Memory limit (e.g. 512m, 1g)")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: -1 for unlimited swap")
+	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "Memory soft limit")
+	fl.StringVar(&f.cpus, "cpus", "", "Number of CPUs (e.g. 0.5)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	fl.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "Tune container pids limit (-1 for unlimited)")
+	fl.Uint16Var(&f.blkioWeight, "blkio-weight", 0, "Block IO (relative weight), between 10 and 1000, or 0 to disable")
+	fl.StringVar(&f.restart, "restart", "", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
+	if withUlimits {
+		fl.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
+		fl.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options (e.g. nofile=1024:2048)")
+	}
+}
+
+// apply sets, on r and p, the limits whose flags were given. Values are
+// parsed here; the engine checks them against each other and the kernel.
+func (f *resourceFlags) apply(cmd *cobra.Command, r *containers.Resources, p *containers.RestartPolicy) error {
+	changed := cmd.Flags().Changed
+	size := func(flag, v string, dst *int64) error {
+		if !changed(flag) {
+			return nil
+		}
+		if flag == "memory-swap" && v == "-1" {
+			*dst = -1
+			return nil
+		}
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < 0 {
+			return errdefs.InvalidArgument("invalid value %q for --%s: want a size such as 512m or 1g", v, flag)
+		}
+		*dst = n
+		return nil
+	}
+	if err := size("memory", f.memory, &r.Memory); err != nil {
+		return err
+	}
+	if err := size("memory-swap", f.memorySwap, &r.MemorySwap); err != nil {
+		return err
+	}
+	if err := size("memory-reservation", f.memoryReservation, &r.MemoryReservation); err != nil {
+		return err
+	}
+	if changed("oom-kill-disable") {
+		r.OomKillDisable = f.oomKillDisable
+	}
+	if changed("cpus") {
+		n, err := parseCPUs(f.cpus)
+		if err != nil {
+			return err
+		}
+		r.NanoCpus = n
+	}
+	if changed("cpu-shares") {
+		r.CpuShares = f.cpuShares
+	}
+	if changed("cpu-quota") {
+		r.CpuQuota = f.cpuQuota
+	}
+	if changed("cpu-period") {
+		r.CpuPeriod = f.cpuPeriod
+	}
+	if changed("cpuset-cpus") {
+		r.CpusetCpus = f.cpusetCpus
+	}
+	if changed("pids-limit") {
+		r.PidsLimit = f.pidsLimit
+	}
+	if changed("blkio-weight") {
+		r.BlkioWeight = f.blkioWeight
+	}
+	for _, u := range f.ulimits {
+		ul, err := units.ParseUlimit(u)
+		if err != nil {
+			return errdefs.InvalidArgument("invalid --ulimit %q: %v", u, err)
+		}
+		r.Ulimits = append(r.Ulimits, containers.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
+	}
+	if changed("restart") {
+		rp, err := parseRestartPolicy(f.restart)
+		if err != nil {
+			return err
+		}
+		*p = rp
+	}
+	return nil
+}
+
+// parseCPUs reads --cpus: a positive decimal number of CPUs.
+func parseCPUs(v string) (int64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, errdefs.InvalidArgument("invalid value %q for --cpus: want a positive number of CPUs such as 0.5 or 2", v)
+	}
+	n := int64(math.Round(f * 1e9))
+	if n < 1e7 {
+		return 0, errdefs.InvalidArgument("invalid value %q for --cpus: the smallest is 0.01", v)
+	}
+	return n, nil
+}
+
+// parseRestartPolicy reads --restart as Docker does.
+func parseRestartPolicy(v string) (containers.RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(v, ":")
+	p := containers.RestartPolicy{Name: name}
+	switch name {
+	case "", "no", "always", "unless-stopped":
+		if hasCount {
+			return p, errdefs.InvalidArgument("invalid restart policy %q: maximum retry count cannot be used with restart policy '%s'", v, name)
+		}
+		if name == "" {
+			p.Name = "no"
+		}
+	case "on-failure":
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, errdefs.InvalidArgument("invalid restart policy %q: maximum retry count must be a number of at least 0", v)
+			}
+			p.MaximumRetryCount = n
+		}
+	default:
+		return p, errdefs.InvalidArgument("invalid restart policy %q: want no, always, unless-stopped or on-failure[:max-retries]", v)
+	}
+	return p, nil
+}
