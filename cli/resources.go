@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"berth/containers"
+	"berth/engine"
 	"berth/errdefs"
 )
 
@@ -154,4 +155,68 @@ func parseRestartPolicy(v string) (containers.RestartPolicy, error) {
 		return p, errdefs.InvalidArgument("invalid restart policy %q: want no, always, unless-stopped or on-failure[:max-retries]", v)
 	}
 	return p, nil
+}
+
+func (a *app) addResourceCommands(root *cobra.Command) {
+	cmds := func() []*cobra.Command {
+		return []*cobra.Command{a.newUpdateCmd(), a.newPauseCmd("pause"), a.newPauseCmd("unpause"), a.newStatsCmd()}
+	}
+	root.AddCommand(cmds()...)
+	parentCommand(root, "container", "Manage containers").AddCommand(cmds()...)
+}
+
+func (a *app) newUpdateCmd() *cobra.Command {
+	var f resourceFlags
+	cmd := &cobra.Command{
+		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Update configuration of one or more containers",
+		Args:  argsAtLeast(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().NFlag() == 0 {
+				return errdefs.InvalidArgument("you must provide one or more flags when using this command")
+			}
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			// Parse once, to report bad values before touching anything.
+			var probe containers.Resources
+			var policy containers.RestartPolicy
+			if err := f.apply(cmd, &probe, &policy); err != nil {
+				return err
+			}
+			opts := engine.UpdateOptions{Resources: func(r *containers.Resources) { _ = f.apply(cmd, r, &containers.RestartPolicy{}) }}
+			if cmd.Flags().Changed("restart") {
+				opts.RestartPolicy = &policy
+			}
+			return eachName(a, args, func(ref string) error {
+				return e.Update(cmd.Context(), ref, opts)
+			})
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func (a *app) newPauseCmd(name string) *cobra.Command {
+	short := "Pause all processes within one or more containers"
+	if name == "unpause" {
+		short = "Unpause all processes within one or more containers"
+	}
+	return &cobra.Command{
+		Use:   name + " CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  argsAtLeast(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			op := e.Pause
+			if name == "unpause" {
+				op = e.Unpause
+			}
+			return eachName(a, args, func(ref string) error { return op(cmd.Context(), ref) })
+		},
+	}
 }

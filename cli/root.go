@@ -123,9 +123,12 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &flagError{cmd: c.CommandPath(), err: err}
 	})
-	a.addRunCommands(root)       // run.go: run, create, start, attach, exec
-	a.addContainerCommands(root) // containers.go: ps, stop, kill, rm, logs, ...
-	a.addImageCommands(root)     // images.go: images, import, load, save, ...
-	a.addSystemCommands(root)    // system.go: version, info
+	a.addRunCommands(root)        // run.go: run, create, start, attach, exec
+	a.addContainerCommands(root)  // containers.go: ps, stop, kill, rm, logs, ...
+	a.addImageCommands(root)      // images.go: images, import, load, save, ...
+	a.addSystemCommands(root)     // system.go: version, info
+	a.addEventsCommands(root)     // events.go: events, system events
+	a.addResourceCommands(root)   // resources.go: update, pause, unpause, stats
+	a.addSystemDiskCommands(root) // systemdf.go: system df, system prune
 	return root
 }

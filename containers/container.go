@@ -139,6 +139,12 @@ type State struct {
 	StoppedByUser bool `json:"StoppedByUser,omitempty"`
 }
 
+// Active reports whether a monitor looks after the container: running,
+// paused, or waiting to be restarted.
+func (st State) Active() bool {
+	return st.Running || st.Status == StatusRunning || st.Status == StatusPaused || st.Status == StatusRestarting
+}
+
 // ShortID is the 12-hex form Docker shows.
 func ShortID(id string) string {
 	if len(id) > 12 {

@@ -247,12 +247,12 @@ func (s *Store) LoadState(id string) (State, error) {
 	if err := readJSON(filepath.Join(s.Dir(id), "state.json"), &st); err != nil {
 		return st, err
 	}
-	if (st.Status == StatusRunning || st.Status == StatusPaused || st.Status == StatusRestarting) && !s.MonitorAlive(id) {
+	if st.Active() && !s.MonitorAlive(id) {
 		// Re-read: the monitor may have recorded the exit just now.
 		if err := readJSON(filepath.Join(s.Dir(id), "state.json"), &st); err != nil {
 			return st, err
 		}
-		if st.Running || st.Status == StatusRunning || st.Status == StatusPaused || st.Status == StatusRestarting {
+		if st.Active() {
 			st.Status, st.Running, st.Paused, st.Restarting = StatusExited, false, false, false
 			st.Pid, st.MonitorPid = 0, 0
 			if st.ExitCode == 0 {
@@ -270,6 +270,34 @@ func (s *Store) LoadState(id string) (State, error) {
 // SaveState records a container's state atomically.
 func (s *Store) SaveState(id string, st State) error {
 	return writeJSON(filepath.Join(s.Dir(id), "state.json"), st)
+}
+
+// UpdateState changes a container's state under its state lock, so that
+// the monitor and commands (pause, stop) never lose each other's writes.
+func (s *Store) UpdateState(id string, change func(*State)) (State, error) {
+	fd, err := unix.Open(filepath.Join(s.Dir(id), "state.lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return State{}, errdefs.NotFound("No such container: %s", id)
+		}
+		return State{}, fmt.Errorf("lock state of %s: %w", ShortID(id), err)
+	}
+	defer unix.Close(fd)
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("lock state of %s: %w", ShortID(id), err)
+	}
+	var st State
+	if err := readJSON(filepath.Join(s.Dir(id), "state.json"), &st); err != nil {
+		return st, err
+	}
+	change(&st)
+	return st, s.SaveState(id, st)
 }
 
 // MonitorLockPath is the file a container's monitor holds locked while it lives.
@@ -319,6 +347,23 @@ func (s *Store) Rename(ref, name string) error {
 	}
 	c.Name = name
 	return writeJSON(filepath.Join(s.Dir(c.ID), "config.json"), c)
+}
+
+// UpdateConfig changes a container's record under the store lock.
+func (s *Store) UpdateConfig(ref string, change func(*Container) error) (*Container, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := change(c); err != nil {
+		return nil, err
+	}
+	return c, writeJSON(filepath.Join(s.Dir(c.ID), "config.json"), c)
 }
 
 // Remove deletes a container's record and directory. The caller has made

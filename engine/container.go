@@ -86,6 +86,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 		Path: spec.Process.Args[0], Args: spec.Process.Args[1:],
 		Image: img.ID.String(), Config: cfg, HostConfig: hc, Spec: spec, LowerDirs: lowers,
 	}
+	if err := checkLimits(c); err != nil {
+		return nil, err
+	}
 	err = e.containers.Create(c, func(tmp string) error {
 		for _, d := range []string{"upper", "work", "rootfs"} {
 			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
@@ -315,7 +318,7 @@ func (e *Engine) wait(ctx context.Context, id string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if !st.Running {
+		if !st.Active() {
 			return st.ExitCode, nil
 		}
 		s, err := e.Attach(ctx, id, Streams{})
@@ -349,8 +352,15 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if !c.State.Running || c.State.Pid == 0 {
 		return errdefs.Conflict("container %s is not running", c.Name)
 	}
-	if err := unix.Kill(c.State.Pid, sig); err != nil && err != unix.ESRCH {
+	if err := e.markStopped(c); err != nil {
+		return err
+	}
+	if err := signalPid(c.State.Pid, sig); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	if c.State.Paused {
+		// A frozen process takes its signal when it thaws.
+		return e.thaw(c)
 	}
 	return nil
 }
@@ -369,8 +379,22 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	if err != nil {
 		return err
 	}
-	if !c.State.Running {
+	if !c.State.Active() {
 		return nil
+	}
+	// The restart policy must not bring it back, and a waiting restart is
+	// called off.
+	if err := e.markStopped(c); err != nil {
+		return err
+	}
+	if !c.State.Running {
+		_, err := e.wait(ctx, c.ID)
+		return err
+	}
+	if c.State.Paused {
+		if err := e.thaw(c); err != nil {
+			return err
+		}
 	}
 	timeout := opts.Timeout
 	if timeout < 0 {
@@ -389,7 +413,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 		}
 	}
 	if timeout > 0 {
-		_ = unix.Kill(c.State.Pid, sig)
+		_ = signalPid(c.State.Pid, sig)
 		wctx, cancel := context.WithTimeout(ctx, timeout)
 		_, err := e.wait(wctx, c.ID)
 		cancel()
@@ -400,7 +424,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 			return ctx.Err()
 		}
 	}
-	_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+	_ = signalPid(c.State.Pid, unix.SIGKILL)
 	_, err = e.wait(ctx, c.ID)
 	return err
 }
@@ -420,11 +444,17 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if c.State.Running {
+	if c.State.Active() {
 		if !force {
-			return errdefs.Conflict("cannot remove container %q: container is running: stop the container before removing or force remove", c.Name)
+			return errdefs.Conflict("cannot remove container %q: container is %s: stop the container before removing or force remove", c.Name, c.State.Status)
 		}
-		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		if err := e.markStopped(c); err != nil {
+			return err
+		}
+		_ = signalPid(c.State.Pid, unix.SIGKILL)
+		if c.State.Paused {
+			_ = e.thaw(c)
+		}
 		if _, err := e.wait(ctx, c.ID); err != nil {
 			return err
 		}
@@ -471,4 +501,20 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
 // LogPath is the container's json-file log.
 func (e *Engine) LogPath(c *containers.Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
+}
+
+// markStopped records that a user stopped the container, which its
+// restart policy respects.
+func (e *Engine) markStopped(c *containers.Container) error {
+	_, err := e.containers.UpdateState(c.ID, func(st *containers.State) { st.StoppedByUser = true })
+	return err
+}
+
+// signalPid signals a container's process. A zero or negative pid would
+// signal a whole process group (ours, even): never send those.
+func signalPid(pid int, sig syscall.Signal) error {
+	if pid <= 0 {
+		return unix.ESRCH
+	}
+	return unix.Kill(pid, sig)
 }

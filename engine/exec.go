@@ -3,12 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"berth/containers"
+	"berth/containers/cgroups"
 	"berth/containers/runtime"
 	"berth/errdefs"
 )
@@ -82,7 +84,19 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	}
 	stdio := opts.Stdio
 	stdio.Tty = opts.Tty
-	cmd, pty, err := runtime.Exec(&runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols})
+	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols}
+	cg := e.cgroup(c)
+	if cgroups.Detect() == cgroups.V2 {
+		dir, err := cg.OpenDir()
+		if err != nil {
+			return nil, fmt.Errorf("exec in %s: %w", c.Name, err)
+		}
+		defer dir.Close()
+		ec.CgroupDir = dir
+	} else {
+		ec.JoinThread = cg.AddThread
+	}
+	cmd, pty, err := runtime.Exec(ec)
 	var se *runtime.StartError
 	if errors.As(err, &se) {
 		return nil, &StartError{Code: se.Code, Message: se.Message}

@@ -6,7 +6,6 @@ package monitor
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	"berth/containers"
 	"berth/containers/attach"
+	"berth/containers/cgroups"
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 )
@@ -53,6 +53,7 @@ type monitor struct {
 	mu      sync.Mutex
 	clients map[*client]bool
 	proc    *runtime.Process
+	cg      *cgroups.Cgroup // of the current run
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
 	master *os.File     // with -t
@@ -108,13 +109,12 @@ func run(opts Options) error {
 
 	ln, err := m.listen()
 	if err != nil {
-		m.fail(first, runtime.ExitEngine, err)
+		m.finish(m.failed(runtime.ExitEngine, err))
 		return err
 	}
 	defer ln.Close()
 	go m.serve(ln)
-	// A start failure is recorded in the state and sent to the clients.
-	_ = m.start(first)
+	m.lifecycle(first)
 	return nil
 }
 
@@ -179,96 +179,6 @@ func (m *monitor) serve(ln net.Listener) {
 			}
 		}()
 	}
-}
-
-// start launches the container and runs it to its end.
-func (m *monitor) start(first *client) error {
-	c := m.c
-	stdio, cleanupStdio, outputs, err := m.openStdio()
-	if err != nil {
-		m.fail(first, runtime.ExitEngine, err)
-		return err
-	}
-	opts := logfile.Options{}
-	if v := c.HostConfig.LogConfig.Config["max-size"]; v != "" {
-		opts.MaxSize, _ = strconv.ParseInt(v, 10, 64)
-	}
-	if v := c.HostConfig.LogConfig.Config["max-file"]; v != "" {
-		opts.MaxFile, _ = strconv.Atoi(v)
-	}
-	if m.log, err = logfile.NewWriter(filepath.Join(m.dir, LogName), opts); err != nil {
-		cleanupStdio()
-		m.fail(first, runtime.ExitEngine, err)
-		return err
-	}
-	defer m.log.Close()
-
-	cfg := &runtime.InitConfig{
-		Spec:   c.Spec,
-		Lowers: c.LowerDirs,
-		Upper:  filepath.Join(m.dir, "upper"),
-		Work:   filepath.Join(m.dir, "work"),
-	}
-	p, err := runtime.Start(m.opts.Self, cfg, stdio)
-	cleanupStdio() // the child has its copies
-	if err != nil {
-		m.fail(first, runtime.ExitEngine, err)
-		return err
-	}
-	m.proc = p
-	if stdio.Tty {
-		if master, err := p.Console(); err == nil {
-			m.mu.Lock()
-			m.master, m.stdin = master, master
-			if m.size != nil {
-				_ = pty.Setsize(master, m.size)
-			}
-			m.mu.Unlock()
-			outputs = append(outputs, output{"stdout", master})
-		}
-	}
-	if err := p.Go(); err != nil {
-		code := runtime.ExitEngine
-		var se *runtime.StartError
-		if errors.As(err, &se) {
-			code = se.Code
-		}
-		m.fail(first, code, err)
-		return err
-	}
-	st := containers.State{
-		Status: containers.StatusRunning, Running: true,
-		Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
-	}
-	if err := m.opts.Store.SaveState(c.ID, st); err != nil {
-		_ = p.Cmd.Process.Kill()
-	}
-	m.broadcastJSON(attach.Started, attach.StartedMsg{Pid: p.Pid()})
-	if first != nil {
-		go m.readClient(first)
-	}
-	trimMemory()
-
-	var pumps sync.WaitGroup
-	for _, o := range outputs {
-		pumps.Add(1)
-		go func() {
-			defer pumps.Done()
-			m.pump(o.stream, o.f)
-		}()
-	}
-	werr := p.Cmd.Wait()
-	pumps.Wait()
-	m.logMu.Lock()
-	_ = m.log.Flush()
-	m.logMu.Unlock()
-
-	st.Status, st.Running, st.Pid = containers.StatusExited, false, 0
-	st.MonitorPid = 0
-	st.ExitCode = exitCode(p.Cmd.ProcessState, werr)
-	st.FinishedAt = time.Now().UTC()
-	m.finish(st)
-	return nil
 }
 
 type output struct {
@@ -440,54 +350,4 @@ func (m *monitor) closeStdin() {
 		m.closed = true
 		m.stdin.Close()
 	}
-}
-
-// fail records that the container could not start and tells the clients.
-func (m *monitor) fail(first *client, code int, err error) {
-	if m.log != nil {
-		m.logMu.Lock()
-		_ = m.log.Flush()
-		m.logMu.Unlock()
-	}
-	st := containers.State{
-		Status: containers.StatusExited, ExitCode: code, Error: err.Error(),
-		FinishedAt: time.Now().UTC(),
-	}
-	if m.c.State.Status == containers.StatusCreated {
-		// Docker leaves a container that never ran as created.
-		st.Status = containers.StatusCreated
-	}
-	m.finish(st)
-}
-
-// finish records the final state, removes the container when asked, and
-// tells every client how it ended.
-func (m *monitor) finish(st containers.State) {
-	s := m.opts.Store
-	purge := func() error { return nil }
-	if m.c.HostConfig.AutoRemove {
-		if p, err := s.Unlink(m.c.ID); err == nil {
-			purge = p
-		}
-	} else {
-		_ = s.SaveState(m.c.ID, st)
-	}
-	m.broadcastJSON(attach.Exit, attach.ExitMsg{Code: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled})
-	m.mu.Lock()
-	for cl := range m.clients {
-		cl.raw.Close()
-	}
-	m.mu.Unlock()
-	// The container is gone for everyone already; its files go last.
-	_ = purge()
-}
-
-func exitCode(ps *os.ProcessState, err error) int {
-	if ps == nil {
-		return runtime.ExitEngine
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }

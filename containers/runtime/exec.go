@@ -20,6 +20,11 @@ type ExecConfig struct {
 	// Rows and Cols size the terminal (with Stdio.Tty) before the process
 	// starts, so that it never sees 0x0.
 	Rows, Cols uint16
+	// The new process starts inside the container's cgroup: on cgroup v2
+	// through CgroupDir (clone3 into the cgroup), on v1 by JoinThread, which
+	// moves the forking thread itself before it forks.
+	CgroupDir  *os.File
+	JoinThread func(tid int) error
 	// Setup, if set, runs on the new process right after it starts and
 	// before Exec returns (e.g. to join the container's cgroups).
 	Setup func(pid int) error
@@ -83,6 +88,13 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 		}
 		fds = append(fds, fd)
 		types = append(types, t)
+	}
+	// The host's cgroup file system is only reachable before we enter the
+	// container's mount namespace.
+	if cfg.JoinThread != nil {
+		if err := cfg.JoinThread(unix.Gettid()); err != nil {
+			return nil, nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
+		}
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, nil, fmt.Errorf("exec: unshare fs: %w", err)
@@ -154,6 +166,10 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 			Setctty:    stdio.Tty,
 			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
 		},
+	}
+	if cfg.CgroupDir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cfg.CgroupDir.Fd())
 	}
 	if err := cmd.Start(); err != nil {
 		code := ExitCannotExec

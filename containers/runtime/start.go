@@ -149,6 +149,9 @@ func (p *Process) Go() error {
 	return &se
 }
 
+// Abort kills the process before it ran the user's command.
+func (p *Process) Abort() { p.abort() }
+
 func (p *Process) abort() {
 	if p.console != nil {
 		p.console.Close()

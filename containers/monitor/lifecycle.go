@@ -1,0 +1,274 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/cgroups"
+	"berth/containers/logfile"
+	"berth/containers/runtime"
+)
+
+// Docker's restart back-off: 100 ms, doubling, at most a minute, back to
+// the start after a run of at least 10 s.
+const (
+	backoffStart = 100 * time.Millisecond
+	backoffMax   = time.Minute
+	backoffReset = 10 * time.Second
+)
+
+// lifecycle runs the container, and runs it again as its restart policy
+// says, until it stays down.
+func (m *monitor) lifecycle(first *client) {
+	c := m.c
+	opts := logfile.Options{}
+	if v := c.HostConfig.LogConfig.Config["max-size"]; v != "" {
+		opts.MaxSize, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := c.HostConfig.LogConfig.Config["max-file"]; v != "" {
+		opts.MaxFile, _ = strconv.Atoi(v)
+	}
+	var err error
+	if m.log, err = logfile.NewWriter(filepath.Join(m.dir, LogName), opts); err != nil {
+		m.finish(m.failed(runtime.ExitEngine, err))
+		return
+	}
+	defer m.log.Close()
+
+	// A start by a user begins a fresh count.
+	st, err := m.opts.Store.UpdateState(c.ID, func(st *containers.State) {
+		st.RestartCount, st.StoppedByUser = 0, false
+	})
+	if err != nil {
+		m.finish(m.failed(runtime.ExitEngine, err))
+		return
+	}
+	delay := backoffStart
+	for {
+		var ok bool
+		st, ok = m.runOnce(first, st)
+		first = nil
+		if !ok || !m.shouldRestart(st) {
+			m.finish(st)
+			return
+		}
+		// Tell the attached clients how this run ended; they go, as from
+		// Docker, and the container comes back on its own.
+		m.endSessions(st)
+		if st.FinishedAt.Sub(st.StartedAt) >= backoffReset {
+			delay = backoffStart
+		}
+		st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+			s.Status, s.Restarting = containers.StatusRestarting, true
+		})
+		if !m.sleepUnlessStopped(delay) {
+			st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+				s.Status, s.Restarting = containers.StatusExited, false
+			})
+			m.finish(st)
+			return
+		}
+		delay = min(2*delay, backoffMax)
+		st.RestartCount++
+	}
+}
+
+// shouldRestart applies the restart policy to a run that ended as st.
+func (m *monitor) shouldRestart(st containers.State) bool {
+	if st.StoppedByUser || m.c.HostConfig.AutoRemove {
+		return false
+	}
+	p := m.c.HostConfig.RestartPolicy
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return st.ExitCode != 0 && (p.MaximumRetryCount == 0 || st.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// sleepUnlessStopped waits out a back-off; false if a user stopped the
+// container meanwhile.
+func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		st, err := m.opts.Store.LoadState(m.c.ID)
+		if err != nil || st.StoppedByUser {
+			return false
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return true
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+	}
+}
+
+// runOnce starts the container's process and waits for it. ok is false
+// when it could not start; st is then the failure to record.
+func (m *monitor) runOnce(first *client, prev containers.State) (st containers.State, ok bool) {
+	c := m.c
+	stdio, cleanupStdio, outputs, err := m.openStdio()
+	if err != nil {
+		return m.failed(runtime.ExitEngine, err), false
+	}
+	cfg := &runtime.InitConfig{
+		Spec:   c.Spec,
+		Lowers: c.LowerDirs,
+		Upper:  filepath.Join(m.dir, "upper"),
+		Work:   filepath.Join(m.dir, "work"),
+	}
+	p, err := runtime.Start(m.opts.Self, cfg, stdio)
+	cleanupStdio() // the child has its copies
+	if err != nil {
+		return m.failed(runtime.ExitEngine, err), false
+	}
+	m.proc = p
+	// Into the cgroup before the user's process runs: never a moment
+	// without limits.
+	cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+	if err == nil {
+		err = cg.Add(p.Pid())
+		if err != nil {
+			_ = cg.Delete()
+		}
+	}
+	if err != nil {
+		p.Abort()
+		return m.failed(runtime.ExitEngine, fmt.Errorf("cgroup: %w", err)), false
+	}
+	m.mu.Lock()
+	m.cg = cg
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.cg = nil
+		m.mu.Unlock()
+		_ = cg.Delete()
+	}()
+	if stdio.Tty {
+		if master, err := p.Console(); err == nil {
+			m.mu.Lock()
+			m.master, m.stdin, m.closed = master, master, false
+			if m.size != nil {
+				_ = pty.Setsize(master, m.size)
+			}
+			m.mu.Unlock()
+			outputs = append(outputs, output{"stdout", master})
+		}
+	}
+	if err := p.Go(); err != nil {
+		code := runtime.ExitEngine
+		var se *runtime.StartError
+		if errors.As(err, &se) {
+			code = se.Code
+		}
+		return m.failed(code, err), false
+	}
+	st, err = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+		*s = containers.State{
+			Status: containers.StatusRunning, Running: true,
+			Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+			RestartCount: prev.RestartCount,
+		}
+	})
+	if err != nil {
+		_ = p.Cmd.Process.Kill()
+	}
+	m.broadcastJSON(attach.Started, attach.StartedMsg{Pid: p.Pid()})
+	if first != nil {
+		go m.readClient(first)
+	}
+	trimMemory()
+
+	var pumps sync.WaitGroup
+	for _, o := range outputs {
+		pumps.Add(1)
+		go func() {
+			defer pumps.Done()
+			m.pump(o.stream, o.f)
+		}()
+	}
+	werr := p.Cmd.Wait()
+	pumps.Wait()
+	m.logMu.Lock()
+	_ = m.log.Flush()
+	m.logMu.Unlock()
+
+	oom := false
+	if n, err := cg.OOMKills(); err == nil && n > 0 {
+		oom = true
+	}
+	code := exitCode(p.Cmd.ProcessState, werr)
+	st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
+		s.ExitCode, s.OOMKilled = code, oom
+		s.FinishedAt = time.Now().UTC()
+	})
+	return st, true
+}
+
+// failed is the state of a container that could not start.
+func (m *monitor) failed(code int, err error) containers.State {
+	if m.log != nil {
+		m.logMu.Lock()
+		_ = m.log.Flush()
+		m.logMu.Unlock()
+	}
+	st := containers.State{
+		Status: containers.StatusExited, ExitCode: code, Error: err.Error(),
+		FinishedAt: time.Now().UTC(),
+	}
+	if m.c.State.Status == containers.StatusCreated {
+		// Docker leaves a container that never ran as created.
+		st.Status = containers.StatusCreated
+	}
+	_ = m.opts.Store.SaveState(m.c.ID, st)
+	return st
+}
+
+// endSessions tells every client how the run ended and lets them go.
+func (m *monitor) endSessions(st containers.State) {
+	m.broadcastJSON(attach.Exit, attach.ExitMsg{Code: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled})
+	m.mu.Lock()
+	for cl := range m.clients {
+		cl.raw.Close()
+		delete(m.clients, cl)
+	}
+	m.mu.Unlock()
+}
+
+// finish removes a --rm container, or leaves its final state recorded,
+// and tells every client how it ended.
+func (m *monitor) finish(st containers.State) {
+	purge := func() error { return nil }
+	if m.c.HostConfig.AutoRemove {
+		if p, err := m.opts.Store.Unlink(m.c.ID); err == nil {
+			purge = p
+		}
+	}
+	m.endSessions(st)
+	// The container is gone for everyone already; its files go last.
+	_ = purge()
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return runtime.ExitEngine
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"berth/containers"
+	"berth/containers/cgroups"
+	"berth/errdefs"
+)
+
+// checkLimits refuses, before anything is created, limits that the kernel
+// or this host would refuse at start.
+func checkLimits(c *containers.Container) error {
+	if err := cgroups.Validate(c.Spec.Linux.Resources); err != nil {
+		return errdefs.InvalidArgument("%v", err)
+	}
+	for _, l := range c.Spec.Process.Rlimits {
+		res, ok := rlimitNumbers[l.Type]
+		if !ok {
+			continue
+		}
+		var cur unix.Rlimit
+		if unix.Getrlimit(res, &cur) == nil && l.Hard > cur.Max && !haveCap(unix.CAP_SYS_RESOURCE) {
+			return errdefs.InvalidArgument("--ulimit %s: hard limit %d is above this host's %d, and raising it needs CAP_SYS_RESOURCE, which berth does not have", l.Type, l.Hard, cur.Max)
+		}
+	}
+	return nil
+}
+
+var rlimitNumbers = map[string]int{"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_STACK": unix.RLIMIT_STACK,
+	"RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING}
+
+func haveCap(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
+}
+
+func (e *Engine) cgroup(c *containers.Container) *cgroups.Cgroup {
+	return cgroups.Load(c.Spec.Linux.CgroupsPath)
+}
+
+// Pause freezes every process of a running container.
+func (e *Engine) Pause(ctx context.Context, ref string) error {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return errdefs.Conflict("container %s is not running", c.Name)
+	}
+	if c.State.Paused {
+		return errdefs.Conflict("container %s is already paused", c.Name)
+	}
+	if err := e.cgroup(c).Freeze(); err != nil {
+		return fmt.Errorf("pause %s: %w", c.Name, err)
+	}
+	_, err = e.containers.UpdateState(c.ID, func(st *containers.State) {
+		if st.Running {
+			st.Status, st.Paused = containers.StatusPaused, true
+		}
+	})
+	return err
+}
+
+// Unpause thaws a paused container.
+func (e *Engine) Unpause(ctx context.Context, ref string) error {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Paused {
+		return errdefs.Conflict("container %s is not paused", c.Name)
+	}
+	return e.thaw(c)
+}
+
+func (e *Engine) thaw(c *containers.Container) error {
+	if err := e.cgroup(c).Thaw(); err != nil {
+		return fmt.Errorf("unpause %s: %w", c.Name, err)
+	}
+	_, err := e.containers.UpdateState(c.ID, func(st *containers.State) {
+		st.Paused = false
+		if st.Status == containers.StatusPaused {
+			st.Status = containers.StatusRunning
+		}
+	})
+	return err
+}
+
+// UpdateOptions change a container's limits and restart policy; nil
+// fields stay as they are.
+type UpdateOptions struct {
+	Resources     func(*containers.Resources)
+	RestartPolicy *containers.RestartPolicy
+}
+
+// Update changes the limits of a container, live when it runs.
+func (e *Engine) Update(ctx context.Context, ref string, opts UpdateOptions) error {
+	var live *containers.Container
+	_, err := e.containers.UpdateConfig(ref, func(c *containers.Container) error {
+		hc := c.HostConfig
+		if opts.Resources != nil {
+			opts.Resources(&hc.Resources)
+		}
+		if opts.RestartPolicy != nil {
+			hc.RestartPolicy = *opts.RestartPolicy
+		}
+		if err := containers.CheckResources(hc.Resources, hc.RestartPolicy, hc.AutoRemove); err != nil {
+			return err
+		}
+		res := containers.ResourcesSpec(hc.Resources)
+		if err := cgroups.Validate(res); err != nil {
+			return errdefs.InvalidArgument("%v", err)
+		}
+		if c.State.Running {
+			if err := e.cgroup(c).Update(res); err != nil {
+				return fmt.Errorf("update %s: %w", c.Name, err)
+			}
+			live = c
+		}
+		c.HostConfig = hc
+		c.Spec.Linux.Resources = res
+		return nil
+	})
+	_ = live
+	return err
+}

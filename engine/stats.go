@@ -1,0 +1,310 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"berth/containers"
+	"berth/containers/cgroups"
+)
+
+// Sample is one reading of a container's resource use.
+type Sample struct {
+	ID, Name string
+	Time     time.Time
+	Running  bool
+	// CPUPercent is computed as Docker computes it: the container's CPU
+	// time over the host's in the interval, times the number of CPUs. The
+	// first reading of a container covers its whole life so far.
+	CPUPercent float64
+	CPUNanos   uint64 // total CPU time of the container
+	OnlineCPUs int
+	// Memory use excludes inactive page cache, as Docker's does.
+	MemUsage, MemLimit uint64
+	MemPercent         float64
+	NetRx, NetTx       uint64 // bytes, all interfaces but lo
+	BlockRead          uint64 // bytes
+	BlockWrite         uint64
+	Pids, PidsLimit    uint64
+	// Beyond Docker: CFS throttling and, on cgroup v2, pressure.
+	NrPeriods, NrThrottled uint64
+	ThrottledNanos         uint64
+	PSI                    *cgroups.PSI
+}
+
+// Sampler reads the resource use of containers. It keeps what it needs
+// between readings (records, previous CPU times), so a reading of many
+// containers costs a few file reads each and no process. Not safe for
+// concurrent use; Engine.Stats shares one among subscribers.
+type Sampler struct {
+	e        *Engine
+	records  map[string]*cachedRecord
+	prevCPU  map[string]cpuPoint
+	memTotal uint64
+	ncpu     int
+}
+
+type cachedRecord struct {
+	c     *containers.Container
+	mtime time.Time
+}
+
+type cpuPoint struct {
+	container, system uint64 // nanoseconds
+}
+
+// NewSampler returns a Sampler over this engine's containers.
+func (e *Engine) NewSampler() *Sampler {
+	return &Sampler{
+		e: e, records: map[string]*cachedRecord{}, prevCPU: map[string]cpuPoint{},
+		memTotal: hostMemory(), ncpu: runtime.NumCPU(),
+	}
+}
+
+// Sample reads every container (only running ones unless all) once.
+func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
+	dir := filepath.Dir(s.e.containers.Dir("x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	system := hostCPUNanos()
+	now := time.Now()
+	seen := map[string]bool{}
+	var out []Sample
+	for _, ent := range entries {
+		id := ent.Name()
+		if !ent.IsDir() || strings.HasPrefix(id, ".") {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := s.record(id)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		st, err := s.e.containers.LoadState(id)
+		if err != nil {
+			continue
+		}
+		seen[id] = true
+		if !st.Running && !all {
+			continue
+		}
+		smp := Sample{ID: id, Name: c.Name, Time: now, Running: st.Running, OnlineCPUs: s.ncpu}
+		if st.Running {
+			s.read(c, st, system, &smp)
+		}
+		out = append(out, smp)
+	}
+	for id := range s.records {
+		if !seen[id] {
+			delete(s.records, id)
+			delete(s.prevCPU, id)
+		}
+	}
+	return out, nil
+}
+
+// record returns the container's record, read again only when it changed
+// (renames and updates rewrite it).
+func (s *Sampler) record(id string) (*containers.Container, error) {
+	fi, err := os.Stat(filepath.Join(s.e.containers.Dir(id), "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := s.records[id]; ok && r.mtime.Equal(fi.ModTime()) {
+		return r.c, nil
+	}
+	c, err := s.e.containers.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	s.records[id] = &cachedRecord{c: c, mtime: fi.ModTime()}
+	return c, nil
+}
+
+func (s *Sampler) read(c *containers.Container, st containers.State, system uint64, smp *Sample) {
+	cs, err := cgroups.Load(c.Spec.Linux.CgroupsPath).Stats()
+	if err == nil {
+		smp.CPUNanos = cs.CPUUsageNanos
+		prev, ok := s.prevCPU[c.ID]
+		if !ok {
+			// No earlier reading: the container's whole life so far.
+			prev = cpuPoint{system: system - uint64(time.Since(st.StartedAt).Nanoseconds())*uint64(s.ncpu)}
+		}
+		if dsys := system - prev.system; system > prev.system && cs.CPUUsageNanos >= prev.container {
+			smp.CPUPercent = float64(cs.CPUUsageNanos-prev.container) / float64(dsys) * float64(s.ncpu) * 100
+		}
+		s.prevCPU[c.ID] = cpuPoint{container: cs.CPUUsageNanos, system: system}
+		smp.MemUsage = cs.MemoryUsage
+		if cs.MemoryInactiveFile < smp.MemUsage {
+			smp.MemUsage -= cs.MemoryInactiveFile
+		}
+		smp.MemLimit = cs.MemoryLimit
+		if smp.MemLimit == 0 || smp.MemLimit > s.memTotal {
+			smp.MemLimit = s.memTotal
+		}
+		if smp.MemLimit > 0 {
+			smp.MemPercent = float64(smp.MemUsage) / float64(smp.MemLimit) * 100
+		}
+		smp.BlockRead, smp.BlockWrite = cs.BlkioRead, cs.BlkioWrite
+		smp.Pids, smp.PidsLimit = cs.Pids, cs.PidsLimit
+		smp.NrPeriods, smp.NrThrottled, smp.ThrottledNanos = cs.NrPeriods, cs.NrThrottled, cs.ThrottledNanos
+		smp.PSI = cs.PSI
+	}
+	if c.HostConfig.NetworkMode != "host" {
+		smp.NetRx, smp.NetTx = netBytes(st.Pid)
+	}
+}
+
+// netBytes sums the traffic of the container's interfaces but lo, from
+// its network namespace's view of /proc/net/dev.
+func netBytes(pid int) (rx, tx uint64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if err != nil {
+		return 0, 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(name) == "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			continue
+		}
+		r, _ := strconv.ParseUint(f[0], 10, 64)
+		t, _ := strconv.ParseUint(f[8], 10, 64)
+		rx, tx = rx+r, tx+t
+	}
+	return rx, tx
+}
+
+// hostCPUNanos is the host's total CPU time (the first line of /proc/stat).
+func hostCPUNanos() uint64 {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for _, v := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		total += n
+	}
+	return total * uint64(time.Second) / uint64(clockTicks)
+}
+
+func hostMemory() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseUint(f[0], 10, 64)
+				return n * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// Stats streams readings of the running containers (all with all) every
+// interval to the caller until ctx ends. Each call samples on its own
+// tick; the UI shares one stream among its panes through StatsHub.
+func (e *Engine) Stats(ctx context.Context, interval time.Duration, all bool) <-chan []Sample {
+	ch := make(chan []Sample, 1)
+	go func() {
+		defer close(ch)
+		s := e.NewSampler()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if smp, err := s.Sample(ctx, all); err == nil {
+				select {
+				case ch <- smp:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// StatsHub samples once per tick for any number of subscribers.
+type StatsHub struct {
+	e        *Engine
+	interval time.Duration
+	mu       sync.Mutex
+	subs     map[chan []Sample]bool
+	cancel   context.CancelFunc
+}
+
+// NewStatsHub makes a hub that samples every interval while anyone listens.
+func (e *Engine) NewStatsHub(interval time.Duration) *StatsHub {
+	return &StatsHub{e: e, interval: interval, subs: map[chan []Sample]bool{}}
+}
+
+// Subscribe returns a channel of readings (all containers, running or
+// not) until ctx ends. A slow subscriber misses readings, never blocks
+// the others.
+func (h *StatsHub) Subscribe(ctx context.Context) <-chan []Sample {
+	ch := make(chan []Sample, 1)
+	h.mu.Lock()
+	h.subs[ch] = true
+	if h.cancel == nil {
+		var hctx context.Context
+		hctx, h.cancel = context.WithCancel(context.Background())
+		go h.run(hctx)
+	}
+	h.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		close(ch)
+		if len(h.subs) == 0 && h.cancel != nil {
+			h.cancel()
+			h.cancel = nil
+		}
+		h.mu.Unlock()
+	})
+	return ch
+}
+
+func (h *StatsHub) run(ctx context.Context) {
+	for smp := range h.e.Stats(ctx, h.interval, true) {
+		h.mu.Lock()
+		for ch := range h.subs {
+			select {
+			case ch <- smp:
+			default:
+			}
+		}
+		h.mu.Unlock()
+	}
+}
