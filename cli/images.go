@@ -426,7 +426,7 @@ func (a *app) newLoadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			loaded, err := e.Images.Load(cmd.Context(), r)
+			loaded, err := e.Load(cmd.Context(), r)
 			for _, img := range loaded {
 				if len(img.RepoTags) == 0 {
 					fmt.Fprintln(a.stdout, "Loaded image ID:", img.ID.String())
@@ -462,7 +462,7 @@ func (a *app) newSaveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			save := func(w io.Writer) error { return e.Images.Save(cmd.Context(), w, args, sf) }
+			save := func(w io.Writer) error { return e.Save(cmd.Context(), w, args, sf) }
 			if output == "" {
 				return save(a.stdout)
 			}
@@ -508,7 +508,7 @@ func (a *app) newTagCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Images.Tag(cmd.Context(), args[0], args[1])
+			return e.Tag(cmd.Context(), args[0], args[1])
 		},
 	}
 }

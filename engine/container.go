@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -115,6 +116,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err != nil {
 		return nil, err
 	}
+	e.emitContainer(c, "create")
 	return c, nil
 }
 
@@ -297,6 +299,9 @@ func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Sess
 		s.Close()
 		return nil, err
 	}
+	if streams.Stdin || streams.Stdout || streams.Stderr {
+		e.emitContainer(c, "attach")
+	}
 	return s, nil
 }
 
@@ -358,6 +363,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if err := signalPid(c.State.Pid, sig); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("kill %s: %w", c.Name, err)
 	}
+	e.emitContainer(c, "kill", "signal", strconv.Itoa(int(sig)))
 	if c.State.Paused {
 		// A frozen process takes its signal when it thaws.
 		return e.thaw(c)
@@ -382,6 +388,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	if !c.State.Active() {
 		return nil
 	}
+	defer e.emitContainer(c, "stop")
 	// The restart policy must not bring it back, and a waiting restart is
 	// called off.
 	if err := e.markStopped(c); err != nil {
@@ -471,12 +478,21 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	e.emitContainer(c, "destroy")
 	return nil
 }
 
 // Rename gives a container a new name.
 func (e *Engine) Rename(ctx context.Context, ref, name string) error {
-	return e.containers.Rename(ref, name)
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if err := e.containers.Rename(c.ID, name); err != nil {
+		return err
+	}
+	e.emitContainer(c, "rename", "oldName", c.Name, "name", strings.TrimPrefix(name, "/"))
+	return nil
 }
 
 // PruneContainers removes every stopped container and returns their IDs.
@@ -493,6 +509,7 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
 		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return gone, err
 		}
+		e.emitContainer(c, "destroy")
 		gone = append(gone, c.ID)
 	}
 	return gone, nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -104,5 +106,6 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	if err != nil {
 		return nil, err
 	}
+	e.emitContainer(c, "exec_start: "+strings.Join(opts.Cmd, " "), "execID", strconv.Itoa(cmd.Process.Pid))
 	return &ExecProcess{Cmd: cmd, Pty: pty}, nil
 }

@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"berth/containers"
+	"berth/events"
 	"berth/images"
 )
 
@@ -35,7 +36,64 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]ima
 	if err != nil {
 		return nil, err
 	}
-	return e.Images.Remove(ctx, ref, force, inUse)
+	deleted, err := e.Images.Remove(ctx, ref, force, inUse)
+	e.emitDeleted(deleted)
+	return deleted, err
+}
+
+// emitDeleted records untag and delete events for what rmi or prune did.
+func (e *Engine) emitDeleted(deleted []images.Deleted) {
+	for _, d := range deleted {
+		if d.Untagged != "" {
+			e.emit(events.TypeImage, "untag", d.Untagged, map[string]string{"name": d.Untagged})
+		}
+		if d.Deleted != "" {
+			e.emit(events.TypeImage, "delete", d.Deleted, nil)
+		}
+	}
+}
+
+func (e *Engine) emitImage(action string, img *images.Image, name string) {
+	attrs := map[string]string{}
+	if name != "" {
+		attrs["name"] = images.FamiliarName(name)
+	} else if len(img.RepoTags) > 0 {
+		attrs["name"] = images.FamiliarName(img.RepoTags[0])
+	}
+	e.emit(events.TypeImage, action, img.ID.String(), attrs)
+}
+
+// Tag points target at the image src names.
+func (e *Engine) Tag(ctx context.Context, src, target string) error {
+	if err := e.Images.Tag(ctx, src, target); err != nil {
+		return err
+	}
+	if img, err := e.Images.Resolve(ctx, target); err == nil {
+		e.emitImage("tag", img, target)
+	}
+	return nil
+}
+
+// Load reads images from a docker-archive or OCI layout tarball.
+func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*images.Image, error) {
+	loaded, err := e.Images.Load(ctx, r)
+	for _, img := range loaded {
+		e.emitImage("load", img, "")
+	}
+	return loaded, err
+}
+
+// Save writes images to an archive.
+func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format images.SaveFormat) error {
+	if err := e.Images.Save(ctx, w, refs, format); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if img, err := e.Images.Resolve(ctx, ref); err == nil {
+			e.emitImage("save", img, ref)
+		}
+	}
+	return nil
 }
 
 // PruneImages removes dangling images (with all, every unused image).
@@ -49,10 +107,16 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, i
 	if err != nil {
 		return nil, 0, err
 	}
-	return e.Images.Prune(ctx, all, inUse)
+	deleted, freed, err := e.Images.Prune(ctx, all, inUse)
+	e.emitDeleted(deleted)
+	return deleted, freed, err
 }
 
 // Import makes a one-layer image from a rootfs tarball.
 func (e *Engine) Import(ctx context.Context, r io.Reader, opts images.ImportOptions) (*images.Image, error) {
-	return e.Images.Import(ctx, r, opts)
+	img, err := e.Images.Import(ctx, r, opts)
+	if err == nil {
+		e.emitImage("import", img, opts.Ref)
+	}
+	return img, err
 }

@@ -70,6 +70,7 @@ func (e *Engine) Pause(ctx context.Context, ref string) error {
 			st.Status, st.Paused = containers.StatusPaused, true
 		}
 	})
+	e.emitContainer(c, "pause")
 	return err
 }
 
@@ -95,6 +96,7 @@ func (e *Engine) thaw(c *containers.Container) error {
 			st.Status = containers.StatusRunning
 		}
 	})
+	e.emitContainer(c, "unpause")
 	return err
 }
 
@@ -107,8 +109,7 @@ type UpdateOptions struct {
 
 // Update changes the limits of a container, live when it runs.
 func (e *Engine) Update(ctx context.Context, ref string, opts UpdateOptions) error {
-	var live *containers.Container
-	_, err := e.containers.UpdateConfig(ref, func(c *containers.Container) error {
+	c, err := e.containers.UpdateConfig(ref, func(c *containers.Container) error {
 		hc := c.HostConfig
 		if opts.Resources != nil {
 			opts.Resources(&hc.Resources)
@@ -127,12 +128,14 @@ func (e *Engine) Update(ctx context.Context, ref string, opts UpdateOptions) err
 			if err := e.cgroup(c).Update(res); err != nil {
 				return fmt.Errorf("update %s: %w", c.Name, err)
 			}
-			live = c
 		}
 		c.HostConfig = hc
 		c.Spec.Linux.Resources = res
 		return nil
 	})
-	_ = live
-	return err
+	if err != nil {
+		return err
+	}
+	e.emitContainer(c, "update")
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"berth/containers/cgroups"
 	"berth/containers/logfile"
 	"berth/containers/runtime"
+	"berth/events"
 )
 
 // Docker's restart back-off: 100 ms, doubling, at most a minute, back to
@@ -186,6 +187,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 	if err != nil {
 		_ = p.Cmd.Process.Kill()
 	}
+	m.emit("start")
 	m.broadcastJSON(attach.Started, attach.StartedMsg{Pid: p.Pid()})
 	if first != nil {
 		go m.readClient(first)
@@ -211,6 +213,10 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		oom = true
 	}
 	code := exitCode(p.Cmd.ProcessState, werr)
+	if oom {
+		m.emit("oom")
+	}
+	m.emit("die", "exitCode", strconv.Itoa(code))
 	st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
 		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
 		s.ExitCode, s.OOMKilled = code, oom
@@ -256,6 +262,7 @@ func (m *monitor) finish(st containers.State) {
 	if m.c.HostConfig.AutoRemove {
 		if p, err := m.opts.Store.Unlink(m.c.ID); err == nil {
 			purge = p
+			m.emit("destroy")
 		}
 	}
 	m.endSessions(st)
@@ -271,4 +278,14 @@ func exitCode(ps *os.ProcessState, err error) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// emit records a container event; events never stop the monitor.
+func (m *monitor) emit(action string, extra ...string) {
+	if m.opts.Events == nil {
+		return
+	}
+	c := m.c
+	_ = m.opts.Events.Emit(events.Event{Type: events.TypeContainer, Action: action,
+		Actor: events.Actor{ID: c.ID, Attributes: events.ContainerAttributes(c.Name, c.Config.Image, c.Config.Labels, extra...)}})
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"berth/containers"
+	"berth/events"
 )
 
 // Main is the hidden `berth monitor --root DIR ID` entry point: it returns
@@ -28,5 +29,5 @@ func Main(args []string) int {
 	if err != nil {
 		self = "/proc/self/exe"
 	}
-	return Run(Options{Store: store, ID: args[2], Self: self})
+	return Run(Options{Store: store, Events: events.Open(args[1]), ID: args[2], Self: self})
 }

@@ -23,6 +23,7 @@ import (
 	"berth/containers/cgroups"
 	"berth/containers/logfile"
 	"berth/containers/runtime"
+	"berth/events"
 )
 
 // FirstClientFD is the fd on which the process that launched the monitor
@@ -38,9 +39,10 @@ const SocketName = "attach.sock"
 
 // Options configure a monitor.
 type Options struct {
-	Store *containers.Store
-	ID    string
-	Self  string // the berth binary, re-executed for the init stage
+	Store  *containers.Store
+	Events *events.Log // may be nil
+	ID     string
+	Self   string // the berth binary, re-executed for the init stage
 }
 
 type monitor struct {
