@@ -127,6 +127,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	a.addContainerCommands(root)  // containers.go: ps, stop, kill, rm, logs, ...
 	a.addImageCommands(root)      // images.go: images, import, load, save, ...
 	a.addSystemCommands(root)     // system.go: version, info
+	a.addChangesCommands(root)    // changes.go: diff, commit, cp, export
 	a.addEventsCommands(root)     // events.go: events, system events
 	a.addResourceCommands(root)   // resources.go: update, pause, unpause, stats
 	a.addSystemDiskCommands(root) // systemdf.go: system df, system prune

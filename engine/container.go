@@ -421,6 +421,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	}
 	if timeout > 0 {
 		_ = signalPid(c.State.Pid, sig)
+		e.emitContainer(c, "kill", "signal", strconv.Itoa(int(sig)))
 		wctx, cancel := context.WithTimeout(ctx, timeout)
 		_, err := e.wait(wctx, c.ID)
 		cancel()
@@ -432,6 +433,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 		}
 	}
 	_ = signalPid(c.State.Pid, unix.SIGKILL)
+	e.emitContainer(c, "kill", "signal", strconv.Itoa(int(unix.SIGKILL)))
 	_, err = e.wait(ctx, c.ID)
 	return err
 }
@@ -441,8 +443,13 @@ func (e *Engine) Restart(ctx context.Context, ref string, opts StopOptions) erro
 	if err := e.Stop(ctx, ref, opts); err != nil {
 		return err
 	}
-	_, err := e.Start(ctx, ref, nil)
-	return err
+	if _, err := e.Start(ctx, ref, nil); err != nil {
+		return err
+	}
+	if c, err := e.containers.Get(ref); err == nil {
+		e.emitContainer(c, "restart")
+	}
+	return nil
 }
 
 // Remove deletes a container; a running one only with force (it is killed).

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers"
+	"berth/events"
 	"berth/images"
 )
 
@@ -23,6 +24,7 @@ type Engine struct {
 	self       string // this binary, re-executed for monitors and init
 	Images     *images.Store
 	containers *containers.Store
+	events     *events.Log
 }
 
 // Options tune New.
@@ -58,7 +60,7 @@ func New(root string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{root: root, self: self, Images: is, containers: cs}, nil
+	return &Engine{root: root, self: self, Images: is, containers: cs, events: events.Open(root)}, nil
 }
 
 // Root is the state root directory.

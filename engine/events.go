@@ -8,11 +8,7 @@ import (
 // Events is the state root's event log: what `berth events` reads and the
 // UI subscribes to. Every berth process appends to the same log, so it
 // shows what any of them did.
-//
-// A Log holds no open files and Open does no I/O, so opening it on each
-// call only costs an allocation. (To do: keep one in an Engine field set
-// in New.)
-func (e *Engine) Events() *events.Log { return events.Open(e.root) }
+func (e *Engine) Events() *events.Log { return e.events }
 
 // emit records an event. Events are a view on what happened, never part
 // of it: an error writing one is ignored.
