@@ -108,7 +108,9 @@ func (a *app) newStatsCmd() *cobra.Command {
 			}
 			includeAll := all || len(want) > 0
 			if noStream {
-				smp, err := e.NewSampler().Sample(cmd.Context(), includeAll)
+				s := e.NewSampler()
+				defer s.Close()
+				smp, err := s.Sample(cmd.Context(), includeAll)
 				if err != nil {
 					return err
 				}

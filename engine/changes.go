@@ -213,7 +213,8 @@ func (e *Engine) withRoot(ctx context.Context, c *containers.Container, write bo
 			}
 			return err
 		}
-		if write && e.containers.MonitorAlive(c.ID) {
+		if write && (st.Restarting || st.Status == containers.StatusRestarting) {
+			// Its monitor may start it again at any moment.
 			return errdefs.Conflict("container %s is restarting: try again once it runs or is stopped", c.Name)
 		}
 		return e.withMountedRoot(c, write, func(root string) error { return fn(root, nil) })

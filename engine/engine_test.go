@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newEngine(t *testing.T) *engine.Engine {
+func newEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	root := t.TempDir()
 	e, err := engine.New(root, engine.Options{})
@@ -299,5 +299,60 @@ func TestExecTty(t *testing.T) {
 	p.Pty.Close()
 	if got := out.String(); !strings.HasPrefix(got, "/dev/pts/") || !strings.Contains(got, "xterm") {
 		t.Errorf("exec -t output %q", got)
+	}
+}
+
+// BenchmarkSample20 reads the resource use of 20 running containers, as one
+// tick of stats does. Run: go test -run XXX -bench Sample ./engine/
+func BenchmarkSample20(b *testing.B) {
+	e := newEngine(b)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		c, err := e.Create(ctx, engine.CreateOptions{Image: "busybox", Config: containers.Config{Cmd: []string{"sleep", "600"}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Start(ctx, c.ID, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := e.NewSampler()
+	defer s.Close()
+	if smp, err := s.Sample(ctx, false); err != nil || len(smp) != 20 {
+		b.Fatalf("%d samples, %v", len(smp), err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Sample(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestStatsSampler(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	busy := create(t, e, "sh", "-c", "while :; do :; done")
+	idle := create(t, e, "sleep", "60")
+	for _, c := range []*containers.Container{busy, idle} {
+		if _, err := e.Start(ctx, c.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hub := e.NewStatsHub(200 * time.Millisecond)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a, b := hub.Subscribe(sctx), hub.Subscribe(sctx)
+	var last []engine.Sample
+	for i := 0; i < 4; i++ {
+		last = <-a
+		<-b // both subscribers get every tick they keep up with
+	}
+	got := map[string]engine.Sample{}
+	for _, s := range last {
+		got[s.ID] = s
+	}
+	if b, i := got[busy.ID], got[idle.ID]; b.CPUPercent < 50 || i.CPUPercent > 5 || b.Pids != 1 || b.MemUsage == 0 {
+		t.Errorf("busy %+v\nidle %+v", b, i)
 	}
 }

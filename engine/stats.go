@@ -56,6 +56,20 @@ type Sampler struct {
 type cachedRecord struct {
 	c     *containers.Container
 	mtime time.Time
+	// Open handles on the current run's counters (see cgroups.Reader).
+	pid    int
+	cg     *cgroups.Reader
+	netDev *os.File
+}
+
+func (r *cachedRecord) closeRun() {
+	if r.cg != nil {
+		r.cg.Close()
+	}
+	if r.netDev != nil {
+		r.netDev.Close()
+	}
+	r.pid, r.cg, r.netDev = 0, nil, nil
 }
 
 type cpuPoint struct {
@@ -89,10 +103,11 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c, err := s.record(id)
+		rec, err := s.record(id)
 		if err != nil {
 			continue // removed meanwhile
 		}
+		c := rec.c
 		st, err := s.e.containers.LoadState(id)
 		if err != nil {
 			continue
@@ -103,12 +118,15 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 		}
 		smp := Sample{ID: id, Name: c.Name, Time: now, Running: st.Running, OnlineCPUs: s.ncpu}
 		if st.Running {
-			s.read(c, st, system, &smp)
+			s.read(rec, st, system, &smp)
+		} else if rec.pid != 0 {
+			rec.closeRun()
 		}
 		out = append(out, smp)
 	}
-	for id := range s.records {
+	for id, r := range s.records {
 		if !seen[id] {
+			r.closeRun()
 			delete(s.records, id)
 			delete(s.prevCPU, id)
 		}
@@ -116,26 +134,49 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 	return out, nil
 }
 
+// Close releases the files the sampler keeps open.
+func (s *Sampler) Close() {
+	for id, r := range s.records {
+		r.closeRun()
+		delete(s.records, id)
+	}
+}
+
 // record returns the container's record, read again only when it changed
 // (renames and updates rewrite it).
-func (s *Sampler) record(id string) (*containers.Container, error) {
+func (s *Sampler) record(id string) (*cachedRecord, error) {
 	fi, err := os.Stat(filepath.Join(s.e.containers.Dir(id), "config.json"))
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := s.records[id]; ok && r.mtime.Equal(fi.ModTime()) {
-		return r.c, nil
+	r, ok := s.records[id]
+	if ok && r.mtime.Equal(fi.ModTime()) {
+		return r, nil
 	}
 	c, err := s.e.containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	s.records[id] = &cachedRecord{c: c, mtime: fi.ModTime()}
-	return c, nil
+	if !ok {
+		r = &cachedRecord{}
+		s.records[id] = r
+	}
+	r.c, r.mtime = c, fi.ModTime()
+	return r, nil
 }
 
-func (s *Sampler) read(c *containers.Container, st containers.State, system uint64, smp *Sample) {
-	cs, err := cgroups.Load(c.Spec.Linux.CgroupsPath).Stats()
+func (s *Sampler) read(rec *cachedRecord, st containers.State, system uint64, smp *Sample) {
+	c := rec.c
+	if rec.pid != st.Pid {
+		// A new run (a restart): new cgroup, new network namespace.
+		rec.closeRun()
+		rec.pid = st.Pid
+		rec.cg = cgroups.Load(c.Spec.Linux.CgroupsPath).NewReader()
+		if c.HostConfig.NetworkMode != "host" {
+			rec.netDev, _ = os.Open("/proc/" + strconv.Itoa(st.Pid) + "/net/dev")
+		}
+	}
+	cs, err := rec.cg.Stats()
 	if err == nil {
 		smp.CPUNanos = cs.CPUUsageNanos
 		prev, ok := s.prevCPU[c.ID]
@@ -163,19 +204,20 @@ func (s *Sampler) read(c *containers.Container, st containers.State, system uint
 		smp.NrPeriods, smp.NrThrottled, smp.ThrottledNanos = cs.NrPeriods, cs.NrThrottled, cs.ThrottledNanos
 		smp.PSI = cs.PSI
 	}
-	if c.HostConfig.NetworkMode != "host" {
-		smp.NetRx, smp.NetTx = netBytes(st.Pid)
+	if rec.netDev != nil {
+		smp.NetRx, smp.NetTx = netBytes(rec.netDev)
 	}
 }
 
 // netBytes sums the traffic of the container's interfaces but lo, from
-// its network namespace's view of /proc/net/dev.
-func netBytes(pid int) (rx, tx uint64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/dev")
-	if err != nil {
+// its network namespace's view of /proc/net/dev (read afresh at offset 0).
+func netBytes(f *os.File) (rx, tx uint64) {
+	var buf [4096]byte
+	n, err := f.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
 		return 0, 0
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(bytes.NewReader(buf[:n]))
 	for sc.Scan() {
 		name, rest, ok := strings.Cut(sc.Text(), ":")
 		if !ok || strings.TrimSpace(name) == "lo" {
@@ -236,6 +278,7 @@ func (e *Engine) Stats(ctx context.Context, interval time.Duration, all bool) <-
 	go func() {
 		defer close(ch)
 		s := e.NewSampler()
+		defer s.Close()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {

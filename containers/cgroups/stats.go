@@ -48,18 +48,30 @@ func (c *Cgroup) Stats() (Stats, error) {
 	if _, err := os.Stat(dirs[0]); err != nil {
 		return s, err
 	}
-	var err error
-	if c.fs.Mode == V2 {
-		err = c.statsV2(&s)
-	} else {
-		err = c.statsV1(&s)
-	}
-	return s, err
+	return s, c.readStats(&files{}, &s)
 }
 
-// files reads cgroup files, remembering the first error other than "does
-// not exist"; a missing file or controller reads as empty.
+func (c *Cgroup) readStats(f source, s *Stats) error {
+	if c.fs.Mode == V2 {
+		c.statsV2(f, s)
+	} else {
+		c.statsV1(f, s)
+	}
+	return f.error()
+}
+
+// source reads cgroup files for Stats: a missing file or controller reads
+// as empty; the first other error is kept for error().
+type source interface {
+	read(dir, name string) string
+	exists(dir, name string) bool
+	error() error
+}
+
+// files reads cgroup files by path, each time.
 type files struct{ err error }
+
+func (f *files) error() error { return f.err }
 
 func (f *files) read(dir, name string) string {
 	if dir == "" {
@@ -103,8 +115,7 @@ func keyed(s string) map[string]uint64 {
 // userHZ is the unit of cpuacct.stat (USER_HZ, 100 on every Linux ABI).
 const userHZ = 100
 
-func (c *Cgroup) statsV1(s *Stats) error {
-	var f files
+func (c *Cgroup) statsV1(f source, s *Stats) {
 	acct := c.Dir("cpuacct")
 	s.CPUUsageNanos = num(f.read(acct, "cpuacct.usage"))
 	if f.exists(acct, "cpuacct.usage_user") {
@@ -143,7 +154,6 @@ func (c *Cgroup) statsV1(s *Stats) error {
 			}
 		}
 	}
-	return f.err
 }
 
 // blkioBytes sums the "maj:min Read N" and "maj:min Write N" lines of a
@@ -166,8 +176,7 @@ func blkioBytes(data string) (read, write uint64, any bool) {
 	return read, write, any
 }
 
-func (c *Cgroup) statsV2(s *Stats) error {
-	var f files
+func (c *Cgroup) statsV2(f source, s *Stats) {
 	d := c.dirs[""]
 	cs := keyed(f.read(d, "cpu.stat"))
 	s.CPUUsageNanos = cs["usage_usec"] * 1000
@@ -195,7 +204,6 @@ func (c *Cgroup) statsV2(s *Stats) error {
 		p.IOSome10, p.IOFull10 = psiAvg10(io)
 		s.PSI = p
 	}
-	return f.err
 }
 
 // ioStatBytes sums rbytes and wbytes over the devices of a v2 io.stat:
