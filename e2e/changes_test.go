@@ -118,10 +118,17 @@ func TestDiffAndCommitRunning(t *testing.T) {
 	}) {
 		t.Fatalf("diff of a running container: %q", got)
 	}
-	e.ok("commit", "live", "live-img")
+	e.ok("commit", "live", "live-img") // paused while read
 	if st := e.inspect("{{.State.Status}}", "live"); st != "running" {
 		t.Errorf("after commit the container is %s", st)
 	}
+	e.ok("commit", "--pause=false", "live", "live-img2")
+	e.ok("pause", "live")
+	e.ok("commit", "live", "live-img3") // already paused: stays paused
+	if st := e.inspect("{{.State.Status}}", "live"); st != "paused" {
+		t.Errorf("after commit of a paused container it is %s", st)
+	}
+	e.ok("unpause", "live")
 	if out := e.ok("run", "--rm", "live-img", "cat", "/live-added"); out != "x\n" {
 		t.Errorf("image of a running container: %q", out)
 	}

@@ -101,15 +101,18 @@ func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*i
 	return img, nil
 }
 
-// pauseForCommit freezes a running container for Commit and returns what
-// thaws it.
-//
-// TODO(lead): wire to the cgroup freezer (Engine.Pause / Unpause, being
-// written alongside): freeze here, unless already paused, and return a
-// resume that thaws it. Until then Commit reads a running container's
-// changes without freezing it, as `docker commit --pause=false` does.
+// pauseForCommit freezes a running container for Commit (as `docker
+// commit` does by default, pause and unpause events included) and returns
+// what thaws it. A container that stopped or was paused meanwhile is left
+// as it is.
 func (e *Engine) pauseForCommit(ctx context.Context, c *containers.Container) (resume func(), err error) {
-	return func() {}, nil
+	if err := e.Pause(ctx, c.ID); err != nil {
+		if errors.Is(err, errdefs.ErrConflict) {
+			return func() {}, nil
+		}
+		return nil, fmt.Errorf("commit %s: %w", c.Name, err)
+	}
+	return func() { _ = e.Unpause(context.WithoutCancel(ctx), c.ID) }, nil
 }
 
 // commitConfig is the image config Docker's commit starts from: the

@@ -164,4 +164,7 @@ func TestChangesOfRunningContainer(t *testing.T) {
 	if _, err := e.Commit(ctx, c.ID, engine.CommitOptions{Pause: true}); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := e.Get(ctx, c.ID); err != nil || !got.State.Running || got.State.Paused {
+		t.Errorf("after a pausing commit: %+v %v", got.State, err)
+	}
 }
