@@ -98,6 +98,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*i
 	if err != nil {
 		return nil, err
 	}
+	e.emitContainer(c, "commit", "comment", opts.Comment, "imageID", img.ID.String(), "imageRef", opts.Ref)
 	return img, nil
 }
 
