@@ -54,7 +54,7 @@ func TestPidsLimitStopsForkLoop(t *testing.T) {
 // --cpus 0.5 holds a busy loop at about half a core, measured from the
 // container's own CPU counter (berth stats), not by timing work.
 func TestCPUQuotaHalfCore(t *testing.T) {
-	t.Parallel()
+	// CPU use is measured: no t.Parallel, so no other test competes.
 	e := newEnv(t)
 	e.runD("--name", "half", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done")
 	e.runD("--name", "full", "busybox", "sh", "-c", "while :; do :; done")
@@ -85,7 +85,7 @@ func TestCPUQuotaHalfCore(t *testing.T) {
 }
 
 func TestStatsIdleVersusBusy(t *testing.T) {
-	t.Parallel()
+	// CPU use is measured: no t.Parallel, so no other test competes.
 	e := newEnv(t)
 	e.runD("--name", "quiet", "busybox", "sleep", "1000")
 	e.runD("--name", "worker", "busybox", "sh", "-c",
