@@ -6,7 +6,7 @@
 #   sudo bench/run.sh run exec                # only some sections
 #   sudo bench/run.sh --quick logs tail       # fewer repetitions
 #
-# Sections: run exec parallel logs tail monitor
+# Sections: run exec parallel logs tail monitor stats sampling commit
 # Options:  --quick             fewer runs (a smoke test, not figures to quote)
 #           --skip=LIST         leave out peers: crun,runc,docker,podman
 #           --peer-net=none     (default) Docker and Podman containers get
@@ -16,12 +16,12 @@
 #                               bridge, Podman's labnet; ip_forward is reset
 #                               to 0 afterwards)
 #
-# Everything it starts (berth state root, containers of every engine,
-# temporary files) is removed on exit, also on Ctrl-C. It talks to nothing
-# but local daemons over unix sockets.
+# Everything it starts (berth state root, containers of every engine, images
+# of the commit section, temporary files) is removed on exit, also on Ctrl-C.
+# It talks to nothing but local daemons over unix sockets.
 set -uo pipefail
 
-ALL_SECTIONS=(run exec parallel logs tail monitor)
+ALL_SECTIONS=(run exec parallel logs tail monitor stats sampling commit)
 BUNDLE=/var/lib/anchors-lab/bundle
 DOCKER_BIN=/usr/bin/docker # Debian's client; /usr/local/bin/docker is a newer one
 LINE='0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij'
@@ -43,7 +43,7 @@ for a in "$@"; do
 	--quick) QUICK=1 ;;
 	--skip=*) SKIP=",${a#--skip=}," ;;
 	--peer-net=none | --peer-net=default) PEER_NET=${a#--peer-net=} ;;
-	run | exec | parallel | logs | tail | monitor) SECTIONS+=("$a") ;;
+	run | exec | parallel | logs | tail | monitor | stats | sampling | commit) SECTIONS+=("$a") ;;
 	all) SECTIONS=("${ALL_SECTIONS[@]}") ;;
 	*) echo "bench/run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -59,9 +59,12 @@ fi
 # repetitions
 if [[ $QUICK == 1 ]]; then
 	R_FAST=10 W_FAST=2 R_PEER=3 W_PEER=1 R_PAR=1 R_READ=3 R_PREAD=1 R_TAIL=10 R_RSS=3
+	R_DSTATS=2 W_DSTATS=0 SAMPLE_S=30
 else
 	R_FAST=30 W_FAST=3 R_PEER=10 W_PEER=2 R_PAR=3 R_READ=10 R_PREAD=3 R_TAIL=20 R_RSS=5
+	R_DSTATS=3 W_DSTATS=1 SAMPLE_S=60
 fi
+R_COMMIT=3 # commits per engine, each of its own fresh container
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -102,10 +105,15 @@ cleanup() {
 	if [[ -x $DOCKER_BIN ]] && timeout 10 "$DOCKER_BIN" info >/dev/null 2>&1; then
 		ids=$("$DOCKER_BIN" ps -aq --filter "name=$PFX-" 2>/dev/null)
 		[[ -n $ids ]] && "$DOCKER_BIN" rm -f $ids >/dev/null 2>&1
+		# images made by the commit section
+		ids=$("$DOCKER_BIN" images -q --filter "reference=$PFX-img" 2>/dev/null | sort -u)
+		[[ -n $ids ]] && "$DOCKER_BIN" rmi -f $ids >/dev/null 2>&1
 	fi
 	if command -v podman >/dev/null 2>&1; then
 		ids=$(podman ps -aq --filter "name=$PFX-" 2>/dev/null)
 		[[ -n $ids ]] && podman rm -f -t 0 $ids >/dev/null 2>&1
+		ids=$(podman images -q --filter "reference=$PFX-img" 2>/dev/null | sort -u)
+		[[ -n $ids ]] && podman rmi -f $ids >/dev/null 2>&1
 	fi
 	for m in crun runc; do
 		command -v $m >/dev/null 2>&1 || continue
@@ -176,11 +184,12 @@ hf() {
 	fi
 }
 
-# hf_ids KEY RUNS WARMUP 'COMMAND {n}' : as hf, for commands that need a new
-# name each run: RUNS one-run benchmarks over {n} = 1..RUNS, with no wrapper
-# around the command; the warm-up runs use ids w1..wWARMUP.
+# hf_ids KEY RUNS WARMUP 'COMMAND {n}' ['ERRCMD'] : as hf, for commands that
+# need a new name each run: RUNS one-run benchmarks over {n} = 1..RUNS, with
+# no wrapper around the command; the warm-up runs use ids w1..wWARMUP. On
+# failure ERRCMD (default: COMMAND with {n} = x) is run for its error message.
 hf_ids() {
-	local key=$1 runs=$2 warm=$3 cmd=$4 json=$TMP/hf-$1.json err i
+	local key=$1 runs=$2 warm=$3 cmd=$4 errcmd=${5:-${4//\{n\}/x}} json=$TMP/hf-$1.json err i
 	echo "### $key: $cmd" >>"$LOG"
 	for i in $(seq 1 "$warm"); do ${cmd//\{n\}/w$i} >>"$LOG" 2>&1; done
 	if hyperfine -N --style basic --runs 1 -L n "$(seq -s, 1 "$runs")" --export-json "$json" -- "$cmd" >>"$LOG" 2>&1; then
@@ -188,7 +197,7 @@ hf_ids() {
 		MIN[$key]=$(jq -r '[.results[].times[]] | min' "$json")
 		CNT[$key]=$(jq -r '[.results[].times[]] | length' "$json")
 	else
-		err=$(timeout 60 bash -c "${cmd//\{n\}/x}" 2>&1 >/dev/null | tail -2 | tr '\n' ' ')
+		err=$(timeout 60 bash -c "$errcmd" 2>&1 >/dev/null | tail -2 | tr '\n' ' ')
 		NOTE[$key]="FAILED"
 		problem "'$cmd' failed: ${err:-no message}"
 	fi
@@ -638,6 +647,214 @@ if want monitor; then
 	if [[ -n ${RSS[mon_berth]:-} ]]; then
 		lt "${RSS[mon_berth]}" 6144
 		verdict $? "berth monitor resident memory under 6 MiB ($(fmt_kib "${RSS[mon_berth]}"))"
+	fi
+fi
+
+# ---------------------------------------------------------------- many containers
+# start_many ENGINE PREFIX FROM TO: `run -d busybox sleep 100000` named
+# PREFIX-FROM..PREFIX-TO (3 digits), in parallel batches of 10 clients.
+# MANY_FAILS counts the clients that failed; MANY_WALL is the wall time of
+# this call.
+start_many() {
+	local e=$1 pfx=$2 from=$3 to=$4 i j n s pids
+	MANY_FAILS=0
+	s=$(now_ns)
+	for ((i = from; i <= to; i += 10)); do
+		pids=()
+		for ((j = i; j < i + 10 && j <= to; j++)); do
+			n=$(printf '%s-%03d' "$pfx" "$j")
+			eng $e run -d $(netstr $e) --name "$n" busybox sleep 100000 >/dev/null 2>>"$TMP/many-$e.err" &
+			pids+=($!)
+		done
+		for j in "${!pids[@]}"; do
+			wait "${pids[$j]}" || MANY_FAILS=$((MANY_FAILS + 1))
+		done
+	done
+	MANY_WALL=$(secs_since "$s")
+}
+# names_like ENGINE PREFIX: every container (any state) whose name starts with PREFIX-
+names_like() { eng $1 ps -a --format '{{.Names}}' 2>/dev/null | grep -- "^$2-"; }
+# rm_like ENGINE PREFIX: rm -f all of them (also those whose run -d failed
+# half-way); a problem when any is left.
+rm_like() {
+	local e=$1 pfx=$2 names left
+	mapfile -t names < <(names_like $e "$pfx")
+	[[ ${#names[@]} -gt 0 ]] || return 0
+	rmf $e "${names[@]}" >/dev/null 2>"$TMP/err"
+	left=$(names_like $e "$pfx" | wc -l)
+	[[ $left == 0 ]] || problem "$e rm -f left $left of ${#names[@]} $pfx-* containers: $(tail -1 "$TMP/err")"
+}
+# running ENGINE PREFIX: how many of them are running
+running_like() { eng $1 ps --format '{{.Names}}' 2>/dev/null | grep -c -- "^$2-"; }
+# stats_rows ENGINE [OPTIONS]: rows (containers) in one `stats --no-stream`
+stats_rows() { local e=$1; shift; eng $e stats --no-stream "$@" 2>/dev/null | tail -n +2 | grep -c .; }
+
+# ---------------------------------------------------------------- 7. stats
+if want stats; then
+	section "7. stats: \`stats --no-stream\` with 20 running \`sleep 100000\` containers in each engine (hyperfine -N)"
+	for e in berth docker podman; do
+		if ! have $e; then NOTE[${e}_stats]=${AVAIL[$e]}; continue; fi
+		start_many $e "$PFX-st" 1 20
+		echo "  $e: 20 run -d in batches of 10 took $(fmt_t "$MANY_WALL"), $(running_like $e "$PFX-st") running"
+		[[ $MANY_FAILS == 0 ]] || problem "$e: $MANY_FAILS of 20 run -d failed (stats section): $(tail -1 "$TMP/many-$e.err")"
+	done
+	sleep 2 # let the engines' start-up work (shims, conmons, log set-up) settle
+	declare -A STROWS
+	for e in berth docker podman; do
+		have $e || continue
+		if ! eng $e stats --no-stream >/dev/null 2>"$TMP/err"; then
+			NOTE[${e}_stats]="FAILED"
+			problem "$e stats --no-stream failed: $(tail -1 "$TMP/err")"
+			continue
+		fi
+		STROWS[$e]=$(stats_rows $e)
+		[[ ${STROWS[$e]} -ge 20 ]] || problem "$e stats --no-stream lists ${STROWS[$e]} containers, expected at least 20"
+		case $e in
+		berth) hf berth_stats "$R_FAST" "$W_FAST" "$(engstr berth) stats --no-stream" ;;
+		docker) hf docker_stats "$R_DSTATS" "$W_DSTATS" "$(engstr docker) stats --no-stream" ;;
+		podman) hf podman_stats "$R_PEER" "$W_PEER" "$(engstr podman) stats --no-stream" ;;
+		esac
+	done
+	row_head
+	row "berth stats --no-stream" berth_stats
+	row "docker stats --no-stream" docker_stats berth_stats
+	row "podman stats --no-stream" podman_stats berth_stats
+	echo "  containers listed in one run: berth ${STROWS[berth]:--}, docker ${STROWS[docker]:--}, podman ${STROWS[podman]:--} (each engine lists all its running containers)"
+	for e in berth docker podman; do
+		have $e && rm_like $e "$PFX-st"
+	done
+	if [[ -n ${MED[berth_stats]:-} ]]; then
+		lt "${MED[berth_stats]}" 0.020 && [[ ${STROWS[berth]:-0} -ge 20 ]]
+		verdict $? "berth stats --no-stream (20 containers) under 20 ms ($(fmt_t "${MED[berth_stats]}") median)"
+	fi
+fi
+
+# ---------------------------------------------------------------- 8. sampling
+# stat_ticks PID: utime+stime of PID, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the ")" that ends the command name)
+stat_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk 'NF >= 13 {print $12 + $13}'; }
+# pct_core TICKS SECONDS: TICKS of CPU as % of one core over SECONDS
+pct_core() { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN{ if (t !~ /^[0-9]+$/ || s <= 0) print "-"; else printf "%.2f", t/hz/s*100 }'; }
+if want sampling; then
+	CLK_TCK=$(getconf CLK_TCK)
+	N_BERTH=100 N_PODMAN=100 PODMAN_BUDGET=150
+	section "8. sampling: CPU used by a streaming \`stats\` (output to /dev/null) over $SAMPLE_S s, with $N_BERTH running \`sleep 100000\` containers"
+	declare -A SM_N
+	start_many berth "$PFX-sm" 1 $N_BERTH
+	SM_N[berth]=$(running_like berth "$PFX-sm")
+	echo "  berth: $N_BERTH run -d in parallel batches of 10 took $(fmt_t "$MANY_WALL"), ${SM_N[berth]} running"
+	[[ $MANY_FAILS == 0 ]] || problem "berth: $MANY_FAILS of $N_BERTH run -d failed (sampling section): $(tail -1 "$TMP/many-berth.err")"
+	rows=$(stats_rows berth)
+	[[ $rows == "${SM_N[berth]}" ]] || problem "berth stats --no-stream lists $rows containers, ${SM_N[berth]} are running"
+	if have podman; then
+		# the first batch tells how long 100 would take; fall back on 20
+		start_many podman "$PFX-sm" 1 10
+		first=$MANY_WALL
+		if lt "$PODMAN_BUDGET" "$(awk -v f="$first" -v n=$N_PODMAN 'BEGIN{print f*n/10}')"; then
+			N_PODMAN=20
+			echo "  podman: the first 10 run -d took $(fmt_t "$first"): 100 would take over ${PODMAN_BUDGET} s on this machine, so podman gets 20 containers"
+		fi
+		start_many podman "$PFX-sm" 11 $N_PODMAN
+		SM_N[podman]=$(running_like podman "$PFX-sm")
+		echo "  podman: $N_PODMAN run -d in parallel batches of 10 took $(fmt_t "$(awk -v a="$first" -v b="$MANY_WALL" 'BEGIN{print a+b}')"), ${SM_N[podman]} running"
+		[[ ${SM_N[podman]} == "$N_PODMAN" ]] || problem "podman: ${SM_N[podman]} of $N_PODMAN containers running (sampling section): $(tail -1 "$TMP/many-podman.err" 2>/dev/null)"
+	fi
+	# both streams run over the same $SAMPLE_S s; podman's interval is set to
+	# berth's 1 s (its default is 5 s)
+	declare -A SPID SSTART ST5 SW5 STICKS SWALL
+	SM_ENGINES=(berth)
+	have podman && SM_ENGINES+=(podman)
+	for e in "${SM_ENGINES[@]}"; do
+		case $e in
+		berth) "$BERTH" --root "$R" stats >/dev/null 2>"$TMP/stream-$e.err" & ;;
+		podman) "${ENG_podman[@]}" stats --interval 1 >/dev/null 2>"$TMP/stream-$e.err" & ;;
+		esac
+		SPID[$e]=$!
+		SSTART[$e]=$(now_ns)
+	done
+	sleep 5
+	for e in "${SM_ENGINES[@]}"; do ST5[$e]=$(stat_ticks "${SPID[$e]}"); SW5[$e]=$(secs_since "${SSTART[$e]}"); done
+	sleep $((SAMPLE_S - 5))
+	for e in "${SM_ENGINES[@]}"; do
+		if kill -0 "${SPID[$e]}" 2>/dev/null; then
+			STICKS[$e]=$(stat_ticks "${SPID[$e]}")
+			SWALL[$e]=$(secs_since "${SSTART[$e]}")
+			kill "${SPID[$e]}" 2>/dev/null
+		else
+			problem "$e stats ended before $SAMPLE_S s: $(tail -1 "$TMP/stream-$e.err")"
+		fi
+		wait "${SPID[$e]}" 2>/dev/null
+	done
+	printf '  %-22s %10s %8s %10s %14s %18s\n' "" containers wall "CPU time" "% of one core" "after the first 5 s"
+	for e in berth podman; do
+		label="$e stats"; [[ $e == podman ]] && label="podman stats -i 1"
+		if [[ $e == podman ]] && ! have podman; then printf '  %-22s %s\n' "$label" "${AVAIL[podman]}"; continue; fi
+		if [[ -z ${STICKS[$e]:-} ]]; then printf '  %-22s %s\n' "$label" "FAILED"; continue; fi
+		printf '  %-22s %10s %8s %10s %13s%% %17s%%\n' "$label" "${SM_N[$e]}" "$(fmt_t "${SWALL[$e]}")" \
+			"$(awk -v t="${STICKS[$e]}" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f s", t/hz}')" \
+			"$(pct_core "${STICKS[$e]}" "${SWALL[$e]}")" \
+			"$(pct_core "$((STICKS[$e] - ST5[$e]))" "$(awk -v a="${SWALL[$e]}" -v b="${SW5[$e]}" 'BEGIN{print a-b}')")"
+	done
+	echo "  (utime+stime of the stats process itself from /proc/PID/stat, in ticks of $CLK_TCK/s; both ran at the same time; podman for reference)"
+	for e in berth podman; do
+		have $e && rm_like $e "$PFX-sm"
+	done
+	if [[ -n ${STICKS[berth]:-} ]]; then
+		p=$(pct_core "${STICKS[berth]}" "${SWALL[berth]}")
+		lt "$p" 2 && [[ ${SM_N[berth]} -ge 100 ]]
+		verdict $? "berth stats streaming, 100 containers, under 2% of one core ($p%)"
+	fi
+fi
+
+# ---------------------------------------------------------------- 9. commit
+COMMIT_MB=100
+if want commit; then
+	section "9. commit: \`commit CONTAINER IMAGE\` of an exited container that wrote $COMMIT_MB MB (104857600 bytes of /dev/urandom to /data.bin); $R_COMMIT commits per engine, each of its own fresh container"
+	declare -A CSIZE
+	for e in berth docker podman; do
+		if ! have $e; then NOTE[${e}_commit]=${AVAIL[$e]}; continue; fi
+		if (($(avail_bytes "$R") < 3 * 1024 * 1024 * 1024)); then
+			NOTE[${e}_commit]="not enough disk"
+			problem "not enough disk for the commit section: $(avail_bytes "$R") bytes free under $R, need 3 GiB"
+			break
+		fi
+		ok=1
+		for i in $(seq 1 "$R_COMMIT"); do
+			if ! eng $e run $(netstr $e) --name "$PFX-cm-$i" busybox sh -c "head -c $((COMMIT_MB * 1048576)) /dev/urandom > /data.bin" >/dev/null 2>"$TMP/err"; then
+				ok=0
+				problem "$e run (commit section, writing $COMMIT_MB MB) failed: $(tail -1 "$TMP/err")"
+				break
+			fi
+		done
+		if [[ $ok == 0 ]]; then
+			NOTE[${e}_commit]="FAILED to make the container"
+			rm_like $e "$PFX-cm"
+			continue
+		fi
+		sync # write the containers' 300 MB out first, not during someone's commit
+		hf_ids ${e}_commit "$R_COMMIT" 0 "$(engstr $e) commit $PFX-cm-{n} $PFX-img:bench{n}" \
+			"$(engstr $e) commit $PFX-cm-1 $PFX-img:retry"
+		CSIZE[$e]=$(eng $e image inspect -f '{{.Size}}' "$PFX-img:bench1" 2>/dev/null)
+		# remove the images, then the containers
+		imgs=()
+		for t in $(seq -f 'bench%g' 1 "$R_COMMIT") retry; do
+			eng $e image inspect "$PFX-img:$t" >/dev/null 2>&1 && imgs+=("$PFX-img:$t")
+		done
+		if [[ ${#imgs[@]} -gt 0 ]] && ! eng $e rmi "${imgs[@]}" >/dev/null 2>"$TMP/err"; then
+			problem "$e rmi of the committed images failed: $(tail -1 "$TMP/err")"
+		fi
+		rm_like $e "$PFX-cm"
+	done
+	row_head
+	row "berth commit" berth_commit
+	row "docker commit" docker_commit berth_commit
+	row "podman commit" podman_commit berth_commit
+	printf '  image size (inspect .Size): berth %s, docker %s, podman %s\n' \
+		"$(fmt_kib "$(awk -v b="${CSIZE[berth]:-}" 'BEGIN{ if (b ~ /^[0-9]+$/) print b/1024 }')")" \
+		"$(fmt_kib "$(awk -v b="${CSIZE[docker]:-}" 'BEGIN{ if (b ~ /^[0-9]+$/) print b/1024 }')")" \
+		"$(fmt_kib "$(awk -v b="${CSIZE[podman]:-}" 'BEGIN{ if (b ~ /^[0-9]+$/) print b/1024 }')")"
+	if [[ -n ${MED[berth_commit]:-} && -n ${MED[docker_commit]:-} ]]; then
+		echo "  berth commit takes $(ratio "${MED[berth_commit]}" "${MED[docker_commit]}") Docker's time (median; min $(ratio "${MIN[berth_commit]}" "${MIN[docker_commit]}")); no target set"
 	fi
 fi
 

@@ -263,7 +263,8 @@ func containerStatus(st containers.State, now time.Time) string {
 	switch {
 	case st.Running && st.Paused:
 		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
-	case st.Running && st.Restarting:
+	case st.Restarting || st.Status == containers.StatusRestarting:
+		// Waiting out the restart back-off: no process runs meanwhile.
 		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, humanAgo(st.FinishedAt, now))
 	case st.Running:
 		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
@@ -1059,6 +1060,7 @@ func newContainerView(e *engine.Engine, c *containers.Container) containerView {
 		Driver:         "overlay",
 		Platform:       "linux",
 		HostConfig:     c.HostConfig,
+		RestartCount:   c.State.RestartCount,
 		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{
 			"LowerDir":  strings.Join(reversed(c.LowerDirs), ":"),
 			"UpperDir":  filepath.Join(dir, "upper"),

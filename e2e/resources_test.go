@@ -133,10 +133,16 @@ func TestRestartPolicy(t *testing.T) {
 	if runs := strings.Count(e.ok("logs", "flaky"), "run"); runs != 4 {
 		t.Errorf("flaky ran %d times, want 4 (the first and 3 restarts)", runs)
 	}
-	if code := e.inspect("{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}", "flaky"); code != "3 on-failure" {
+	if code := e.inspect("{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}} {{.RestartCount}}", "flaky"); code != "3 on-failure 3" {
 		t.Errorf("flaky: %q", code)
 	}
 	e.runD("--name", "forever", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
+	// Between runs, ps says it is restarting, with the last exit code.
+	if !waitFor(10*time.Second, func() bool {
+		return strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}"), "forever Restarting (0)")
+	}) {
+		t.Error("ps never showed the always container as Restarting (0)")
+	}
 	if !waitFor(10*time.Second, func() bool {
 		n, _ := strconv.Atoi(e.inspect("{{.State.RestartCount}}", "forever"))
 		return n >= 2
