@@ -822,22 +822,11 @@ func (a *app) newContainerPruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			sizes := map[string]int64{}
-			if all, err := e.List(ctx); err == nil {
-				for _, c := range all {
-					if !c.State.Running {
-						sizes[c.ID] = dirSize(filepath.Join(e.Containers().Dir(c.ID), "upper"))
-					}
-				}
-			}
-			gone, err := e.PruneContainers(ctx)
-			var reclaimed int64
+			gone, reclaimed, err := e.PruneContainers(cmd.Context())
 			if len(gone) > 0 {
 				fmt.Fprintln(a.stdout, "Deleted Containers:")
 				for _, id := range gone {
 					fmt.Fprintln(a.stdout, id)
-					reclaimed += sizes[id]
 				}
 				fmt.Fprintln(a.stdout)
 			}
@@ -850,23 +839,6 @@ func (a *app) newContainerPruneCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	return cmd
-}
-
-// dirSize is the size of the regular files under dir (0 if unreadable).
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // ---- inspect ----

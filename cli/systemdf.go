@@ -125,20 +125,11 @@ func (a *app) newSystemPruneCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			var reclaimed int64
-			du, _ := e.DiskUsage(ctx)
-			sizes := map[string]int64{}
-			if du != nil {
-				for _, cu := range du.Containers {
-					sizes[cu.ID] = cu.Size
-				}
-			}
-			gone, err := e.PruneContainers(ctx)
+			gone, reclaimed, err := e.PruneContainers(ctx)
 			if len(gone) > 0 {
 				fmt.Fprintln(a.stdout, "Deleted Containers:")
 				for _, id := range gone {
 					fmt.Fprintln(a.stdout, id)
-					reclaimed += sizes[id]
 				}
 				fmt.Fprintln(a.stdout)
 			}

@@ -502,24 +502,28 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	return nil
 }
 
-// PruneContainers removes every stopped container and returns their IDs.
-func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
+// PruneContainers removes every stopped container and returns their IDs
+// and the bytes their writable layers held.
+func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
 	all, err := e.containers.List()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var gone []string
+	var freed int64
 	for _, c := range all {
-		if c.State.Running {
+		if c.State.Active() {
 			continue
 		}
+		size, _ := dirSize(filepath.Join(e.containers.Dir(c.ID), "upper"))
 		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return gone, err
+			return gone, freed, err
 		}
 		e.emitContainer(c, "destroy")
 		gone = append(gone, c.ID)
+		freed += size
 	}
-	return gone, nil
+	return gone, freed, nil
 }
 
 // LogPath is the container's json-file log.
