@@ -108,9 +108,7 @@ func (a *app) newStatsCmd() *cobra.Command {
 			}
 			includeAll := all || len(want) > 0
 			if noStream {
-				s := e.NewSampler()
-				defer s.Close()
-				smp, err := s.Sample(cmd.Context(), includeAll)
+				smp, err := e.SampleOnce(cmd.Context(), includeAll)
 				if err != nil {
 					return err
 				}

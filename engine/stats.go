@@ -46,7 +46,11 @@ type Sample struct {
 // containers costs a few file reads each and no process. Not safe for
 // concurrent use; Engine.Stats shares one among subscribers.
 type Sampler struct {
-	e        *Engine
+	e *Engine
+	// keepOpen: hold each container's counter files open between readings
+	// (a stream); a single reading opens, reads and closes instead, which
+	// is cheaper than growing the process's file table to hold them.
+	keepOpen bool
 	records  map[string]*cachedRecord
 	prevCPU  map[string]cpuPoint
 	memTotal uint64
@@ -76,12 +80,21 @@ type cpuPoint struct {
 	container, system uint64 // nanoseconds
 }
 
-// NewSampler returns a Sampler over this engine's containers.
+// NewSampler returns a Sampler over this engine's containers, for
+// repeated readings.
 func (e *Engine) NewSampler() *Sampler {
 	return &Sampler{
-		e: e, records: map[string]*cachedRecord{}, prevCPU: map[string]cpuPoint{},
+		e: e, keepOpen: true, records: map[string]*cachedRecord{}, prevCPU: map[string]cpuPoint{},
 		memTotal: hostMemory(), ncpu: runtime.NumCPU(),
 	}
+}
+
+// SampleOnce reads every container (only running ones unless all) once.
+func (e *Engine) SampleOnce(ctx context.Context, all bool) ([]Sample, error) {
+	s := e.NewSampler()
+	s.keepOpen = false
+	defer s.Close()
+	return s.Sample(ctx, all)
 }
 
 // Sample reads every container (only running ones unless all) once.
@@ -175,6 +188,9 @@ func (s *Sampler) read(rec *cachedRecord, st containers.State, system uint64, sm
 		if c.HostConfig.NetworkMode != "host" {
 			rec.netDev, _ = os.Open("/proc/" + strconv.Itoa(st.Pid) + "/net/dev")
 		}
+	}
+	if !s.keepOpen {
+		defer rec.closeRun()
 	}
 	cs, err := rec.cg.Stats()
 	if err == nil {
