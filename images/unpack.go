@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/errdefs"
+	"berth/internal/tarmeta"
 )
 
 // The extractor unpacks a layer tar into an empty directory (the future
@@ -41,8 +42,6 @@ const (
 	whiteoutPrefix = ".wh."
 	whiteoutMeta   = ".wh..wh."
 	whiteoutOpaque = ".wh..wh..opq"
-	xattrPAXPrefix = "SCHILY.xattr."
-	xattrOverlay   = "trusted.overlay."
 	xattrOpaque    = "trusted.overlay.opaque"
 	maxCachedDirs  = 256
 )
@@ -143,7 +142,7 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (int64, error) {
 		if err != nil {
 			continue // replaced by a later entry
 		}
-		if err := setTimes(parent, t.base, t.atime, t.mtime); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := tarmeta.SetTimes(parent, t.base, t.atime, t.mtime); err != nil && !errors.Is(err, unix.ENOENT) {
 			return 0, fmt.Errorf("layer entry %q: %w", path.Join(t.dir, t.base), err)
 		}
 	}
@@ -421,12 +420,12 @@ func (x *extractor) mkdir(hdr *tar.Header, dir, base string) error {
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	err = setFdMeta(fd, hdr)
+	err = tarmeta.Setter{}.Fd(fd, hdr)
 	unix.Close(fd)
 	if err != nil {
 		return err
 	}
-	x.times = append(x.times, dirTime{dir: dir, base: base, atime: atime(hdr), mtime: hdr.ModTime})
+	x.times = append(x.times, dirTime{dir: dir, base: base, atime: tarmeta.Atime(hdr), mtime: hdr.ModTime})
 	return nil
 }
 
@@ -487,9 +486,9 @@ func (x *extractor) file(hdr *tar.Header, r io.Reader, dir, base string) error {
 	}
 	x.size += n
 	if chmod {
-		err = setFdMeta(fd, hdr)
+		err = tarmeta.Setter{}.Fd(fd, hdr)
 	} else {
-		err = setXattrs(fd, hdr)
+		err = tarmeta.FdXattrs(fd, hdr)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write file: %w", cerr)
@@ -497,7 +496,7 @@ func (x *extractor) file(hdr *tar.Header, r io.Reader, dir, base string) error {
 	if err != nil {
 		return err
 	}
-	return setTimes(parent, base, atime(hdr), hdr.ModTime)
+	return tarmeta.SetTimes(parent, base, tarmeta.Atime(hdr), hdr.ModTime)
 }
 
 func (x *extractor) symlink(hdr *tar.Header, dir, base string) error {
@@ -513,7 +512,7 @@ func (x *extractor) symlink(hdr *tar.Header, dir, base string) error {
 	if err := x.create(parent, base, func() error { return unix.Symlinkat(hdr.Linkname, parent, base) }); err != nil {
 		return fmt.Errorf("symlink: %w", err)
 	}
-	return x.setPathMeta(parent, base, hdr, false)
+	return tarmeta.Setter{}.Path(parent, base, hdr, false)
 }
 
 func (x *extractor) hardlink(hdr *tar.Header, dir, base string) error {
@@ -579,7 +578,7 @@ func (x *extractor) device(hdr *tar.Header, name, dir, base string) error {
 	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
-	return x.setPathMeta(parent, base, hdr, true)
+	return tarmeta.Setter{}.Path(parent, base, hdr, true)
 }
 
 func (x *extractor) fifo(hdr *tar.Header, dir, base string) error {
@@ -591,7 +590,7 @@ func (x *extractor) fifo(hdr *tar.Header, dir, base string) error {
 	if err != nil {
 		return fmt.Errorf("mkfifo: %w", err)
 	}
-	return x.setPathMeta(parent, base, hdr, true)
+	return tarmeta.Setter{}.Path(parent, base, hdr, true)
 }
 
 func (x *extractor) whiteout(hdr *tar.Header, dir, base string) error {
@@ -620,70 +619,7 @@ func (x *extractor) whiteout(hdr *tar.Header, dir, base string) error {
 	if err := unix.Fchownat(parent, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown whiteout: %w", err)
 	}
-	return setTimes(parent, name, atime(hdr), hdr.ModTime)
-}
-
-// setFdMeta applies owner, mode and xattrs to an open file or directory.
-// The mode comes after the owner: chown clears set-id bits.
-func setFdMeta(fd int, hdr *tar.Header) error {
-	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-		return fmt.Errorf("chown: %w", err)
-	}
-	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
-	}
-	return setXattrs(fd, hdr)
-}
-
-func setXattrs(fd int, hdr *tar.Header) error {
-	for name, value := range xattrs(hdr) {
-		if err := unix.Fsetxattr(fd, name, []byte(value), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			return fmt.Errorf("set xattr %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// setPathMeta applies owner, mode (unless a symlink) xattrs and times to
-// parent/base without following it.
-func (x *extractor) setPathMeta(parent int, base string, hdr *tar.Header, chmod bool) error {
-	if err := unix.Fchownat(parent, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("chown: %w", err)
-	}
-	if chmod {
-		// Not a symlink (we just made it): fchmodat's lack of NOFOLLOW is
-		// harmless, and the umask must not have the last word.
-		if err := unix.Fchmodat(parent, base, uint32(hdr.Mode&0o7777), 0); err != nil {
-			return fmt.Errorf("chmod: %w", err)
-		}
-	}
-	if attrs := xattrs(hdr); len(attrs) > 0 {
-		p := fmt.Sprintf("/proc/self/fd/%d/%s", parent, base)
-		for name, value := range attrs {
-			err := unix.Lsetxattr(p, name, []byte(value), 0)
-			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("set xattr %s: %w", name, err)
-			}
-		}
-	}
-	return setTimes(parent, base, atime(hdr), hdr.ModTime)
-}
-
-// xattrs returns the extended attributes recorded in the PAX header, less
-// overlayfs' own (which only whiteouts may create).
-func xattrs(hdr *tar.Header) map[string]string {
-	var out map[string]string
-	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, xattrPAXPrefix)
-		if !ok || name == "" || strings.HasPrefix(name, xattrOverlay) {
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = v
-	}
-	return out
+	return tarmeta.SetTimes(parent, name, tarmeta.Atime(hdr), hdr.ModTime)
 }
 
 // currentUmask reads the process umask without changing it (umask(2)
@@ -701,19 +637,4 @@ func currentUmask() uint32 {
 		}
 	}
 	return 0o777
-}
-
-func atime(hdr *tar.Header) time.Time {
-	if hdr.AccessTime.IsZero() {
-		return hdr.ModTime
-	}
-	return hdr.AccessTime
-}
-
-func setTimes(parent int, base string, atime, mtime time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(parent, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times: %w", err)
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/errdefs"
+	"berth/internal/tarmeta"
 )
 
 // The archives of `cp`, as Docker makes them: a tar of SRC has one top
@@ -369,7 +370,7 @@ func (x *extractor) run(tr *tar.Reader, hdr *tar.Header) error {
 		if err != nil {
 			continue
 		}
-		_ = setTimes(parent, t.base, t.atime, t.mtime)
+		_ = tarmeta.SetTimes(parent, t.base, t.atime, t.mtime)
 	}
 	return nil
 }
@@ -479,12 +480,12 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("open directory: %w", err)
 		}
-		err = x.setFdMeta(fd, hdr)
+		err = x.meta().Fd(fd, hdr)
 		unix.Close(fd)
 		if err != nil {
 			return err
 		}
-		x.times = append(x.times, dirTime{dir: dir, base: base, atime: atime(hdr), mtime: hdr.ModTime})
+		x.times = append(x.times, dirTime{dir: dir, base: base, atime: tarmeta.Atime(hdr), mtime: hdr.ModTime})
 		return nil
 	}
 	if isDir {
@@ -502,7 +503,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
-		return x.setPathMeta(parent, base, hdr, false)
+		return x.meta().Path(parent, base, hdr, false)
 	case tar.TypeLink:
 		t, err := x.target(hdr.Linkname)
 		if err != nil {
@@ -532,7 +533,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Mknodat(parent, base, mode|0o600, int(dev)); err != nil {
 			return fmt.Errorf("mknod: %w", err)
 		}
-		return x.setPathMeta(parent, base, hdr, true)
+		return x.meta().Path(parent, base, hdr, true)
 	}
 	return errdefs.InvalidArgument("unsupported entry type %q", string(hdr.Typeflag))
 }
@@ -545,7 +546,7 @@ func (x *extractor) file(parent int, base string, hdr *tar.Header, r io.Reader) 
 	f := os.NewFile(uintptr(fd), base)
 	_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, x.buf)
 	if err == nil {
-		err = x.setFdMeta(fd, hdr)
+		err = x.meta().Fd(fd, hdr)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -553,89 +554,11 @@ func (x *extractor) file(parent int, base string, hdr *tar.Header, r io.Reader) 
 	if err != nil {
 		return err
 	}
-	return setTimes(parent, base, atime(hdr), hdr.ModTime)
+	return tarmeta.SetTimes(parent, base, tarmeta.Atime(hdr), hdr.ModTime)
 }
 
-// chown sets the owner, unless we may not (not root) and it is not ours.
-func (x *extractor) chown(err error) error {
-	if err != nil && x.euid != 0 && errors.Is(err, unix.EPERM) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("chown: %w", err)
-	}
-	return nil
-}
-
-// setFdMeta applies owner, then mode (chown clears set-id bits), then
-// xattrs to an open file or directory.
-func (x *extractor) setFdMeta(fd int, hdr *tar.Header) error {
-	if err := x.chown(unix.Fchown(fd, hdr.Uid, hdr.Gid)); err != nil {
-		return err
-	}
-	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
-	}
-	for name, value := range xattrsOf(hdr) {
-		err := unix.Fsetxattr(fd, name, []byte(value), 0)
-		if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("set xattr %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// setPathMeta applies owner, mode (unless a symlink), xattrs and times to
-// parent/base, which we just made, without following it.
-func (x *extractor) setPathMeta(parent int, base string, hdr *tar.Header, chmod bool) error {
-	if err := x.chown(unix.Fchownat(parent, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)); err != nil {
-		return err
-	}
-	if chmod {
-		if err := unix.Fchmodat(parent, base, uint32(hdr.Mode&0o7777), 0); err != nil {
-			return fmt.Errorf("chmod: %w", err)
-		}
-	}
-	if attrs := xattrsOf(hdr); len(attrs) > 0 {
-		p := fmt.Sprintf("/proc/self/fd/%d/%s", parent, base)
-		for name, value := range attrs {
-			err := unix.Lsetxattr(p, name, []byte(value), 0)
-			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("set xattr %s: %w", name, err)
-			}
-		}
-	}
-	return setTimes(parent, base, atime(hdr), hdr.ModTime)
-}
-
-// xattrsOf returns the xattrs recorded in the PAX header, less overlayfs'
-// own.
-func xattrsOf(hdr *tar.Header) map[string]string {
-	var out map[string]string
-	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok || name == "" || !keepXattr(name) {
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = v
-	}
-	return out
-}
-
-func atime(hdr *tar.Header) time.Time {
-	if hdr.AccessTime.IsZero() {
-		return hdr.ModTime
-	}
-	return hdr.AccessTime
-}
-
-func setTimes(parent int, base string, atime, mtime time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(parent, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times: %w", err)
-	}
-	return nil
+// meta applies entry metadata; a non-root berth keeps files it cannot
+// give away as its own.
+func (x *extractor) meta() tarmeta.Setter {
+	return tarmeta.Setter{TolerateChown: x.euid != 0}
 }
