@@ -248,15 +248,16 @@ func (fs *FS) New(path string, r *specs.LinuxResources) (*Cgroup, error) {
 		return nil, c.err
 	}
 	// A concurrent Delete of another container may remove an empty
-	// parent between our mkdirs: then start again from the top.
+	// parent between our mkdirs (then its files read ENODEV, or are gone):
+	// start again from the top. Once our leaf exists, the parent stays.
 	var err error
-	for try := 0; try < 5; try++ {
+	for try := 0; try < 20; try++ {
 		if fs.Mode == V2 {
 			err = c.createV2()
 		} else {
 			err = c.createV1()
 		}
-		if !errors.Is(err, unix.ENOENT) {
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
 			break
 		}
 	}

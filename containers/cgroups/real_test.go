@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -481,5 +483,35 @@ func TestRealDelete(t *testing.T) {
 	}
 	if err := c.Delete(); err != nil {
 		t.Errorf("second Delete: %v", err)
+	}
+}
+
+// Containers start and stop at once: one's Delete removing the shared
+// parent must never make another's New fail.
+func TestConcurrentNewDelete(t *testing.T) {
+	parent := testPath(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				c, err := New(fmt.Sprintf("%s/%d-%d", parent, g, i), &specs.LinuxResources{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := c.Delete(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
