@@ -4,11 +4,18 @@ package main
 
 import (
 	"os"
+	goruntime "runtime"
 
 	"berth/cli"
 	"berth/containers/monitor"
 	"berth/containers/runtime"
 )
+
+// The main goroutine keeps the main thread. Some work runs on a thread of
+// its own that joins a container's namespaces and is never handed back
+// (exec, cp): that thread must not be the main one, which Go cannot end,
+// or the whole process would stay seen as inside the container.
+func init() { goruntime.LockOSThread() }
 
 func main() {
 	if len(os.Args) > 1 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,10 @@ import (
 	"berth/images"
 	"berth/internal/testimage"
 )
+
+// As berth's main does: keep the main thread out of the threads that join
+// containers' namespaces (see runtime.Exec).
+func init() { goruntime.LockOSThread() }
 
 // The test binary doubles as berth's monitor and init: the engine re-executes
 // itself (os.Executable) for both.

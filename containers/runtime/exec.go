@@ -50,7 +50,9 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 // filesystem context (which lets a thread of a multi-threaded process join
 // a mount namespace), joins the container's namespaces, takes the
 // container's privileges, and forks the process from there. The thread is
-// never handed back to the Go scheduler; it exits with its goroutine.
+// never handed back to the Go scheduler; it exits with its goroutine. (Go
+// cannot end the main thread: the program keeps its main goroutine locked
+// to it, so that this thread is never the main one.)
 func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	type result struct {
 		cmd *exec.Cmd
