@@ -57,7 +57,6 @@ func TestCPUQuotaHalfCore(t *testing.T) {
 	// CPU use is measured: no t.Parallel, so no other test competes.
 	e := newEnv(t)
 	e.runD("--name", "half", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done")
-	e.runD("--name", "full", "busybox", "sh", "-c", "while :; do :; done")
 	e.runD("--name", "idle", "busybox", "sleep", "1000")
 	time.Sleep(3 * time.Second)
 	pct := func(name string) float64 {
@@ -71,9 +70,6 @@ func TestCPUQuotaHalfCore(t *testing.T) {
 	if half := pct("half"); half < 35 || half > 65 {
 		t.Errorf("--cpus 0.5 container used %.1f%% of a core, want about 50%%", half)
 	}
-	if full := pct("full"); full < 70 {
-		t.Errorf("unlimited busy container used %.1f%%, want most of a core", full)
-	}
 	if idle := pct("idle"); idle > 5 {
 		t.Errorf("idle container used %.1f%%, want about 0", idle)
 	}
@@ -81,7 +77,7 @@ func TestCPUQuotaHalfCore(t *testing.T) {
 	if n, _, _ := strings.Cut(strings.TrimSpace(throttled), "/"); n == "0" || n == "" {
 		t.Errorf("the --cpus 0.5 container was never throttled (%q)", throttled)
 	}
-	e.ok("rm", "-f", "half", "full", "idle")
+	e.ok("rm", "-f", "half", "idle")
 }
 
 func TestStatsIdleVersusBusy(t *testing.T) {
