@@ -53,21 +53,12 @@ func (s *Store) Commit(ctx context.Context, parent *Image, layer io.Reader, opts
 		tags = append(tags, tag)
 	}
 
-	unlock, err := s.lockShared()
+	// The parent as the index has it now, with its config and manifest.
+	prec, unlock, err := s.lockedRecord(parent.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-
-	// The parent as the index has it now, with its config and manifest.
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
-	prec := idx.byID(parent.ID)
-	if prec == nil {
-		return nil, notFound(parent.ID.String())
-	}
 	raw, err := s.readBlob(prec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", ShortID(prec.ID), err)

@@ -141,6 +141,26 @@ func writeFileAtomic(p string, data []byte) error {
 	return nil
 }
 
+// lockedRecord takes the gc lock shared and returns the index record of
+// the image id, which stays valid (its blobs and snapshots kept) until
+// unlock is called. On error nothing is held.
+func (s *Store) lockedRecord(id v1.Hash) (rec *record, unlock func(), err error) {
+	unlock, err = s.lockShared()
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := s.readIndex()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	if rec = idx.byID(id); rec == nil {
+		unlock()
+		return nil, nil, notFound(id.String())
+	}
+	return rec, unlock, nil
+}
+
 func (idx *indexFile) byID(id v1.Hash) *record {
 	for _, r := range idx.Images {
 		if r.ID == id {

@@ -157,19 +157,11 @@ func (s *Store) snapshots(ctx context.Context, img *Image) ([]string, error) {
 	if img == nil {
 		return nil, notFound("<nil>")
 	}
-	unlock, err := s.lockShared()
+	rec, unlock, err := s.lockedRecord(img.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
-	rec := idx.byID(img.ID)
-	if rec == nil {
-		return nil, notFound(img.ID.String())
-	}
 	dirs := make([]string, 0, len(rec.Layers))
 	for _, l := range rec.Layers {
 		if err := ctx.Err(); err != nil {

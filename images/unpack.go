@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"berth/errdefs"
 	"berth/internal/tarmeta"
+	"berth/internal/tarpath"
 )
 
 // The extractor unpacks a layer tar into an empty directory (the future
@@ -170,24 +170,11 @@ func (x *extractor) closeRetired() {
 }
 
 // cleanName turns an entry name into a clean path relative to the root, ""
-// for the root itself.
+// for the root itself; names that climb out are refused.
 func cleanName(name string) (string, error) {
-	if name == "" {
-		return "", refusef("empty entry name")
-	}
-	if strings.IndexByte(name, 0) >= 0 {
-		return "", refusef("entry name contains a NUL byte")
-	}
-	c := path.Clean(name)
-	if path.IsAbs(c) {
-		// Docker unpacks "/etc/passwd" as "etc/passwd"; a cleaned absolute
-		// path cannot climb above "/".
-		c = strings.TrimLeft(c, "/")
-	} else if c == ".." || strings.HasPrefix(c, "../") {
-		return "", refusef("the name climbs out of the root")
-	}
-	if c == "." || c == "" {
-		return "", nil
+	c, err := tarpath.Clean(name)
+	if err != nil {
+		return "", refusef("%v", err)
 	}
 	return c, nil
 }
@@ -231,37 +218,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	}
 }
 
-// openDir resolves dir (relative to the root, symlinks followed as if the
-// root were "/") to an O_PATH handle.
-func (x *extractor) openDir(dir string, resolve uint64) (*os.File, error) {
-	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: resolve | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	}
-	for i := 0; ; i++ {
-		fd, err := unix.Openat2(x.rootFd, dir, &how)
-		if err == nil {
-			return os.NewFile(uintptr(fd), dir), nil
-		}
-		if (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) && i < 16 {
-			continue
-		}
-		if errors.Is(err, unix.ENOSYS) && resolve == unix.RESOLVE_IN_ROOT {
-			// Kernels before 5.6: resolve in user space, same semantics.
-			f, err := pathrs.OpenatInRoot(x.root, dir)
-			if err != nil {
-				return nil, err
-			}
-			var st unix.Stat_t
-			if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				f.Close()
-				return nil, unix.ENOTDIR
-			}
-			return f, nil
-		}
-		return nil, err
-	}
-}
+// inLayer resolves paths as the container will: symlinks followed as if
+// the snapshot were "/", and never onto another mount.
+const inLayer = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_XDEV
 
 // parentDir returns a handle on the directory dir, creating missing
 // directories (0755, root-owned, as Docker does) when create is set.
@@ -272,7 +231,7 @@ func (x *extractor) parentDir(dir string, create bool) (int, error) {
 	if f, ok := x.dirs[dir]; ok {
 		return int(f.Fd()), nil
 	}
-	f, err := x.openDir(dir, unix.RESOLVE_IN_ROOT)
+	f, err := tarpath.OpenDir(x.root, dir, inLayer)
 	if err != nil && create && errors.Is(err, unix.ENOENT) {
 		f, err = x.mkdirAll(dir)
 	}
@@ -302,7 +261,7 @@ func (x *extractor) mkdirAll(dir string) (*os.File, error) {
 	var f *os.File
 	for i := range parts {
 		prefix := strings.Join(parts[:i+1], "/")
-		next, err := x.openDir(prefix, unix.RESOLVE_IN_ROOT)
+		next, err := tarpath.OpenDir(x.root, prefix, inLayer)
 		if errors.Is(err, unix.ENOENT) {
 			err = unix.Mkdirat(parent, parts[i], 0o755)
 			if err == nil {
@@ -311,7 +270,7 @@ func (x *extractor) mkdirAll(dir string) (*os.File, error) {
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				return nil, err
 			}
-			next, err = x.openDir(prefix, unix.RESOLVE_IN_ROOT)
+			next, err = tarpath.OpenDir(x.root, prefix, inLayer)
 			if errors.Is(err, unix.ENOENT) {
 				// mkdir found something, resolution did not: a dangling
 				// symlink. Creating its target is not our business.
@@ -564,7 +523,7 @@ func (x *extractor) device(hdr *tar.Header, name, dir, base string) error {
 		return err
 	}
 	// The node must really land under dev/, not wherever a symlink leads.
-	f, err := x.openDir(dir, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+	f, err := tarpath.OpenDir(x.root, dir, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_XDEV)
 	if err != nil {
 		return refusef("device node path %q goes through a symlink", dir)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"berth/errdefs"
 	"berth/internal/tarmeta"
+	"berth/internal/tarpath"
 )
 
 // The archives of `cp`, as Docker makes them: a tar of SRC has one top
@@ -137,38 +138,9 @@ func openInRoot(root, p string) (*os.File, error) {
 
 // openDirAt resolves the directory p inside the tree of root (symlinks
 // followed as if root were "/", never out of it) to an O_PATH handle.
+// Mounts inside a container's root (volumes) are crossed.
 func openDirAt(root *os.File, p string) (*os.File, error) {
-	rel := strings.TrimLeft(path.Clean("/"+p), "/")
-	if rel == "" {
-		rel = "."
-	}
-	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for i := 0; ; i++ {
-		fd, err := unix.Openat2(int(root.Fd()), rel, &how)
-		if err == nil {
-			return os.NewFile(uintptr(fd), p), nil
-		}
-		if (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) && i < 16 {
-			continue
-		}
-		if errors.Is(err, unix.ENOSYS) {
-			// Kernels before 5.6: the same resolution in user space.
-			f, err := pathrs.OpenatInRoot(root, rel)
-			if err != nil {
-				return nil, err
-			}
-			var st unix.Stat_t
-			if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				f.Close()
-				return nil, unix.ENOTDIR
-			}
-			return f, nil
-		}
-		return nil, err
-	}
+	return tarpath.OpenDir(root, p, unix.RESOLVE_IN_ROOT)
 }
 
 // CopyIn extracts the tar stream r (see CopyInWith) into root at dstPath.
@@ -379,17 +351,12 @@ func (x *extractor) run(tr *tar.Reader, hdr *tar.Header) error {
 // archive's root ("./"). A leading "/" is dropped; names that climb out
 // are refused.
 func cleanName(name string) (string, error) {
-	if name == "" || strings.IndexByte(name, 0) >= 0 {
-		return "", errdefs.InvalidArgument("invalid entry name")
-	}
-	c := path.Clean(name)
-	if path.IsAbs(c) {
-		c = strings.TrimLeft(c, "/")
-	} else if c == ".." || strings.HasPrefix(c, "../") {
+	c, err := tarpath.Clean(name)
+	switch {
+	case errors.Is(err, tarpath.ErrClimbsOut):
 		return "", errdefs.InvalidArgument("the name climbs out of the destination")
-	}
-	if c == "." {
-		return "", nil
+	case err != nil:
+		return "", errdefs.InvalidArgument("invalid entry name")
 	}
 	return c, nil
 }
