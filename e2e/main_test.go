@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -312,7 +313,7 @@ func (e *env) cleanup() {
 	}
 	var left []string
 	waitFor(10*time.Second, func() bool {
-		left = leftovers(e.root)
+		left = append(leftovers(e.root), leftoverCgroups(e.root)...)
 		return len(left) == 0
 	})
 	if len(left) > 0 {
@@ -425,4 +426,32 @@ func hostCapBnd(t testing.TB) uint64 {
 	}
 	t.Fatal("no CapBnd in /proc/self/status")
 	return 0
+}
+
+// leftoverCgroups lists the cgroups of this root's containers that still
+// exist. Every container this root ever had is in its event log.
+func leftoverCgroups(root string) []string {
+	data, err := os.ReadFile(filepath.Join(root, "events.log"))
+	if err != nil {
+		return nil
+	}
+	var left []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		var ev struct {
+			Type, Action string
+			Actor        struct{ ID string }
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Type != "container" || ev.Action != "create" || seen[ev.Actor.ID] {
+			continue
+		}
+		seen[ev.Actor.ID] = true
+		for _, base := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+			p := filepath.Join(base, "berth", ev.Actor.ID)
+			if _, err := os.Stat(p); err == nil {
+				left = append(left, "cgroup "+p)
+			}
+		}
+	}
+	return left
 }

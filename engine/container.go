@@ -485,8 +485,18 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	e.dropCgroup(c)
 	e.emitContainer(c, "destroy")
 	return nil
+}
+
+// dropCgroup removes what is left of a removed container's cgroup: its
+// monitor deletes it after each run, but a monitor that was killed, or
+// whose container's last processes took long to go, leaves it behind.
+func (e *Engine) dropCgroup(c *containers.Container) {
+	if c.Spec != nil && c.Spec.Linux != nil && c.Spec.Linux.CgroupsPath != "" {
+		_ = e.cgroup(c).Delete()
+	}
 }
 
 // Rename gives a container a new name.
@@ -519,6 +529,7 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
 		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return gone, freed, err
 		}
+		e.dropCgroup(c)
 		e.emitContainer(c, "destroy")
 		gone = append(gone, c.ID)
 		freed += size

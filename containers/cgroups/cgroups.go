@@ -262,6 +262,7 @@ func (fs *FS) New(path string, r *specs.LinuxResources) (*Cgroup, error) {
 		}
 	}
 	if err != nil {
+		_ = c.Delete() // what of it was made
 		return nil, fmt.Errorf("create cgroup %s: %w", c.path, err)
 	}
 	if err := c.Update(r); err != nil {
