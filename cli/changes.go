@@ -264,18 +264,11 @@ func (a *app) newExportCmd() *cobra.Command {
 		Args:                  argsExactly(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" && isTerminal(a.stdout) {
-				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-			}
 			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			export := func(w io.Writer) error { return e.Export(cmd.Context(), args[0], w) }
-			if output == "" {
-				return export(a.stdout)
-			}
-			return writeFileAtomic(output, export)
+			return a.writeArchive(output, func(w io.Writer) error { return e.Export(cmd.Context(), args[0], w) })
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")

@@ -455,23 +455,28 @@ func (a *app) newSaveCmd() *cobra.Command {
 			if sf != images.FormatDockerArchive && sf != images.FormatOCIArchive {
 				return fmt.Errorf("invalid --format %q: want %s or %s", format, images.FormatDockerArchive, images.FormatOCIArchive)
 			}
-			if output == "" && isTerminal(a.stdout) {
-				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-			}
 			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			save := func(w io.Writer) error { return e.Save(cmd.Context(), w, args, sf) }
-			if output == "" {
-				return save(a.stdout)
-			}
-			return writeFileAtomic(output, save)
+			return a.writeArchive(output, func(w io.Writer) error { return e.Save(cmd.Context(), w, args, sf) })
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	cmd.Flags().StringVar(&format, "format", string(images.FormatDockerArchive), "Archive format: docker-archive or oci-archive")
 	return cmd
+}
+
+// writeArchive sends a tar archive to the file output, or to stdout when
+// that is not a terminal (save, export).
+func (a *app) writeArchive(output string, write func(io.Writer) error) error {
+	if output != "" {
+		return writeFileAtomic(output, write)
+	}
+	if isTerminal(a.stdout) {
+		return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+	}
+	return write(a.stdout)
 }
 
 // writeFileAtomic writes name through a temporary file next to it, so
