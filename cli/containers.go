@@ -212,8 +212,8 @@ func newPsRow(c *containers.Container, trunc bool, now time.Time) psRow {
 		Networks:     c.HostConfig.NetworkMode,
 		RunningFor:   humanAgo(c.Created, now),
 		Size:         humanSize(0),
-		State:        containerState(c.State),
-		Status:       containerStatus(c.State, now),
+		State:        c.State.String(),
+		Status:       c.State.Describe(now),
 		labels:       c.Config.Labels,
 	}
 }
@@ -235,49 +235,6 @@ func psImage(c *containers.Container, trunc bool) string {
 		return images.FamiliarName(before)
 	}
 	return name
-}
-
-// containerState is the one-word state: running, exited, ...
-func containerState(st containers.State) string {
-	if st.Status != "" {
-		return string(st.Status)
-	}
-	switch {
-	case st.Dead:
-		return string(containers.StatusDead)
-	case st.Restarting:
-		return string(containers.StatusRestarting)
-	case st.Paused:
-		return string(containers.StatusPaused)
-	case st.Running:
-		return string(containers.StatusRunning)
-	case !st.StartedAt.IsZero():
-		return string(containers.StatusExited)
-	}
-	return string(containers.StatusCreated)
-}
-
-// containerStatus is the STATUS column as Docker words it: "Up 3
-// seconds", "Exited (0) 2 minutes ago", "Created".
-func containerStatus(st containers.State, now time.Time) string {
-	switch {
-	case st.Running && st.Paused:
-		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
-	case st.Restarting || st.Status == containers.StatusRestarting:
-		// Waiting out the restart back-off: no process runs meanwhile.
-		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, humanAgo(st.FinishedAt, now))
-	case st.Running:
-		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
-	case st.Status == containers.StatusRemoving:
-		return "Removal In Progress"
-	case st.Dead || st.Status == containers.StatusDead:
-		return "Dead"
-	case st.StartedAt.IsZero():
-		return "Created"
-	case st.FinishedAt.IsZero():
-		return ""
-	}
-	return fmt.Sprintf("Exited (%d) %s", st.ExitCode, humanAgo(st.FinishedAt, now))
 }
 
 // validStatuses are the values of the status filter.
@@ -357,7 +314,7 @@ func (pf *psFilter) showsStopped() bool {
 }
 
 func (pf *psFilter) match(c *containers.Container) bool {
-	if len(pf.status) > 0 && !slices.Contains(pf.status, containerState(c.State)) {
+	if len(pf.status) > 0 && !slices.Contains(pf.status, c.State.String()) {
 		return false
 	}
 	if len(pf.names) > 0 && !slices.ContainsFunc(pf.names, func(re *regexp.Regexp) bool {
@@ -1020,7 +977,7 @@ func newContainerView(e *engine.Engine, c *containers.Container) containerView {
 	}
 	st := c.State
 	if st.Status == "" {
-		st.Status = containers.Status(containerState(st))
+		st.Status = containers.Status(st.String())
 	}
 	return containerView{
 		ID: c.ID, Created: c.Created, Path: c.Path, Args: args, State: st, Image: c.Image,

@@ -38,10 +38,10 @@ func TestContainerStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := containerStatus(tt.st, testNow); got != tt.want {
+			if got := tt.st.Describe(testNow); got != tt.want {
 				t.Errorf("status = %q, want %q", got, tt.want)
 			}
-			if got := containerState(tt.st); got != tt.state {
+			if got := tt.st.String(); got != tt.state {
 				t.Errorf("state = %q, want %q", got, tt.state)
 			}
 		})

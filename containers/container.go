@@ -6,7 +6,10 @@
 package containers
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/docker/go-units"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -151,4 +154,47 @@ func ShortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// String is the one-word state: running, exited, ...
+func (st State) String() string {
+	if st.Status != "" {
+		return string(st.Status)
+	}
+	switch {
+	case st.Dead:
+		return string(StatusDead)
+	case st.Restarting:
+		return string(StatusRestarting)
+	case st.Paused:
+		return string(StatusPaused)
+	case st.Running:
+		return string(StatusRunning)
+	case !st.StartedAt.IsZero():
+		return string(StatusExited)
+	}
+	return string(StatusCreated)
+}
+
+// Describe is the STATUS column as Docker words it: "Up 3 seconds",
+// "Exited (0) 2 minutes ago", "Created".
+func (st State) Describe(now time.Time) string {
+	switch {
+	case st.Running && st.Paused:
+		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
+	case st.Restarting || st.Status == StatusRestarting:
+		// Waiting out the restart back-off: no process runs meanwhile.
+		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt))+" ago")
+	case st.Running:
+		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+	case st.Status == StatusRemoving:
+		return "Removal In Progress"
+	case st.Dead || st.Status == StatusDead:
+		return "Dead"
+	case st.StartedAt.IsZero():
+		return "Created"
+	case st.FinishedAt.IsZero():
+		return ""
+	}
+	return fmt.Sprintf("Exited (%d) %s", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt))+" ago")
 }

@@ -5,14 +5,14 @@ package common
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/docker/go-units"
 
 	"berth/engine"
 	"berth/ui/keys"
@@ -114,77 +114,16 @@ func Frame(st lipgloss.Style, title string, content string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Size formats bytes as Docker does (base 1000, three significant digits).
-func Size(n int64) string {
-	if n < 0 {
-		return "-"
-	}
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%dB", n)
-	}
-	return fmt.Sprintf("%.3g%s", f, units[i])
-}
+// Size formats bytes as Docker's tables do: "4.26MB".
+func Size(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
 
 // BinarySize formats bytes in base 1024 (memory), as docker stats does.
-func BinarySize(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f := float64(n)
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%dB", n)
-	}
-	return fmt.Sprintf("%.3g%s", f, units[i])
-}
+func BinarySize(n uint64) string { return units.BytesSize(float64(n)) }
 
 // Ago says how long ago t was, as Docker's "3 minutes ago".
 func Ago(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return Duration(now.Sub(t)) + " ago"
-}
-
-// Duration is Docker's human duration: "Less than a second", "3 minutes".
-func Duration(d time.Duration) string {
-	s := int(d.Seconds())
-	switch {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	m := int(d.Minutes())
-	switch {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	h := int(d.Hours() + 0.5)
-	switch {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	}
-	return fmt.Sprintf("%d years", h/24/365)
+	return units.HumanDuration(now.Sub(t)) + " ago"
 }

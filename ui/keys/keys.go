@@ -8,7 +8,7 @@ import "charm.land/bubbles/v2/key"
 // a literal key string elsewhere, so changing a key changes it everywhere.
 type KeyMap struct {
 	// Global.
-	Quit, Help, NextPane, PrevPane, Back key.Binding
+	Quit, Help, NextPane, PrevPane, Back  key.Binding
 	Containers, Images, Volumes, Networks key.Binding
 	PrevTab, NextTab                      key.Binding
 
