@@ -512,31 +512,6 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	return nil
 }
 
-// PruneContainers removes every stopped container and returns their IDs
-// and the bytes their writable layers held.
-func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
-	all, err := e.containers.List()
-	if err != nil {
-		return nil, 0, err
-	}
-	var gone []string
-	var freed int64
-	for _, c := range all {
-		if c.State.Active() {
-			continue
-		}
-		size, _ := dirSize(filepath.Join(e.containers.Dir(c.ID), "upper"))
-		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return gone, freed, err
-		}
-		e.dropCgroup(c)
-		e.emitContainer(c, "destroy")
-		gone = append(gone, c.ID)
-		freed += size
-	}
-	return gone, freed, nil
-}
-
 // LogPath is the container's json-file log.
 func (e *Engine) LogPath(c *containers.Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)

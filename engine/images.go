@@ -96,22 +96,6 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format im
 	return nil
 }
 
-// PruneImages removes dangling images (with all, every unused image).
-func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, int64, error) {
-	unlock, err := e.gcLock(true)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer unlock()
-	inUse, err := e.inUse()
-	if err != nil {
-		return nil, 0, err
-	}
-	deleted, freed, err := e.Images.Prune(ctx, all, inUse)
-	e.emitDeleted(deleted)
-	return deleted, freed, err
-}
-
 // Import makes a one-layer image from a rootfs tarball.
 func (e *Engine) Import(ctx context.Context, r io.Reader, opts images.ImportOptions) (*images.Image, error) {
 	img, err := e.Images.Import(ctx, r, opts)

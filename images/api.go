@@ -104,6 +104,12 @@ func (s *Store) Prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted
 	return s.prune(ctx, all, inUse)
 }
 
+// Pruneable reports what Prune would remove and the bytes it would
+// reclaim, without changing anything.
+func (s *Store) Pruneable(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted, int64, error) {
+	return s.pruneable(all, inUse)
+}
+
 // History returns the image's history, newest first.
 func (s *Store) History(ctx context.Context, ref string) ([]HistoryEntry, error) {
 	return s.history(ctx, ref)

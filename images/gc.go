@@ -105,41 +105,57 @@ func repositories(rec *record) []string {
 	return repos
 }
 
-// prune removes dangling images (no tags, no digests), or with all every
-// image no container uses. The bytes reclaimed are, as Docker counts them,
-// the sizes of the layers no remaining image uses.
+// prunePlan splits the index into the images prune keeps and those it
+// removes: dangling ones (no tags, no digests), or with all every image,
+// either way only those no container uses. reclaimed is, as Docker counts
+// it, the size of the layers no kept image uses.
+func prunePlan(idx *indexFile, all bool, inUse InUseFunc) (keep, gone []*record, out []Deleted, reclaimed int64) {
+	for _, r := range idx.Images {
+		dangling := len(r.RepoTags) == 0 && len(r.RepoDigests) == 0
+		if (dangling || all) && (inUse == nil || inUse(r.ID) == "") {
+			gone = append(gone, r)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	kept := map[v1.Hash]bool{}
+	for _, r := range keep {
+		for _, l := range r.Layers {
+			kept[l.DiffID] = true
+		}
+	}
+	for _, r := range gone {
+		for _, t := range append(slices.Clone(r.RepoTags), r.RepoDigests...) {
+			out = append(out, Deleted{Untagged: FamiliarName(t)})
+		}
+		out = append(out, Deleted{Deleted: r.ID.String()})
+		for _, l := range r.Layers {
+			if !kept[l.DiffID] {
+				kept[l.DiffID] = true // count once
+				reclaimed += l.Size
+			}
+		}
+	}
+	return keep, gone, out, reclaimed
+}
+
+// pruneable reports what prune would remove and reclaim, changing nothing.
+func (s *Store) pruneable(all bool, inUse InUseFunc) ([]Deleted, int64, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, 0, err
+	}
+	_, _, out, reclaimed := prunePlan(idx, all, inUse)
+	return out, reclaimed, nil
+}
+
+// prune removes what prunePlan picks.
 func (s *Store) prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted, int64, error) {
 	var out []Deleted
 	var reclaimed int64
 	err := s.update(func(idx *indexFile) error {
-		out, reclaimed = nil, 0
-		var keep, gone []*record
-		for _, r := range idx.Images {
-			dangling := len(r.RepoTags) == 0 && len(r.RepoDigests) == 0
-			if (dangling || all) && (inUse == nil || inUse(r.ID) == "") {
-				gone = append(gone, r)
-			} else {
-				keep = append(keep, r)
-			}
-		}
-		kept := map[v1.Hash]bool{}
-		for _, r := range keep {
-			for _, l := range r.Layers {
-				kept[l.DiffID] = true
-			}
-		}
-		for _, r := range gone {
-			for _, t := range append(slices.Clone(r.RepoTags), r.RepoDigests...) {
-				out = append(out, Deleted{Untagged: FamiliarName(t)})
-			}
-			out = append(out, Deleted{Deleted: r.ID.String()})
-			for _, l := range r.Layers {
-				if !kept[l.DiffID] {
-					kept[l.DiffID] = true // count once
-					reclaimed += l.Size
-				}
-			}
-		}
+		var keep []*record
+		keep, _, out, reclaimed = prunePlan(idx, all, inUse)
 		idx.Images = keep
 		return nil
 	})
