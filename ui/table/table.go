@@ -350,7 +350,7 @@ func (m *Model[T]) SortBy(i int, desc bool) {
 // flex ones share the rest; columns whose MinTotal exceeds w are hidden (0).
 func (m *Model[T]) widths() []int {
 	ws := make([]int, len(m.columns))
-	fixed, flex := 0, 0
+	fixed, flex := 2, 0 // the cursor marker
 	for i, c := range m.columns {
 		if c.MinTotal > m.width {
 			continue
@@ -383,6 +383,7 @@ func (m *Model[T]) View() string {
 	ws := m.widths()
 	lines := make([]string, 0, m.height)
 	var hdr strings.Builder
+	hdr.WriteString("  ")
 	for i, c := range m.columns {
 		if ws[i] == 0 {
 			continue
@@ -413,6 +414,12 @@ func (m *Model[T]) View() string {
 		r := m.visible[i]
 		var b strings.Builder
 		selected := i == m.cursor
+		// A marker shows the cursor without colour too (NO_COLOR).
+		if selected {
+			b.WriteString("› ")
+		} else {
+			b.WriteString("  ")
+		}
 		for j, c := range m.columns {
 			if ws[j] == 0 {
 				continue

@@ -1,0 +1,216 @@
+// Package dialog holds the UI's overlays: confirmations, messages, one-line
+// prompts and the key help. A dialog takes every key while it is open.
+package dialog
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"berth/ui/common"
+)
+
+// Dialog is an overlay. Update reports, with done, that it has closed.
+type Dialog interface {
+	Update(tea.Msg) (cmd tea.Cmd, done bool)
+	// View renders the dialog to fit within w×h cells.
+	View(w, h int) string
+}
+
+// Confirm asks a yes/no question; Yes runs on confirmation.
+type Confirm struct {
+	c     *common.Common
+	Title string
+	Body  []string
+	Yes   tea.Cmd
+	// Label of the confirming button ("Remove", "Prune").
+	Label string
+	yes   bool // which button is chosen
+}
+
+// NewConfirm makes a confirmation dialog; the safe answer is chosen first.
+func NewConfirm(c *common.Common, title, label string, body []string, yes tea.Cmd) *Confirm {
+	return &Confirm{c: c, Title: title, Body: body, Yes: yes, Label: label}
+}
+
+func (d *Confirm) Update(msg tea.Msg) (tea.Cmd, bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil, false
+	}
+	switch {
+	case k.String() == "y":
+		return d.Yes, true
+	case k.String() == "n", key.Matches(k, d.c.Keys.Cancel):
+		return nil, true
+	case key.Matches(k, d.c.Keys.Left, d.c.Keys.Right, d.c.Keys.NextField, d.c.Keys.PrevField):
+		d.yes = !d.yes
+	case key.Matches(k, d.c.Keys.Confirm):
+		if d.yes {
+			return d.Yes, true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+func (d *Confirm) View(w, h int) string {
+	st := d.c.Styles
+	no, yes := st.Button.Render("Cancel"), st.Button.Render(d.Label+" (y)")
+	if d.yes {
+		yes = st.ButtonActive.Render(d.Label + " (y)")
+	} else {
+		no = st.ButtonActive.Render("Cancel")
+	}
+	body := d.Body
+	if max := h - 6; len(body) > max && max > 1 {
+		body = append(body[:max-1:max-1], st.Dim.Render("… and more"))
+	}
+	lines := append([]string{st.DialogTitle.Render(d.Title), ""}, body...)
+	lines = append(lines, "", no+"  "+yes)
+	return box(st.Dialog, lines, w)
+}
+
+// Message shows text until dismissed; Error styles its title as one.
+type Message struct {
+	c     *common.Common
+	Title string
+	Body  string
+	Error bool
+}
+
+// NewMessage makes a dismissable message.
+func NewMessage(c *common.Common, title, body string, isErr bool) *Message {
+	return &Message{c: c, Title: title, Body: body, Error: isErr}
+}
+
+func (d *Message) Update(msg tea.Msg) (tea.Cmd, bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if ok && (key.Matches(k, d.c.Keys.Confirm, d.c.Keys.Cancel) || k.String() == "q" || k.String() == "space") {
+		return nil, true
+	}
+	return nil, false
+}
+
+func (d *Message) View(w, h int) string {
+	st := d.c.Styles
+	ts := st.DialogTitle
+	if d.Error {
+		ts = st.ErrorTitle
+	}
+	inner := max(min(w-4, 76), 10)
+	wrapped := lipgloss.NewStyle().Width(inner).Render(d.Body)
+	lines := append([]string{ts.Render(d.Title), ""}, strings.Split(wrapped, "\n")...)
+	if max := h - 4; len(lines) > max && max > 2 {
+		lines = lines[:max]
+	}
+	lines = append(lines, "", st.Dim.Render("enter or esc to dismiss"))
+	return box(st.Dialog, lines, w)
+}
+
+// Prompt asks for one line of text; Submit turns it into a command.
+type Prompt struct {
+	c      *common.Common
+	Title  string
+	Hint   string
+	input  textinput.Model
+	Submit func(string) tea.Cmd
+}
+
+// NewPrompt makes a prompt with an initial value.
+func NewPrompt(c *common.Common, title, hint, value string, submit func(string) tea.Cmd) (*Prompt, tea.Cmd) {
+	ti := textinput.New()
+	ti.Prompt = "> "
+	ti.SetValue(value)
+	ti.CursorEnd()
+	ti.SetWidth(50)
+	return &Prompt{c: c, Title: title, Hint: hint, input: ti, Submit: submit}, ti.Focus()
+}
+
+// Value is the text typed so far.
+func (d *Prompt) Value() string { return d.input.Value() }
+
+func (d *Prompt) Update(msg tea.Msg) (tea.Cmd, bool) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, d.c.Keys.Cancel):
+			return nil, true
+		case key.Matches(k, d.c.Keys.Confirm):
+			return d.Submit(strings.TrimSpace(d.input.Value())), true
+		}
+	}
+	var cmd tea.Cmd
+	d.input, cmd = d.input.Update(msg)
+	return cmd, false
+}
+
+func (d *Prompt) View(w, h int) string {
+	st := d.c.Styles
+	d.input.SetWidth(max(min(w-8, 60), 10))
+	lines := []string{st.DialogTitle.Render(d.Title), "", d.input.View()}
+	if d.Hint != "" {
+		lines = append(lines, "", st.Dim.Render(d.Hint))
+	}
+	return box(st.Dialog, lines, w)
+}
+
+// Help is the ? overlay, generated from the key map.
+type Help struct{ c *common.Common }
+
+// NewHelp makes the help overlay.
+func NewHelp(c *common.Common) *Help { return &Help{c: c} }
+
+func (d *Help) Update(msg tea.Msg) (tea.Cmd, bool) {
+	if k, ok := msg.(tea.KeyPressMsg); ok && (key.Matches(k, d.c.Keys.Help, d.c.Keys.Cancel, d.c.Keys.Confirm) || k.String() == "q") {
+		return nil, true
+	}
+	return nil, false
+}
+
+func (d *Help) View(w, h int) string {
+	st := d.c.Styles
+	var cols []string
+	colW := 0
+	for _, g := range d.c.Keys.Groups() {
+		lines := []string{st.DialogTitle.Render(g.Title)}
+		for _, b := range g.Bindings {
+			hp := b.Help()
+			lines = append(lines, st.HelpKey.Render(common.Fit(hp.Key, 12))+st.HelpDesc.Render(hp.Desc))
+		}
+		col := strings.Join(lines, "\n")
+		colW = max(colW, lipgloss.Width(col))
+		cols = append(cols, col)
+	}
+	// As many columns side by side as fit.
+	per := max(1, (w-4)/(colW+2))
+	var rows []string
+	for i := 0; i < len(cols); i += per {
+		end := min(i+per, len(cols))
+		row := make([]string, 0, end-i)
+		for _, c := range cols[i:end] {
+			row = append(row, lipgloss.NewStyle().Width(colW+2).Render(c))
+		}
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	body := strings.Split(strings.Join(rows, "\n\n"), "\n")
+	if max := h - 4; len(body) > max && max > 0 {
+		body = body[:max]
+	}
+	return box(st.Dialog, append(body, st.Dim.Render("? or esc to close")), w)
+}
+
+// box draws lines in the dialog frame, no wider than w.
+func box(s lipgloss.Style, lines []string, w int) string {
+	inner := 0
+	for _, l := range lines {
+		inner = max(inner, lipgloss.Width(l))
+	}
+	inner = min(inner, max(w-4, 1))
+	for i, l := range lines {
+		lines[i] = common.Fit(l, inner)
+	}
+	return s.Render(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,299 @@
+// Package runform is the "run a container" form. It builds the docker
+// command line the person would type, so the CLI's own parser turns it
+// into engine options and the status bar can show the command: the form
+// and `berth run` cannot drift apart, and a flag a later issue adds to
+// `run` needs only a field here.
+package runform
+
+import (
+	"errors"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"berth/ui/common"
+)
+
+// field is one line of the form: a text input, or a checkbox.
+type field struct {
+	label string
+	flag  string // the run flag it becomes ("" for image and command)
+	hint  string
+	check bool // a checkbox
+	on    bool
+	input textinput.Model
+	// list: the value holds several space-separated flag values (-e A=1 B=2).
+	list bool
+}
+
+// Model is the form.
+type Model struct {
+	c      *common.Common
+	fields []*field
+	focus  int
+	err    string
+}
+
+// Submitted is sent when the person runs the form: the arguments of
+// `berth run` (without "run"), and whether to attach a terminal.
+type Submitted struct {
+	Args        []string
+	Interactive bool
+	Name        string
+}
+
+// Field indexes.
+const (
+	fImage = iota
+	fName
+	fCommand
+	fTTY
+	fRm
+	fEnv
+	fMemory
+	fCPUs
+	fRestart
+)
+
+// New makes a form for image.
+func New(c *common.Common, image string) (*Model, tea.Cmd) {
+	text := func(label, flag, hint, value string) *field {
+		ti := textinput.New()
+		ti.Prompt = ""
+		ti.Placeholder = hint
+		ti.SetValue(value)
+		ti.SetWidth(40)
+		return &field{label: label, flag: flag, hint: hint, input: ti}
+	}
+	m := &Model{c: c}
+	m.fields = []*field{
+		fImage:   text("Image", "", "busybox:latest", image),
+		fName:    text("Name", "--name", "a name, or empty for a generated one", ""),
+		fCommand: text("Command", "", "the image's default command", ""),
+		fTTY:     {label: "Interactive terminal (-it)", flag: "-it", check: true, on: true},
+		fRm:      {label: "Remove when it exits (--rm)", flag: "--rm", check: true},
+		fEnv:     text("Environment", "-e", "KEY=value KEY2=value", ""),
+		fMemory:  text("Memory limit", "--memory", "e.g. 256m", ""),
+		fCPUs:    text("CPUs", "--cpus", "e.g. 0.5", ""),
+		fRestart: text("Restart policy", "--restart", "no, on-failure[:N], always, unless-stopped", ""),
+	}
+	m.fields[fEnv].list = true
+	return m, m.setFocus(fName)
+}
+
+// Capturing: the form takes every key.
+func (m *Model) Capturing() bool { return true }
+
+func (m *Model) setFocus(i int) tea.Cmd {
+	for _, f := range m.fields {
+		if !f.check {
+			f.input.Blur()
+		}
+	}
+	m.focus = (i + len(m.fields)) % len(m.fields)
+	if f := m.fields[m.focus]; !f.check {
+		return f.input.Focus()
+	}
+	return nil
+}
+
+// Update handles typing, moving between fields, toggling and submitting.
+// done reports the form closed (submitted or cancelled).
+func (m *Model) Update(msg tea.Msg) (tea.Cmd, bool) {
+	k, isKey := msg.(tea.KeyPressMsg)
+	if isKey {
+		keys := m.c.Keys
+		f := m.fields[m.focus]
+		switch {
+		case key.Matches(k, keys.Cancel):
+			return nil, true
+		case key.Matches(k, keys.Confirm):
+			args, err := m.Args()
+			if err != nil {
+				m.err = err.Error()
+				return nil, false
+			}
+			sub := Submitted{Args: args, Interactive: m.fields[fTTY].on, Name: m.fields[fName].input.Value()}
+			return func() tea.Msg { return sub }, true
+		case key.Matches(k, keys.NextField):
+			return m.setFocus(m.focus + 1), false
+		case key.Matches(k, keys.PrevField):
+			return m.setFocus(m.focus - 1), false
+		case f.check && (k.String() == "space" || k.String() == "x"):
+			f.on = !f.on
+			return nil, false
+		}
+		if f.check {
+			return nil, false
+		}
+		m.err = ""
+	}
+	f := m.fields[m.focus]
+	if f.check {
+		return nil, false
+	}
+	var cmd tea.Cmd
+	f.input, cmd = f.input.Update(msg)
+	return cmd, false
+}
+
+// Args is the command line the form stands for, after "run".
+func (m *Model) Args() ([]string, error) {
+	var args []string
+	for i, f := range m.fields {
+		switch {
+		case i == fImage || i == fCommand:
+		case f.check:
+			if f.on {
+				args = append(args, f.flag)
+			}
+		case f.list:
+			words, err := SplitWords(f.input.Value())
+			if err != nil {
+				return nil, errors.New(strings.ToLower(f.label) + ": " + err.Error())
+			}
+			for _, w := range words {
+				args = append(args, f.flag, w)
+			}
+		default:
+			if v := strings.TrimSpace(f.input.Value()); v != "" {
+				args = append(args, f.flag, v)
+			}
+		}
+	}
+	image := strings.TrimSpace(m.fields[fImage].input.Value())
+	if image == "" {
+		return nil, errors.New("an image is needed")
+	}
+	cmd, err := SplitWords(m.fields[fCommand].input.Value())
+	if err != nil {
+		return nil, errors.New("command: " + err.Error())
+	}
+	return append(append(args, image), cmd...), nil
+}
+
+// View draws the form within w×h.
+func (m *Model) View(w, h int) string {
+	st := m.c.Styles
+	lines := []string{st.DialogTitle.Render("Run a container"), ""}
+	labelW := 28
+	inputW := max(min(w-labelW-8, 60), 10)
+	for i, f := range m.fields {
+		ls := st.Label
+		mark := "  "
+		if i == m.focus {
+			ls = st.LabelFocused
+			mark = st.LabelFocused.Render("› ")
+		}
+		if f.check {
+			box := "[ ]"
+			if f.on {
+				box = "[x]"
+			}
+			lines = append(lines, mark+ls.Render(box+" "+f.label))
+			continue
+		}
+		f.input.SetWidth(inputW)
+		lines = append(lines, mark+ls.Render(common.Fit(f.label, labelW-4))+"  "+f.input.View())
+	}
+	args, err := m.Args()
+	lines = append(lines, "")
+	switch {
+	case m.err != "":
+		lines = append(lines, st.StatusError.Render(m.err))
+	case err == nil:
+		lines = append(lines, st.StatusCommand.Render("$ "+Command(args)))
+	}
+	lines = append(lines, st.Dim.Render("tab/↑↓ move · space toggle · enter run · esc cancel"))
+	if len(lines) > h-2 && h > 4 {
+		lines = lines[:h-2]
+	}
+	inner := 0
+	for _, l := range lines {
+		inner = max(inner, common.Width(l))
+	}
+	inner = min(inner, w-4)
+	for i, l := range lines {
+		lines[i] = common.Fit(l, inner)
+	}
+	return st.Dialog.Render(strings.Join(lines, "\n"))
+}
+
+// Command is the shell command for run args, quoted where needed.
+func Command(args []string) string {
+	parts := []string{"berth", "run"}
+	for _, a := range args {
+		parts = append(parts, Quote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Quote quotes s for a POSIX shell when it needs it.
+func Quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == '@' || r == ',' || r == '+' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// SplitWords splits a command line as a POSIX shell would for plain words:
+// blanks separate words; single quotes keep everything; double quotes keep
+// everything but backslash escapes of " and \; a backslash outside quotes
+// escapes the next character.
+func SplitWords(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == ' ' || ch == '\t' || ch == '\n':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case ch == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case ch == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '$' || s[i+1] == '`') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("unterminated double quote")
+			}
+			inWord = true
+		case ch == '\\':
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+			inWord = true
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
