@@ -127,3 +127,9 @@ func Ago(now, t time.Time) string {
 	}
 	return units.HumanDuration(now.Sub(t)) + " ago"
 }
+
+// Width is the number of cells s takes (ANSI sequences excluded).
+func Width(s string) int { return ansi.StringWidth(s) }
+
+// Duration is Docker's human duration: "3 minutes", "About an hour".
+func Duration(d time.Duration) string { return units.HumanDuration(d) }
