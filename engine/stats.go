@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"berth/containers"
 	"berth/containers/cgroups"
 )
@@ -60,6 +62,12 @@ type Sampler struct {
 type cachedRecord struct {
 	c     *containers.Container
 	mtime time.Time
+	// The state last read, and the identity of the state.json it came
+	// from: a stopped container's state is not read again until a new
+	// file replaces it, so a tick over many stopped containers costs a
+	// stat each.
+	st    containers.State
+	stKey fileKey
 	// Open handles on the current run's counters (see cgroups.Reader).
 	pid    int
 	cg     *cgroups.Reader
@@ -121,7 +129,7 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 			continue // removed meanwhile
 		}
 		c := rec.c
-		st, err := s.e.containers.LoadState(id)
+		st, err := s.state(rec, id)
 		if err != nil {
 			continue
 		}
@@ -153,6 +161,33 @@ func (s *Sampler) Close() {
 		r.closeRun()
 		delete(s.records, id)
 	}
+}
+
+// fileKey identifies one version of a file replaced by rename.
+type fileKey struct {
+	ino   uint64
+	mtime int64
+	size  int64
+}
+
+// state returns the container's state. An active one is always read
+// again (its monitor may have died); any other only when state.json was
+// replaced since.
+func (s *Sampler) state(rec *cachedRecord, id string) (containers.State, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(s.e.containers.Dir(id), "state.json"), &st); err != nil {
+		return containers.State{}, err
+	}
+	key := fileKey{ino: st.Ino, mtime: st.Mtim.Nano(), size: st.Size}
+	if key == rec.stKey && !rec.st.Active() {
+		return rec.st, nil
+	}
+	state, err := s.e.containers.LoadState(id)
+	if err != nil {
+		return state, err
+	}
+	rec.st, rec.stKey = state, key
+	return state, nil
 }
 
 // record returns the container's record, read again only when it changed
