@@ -157,15 +157,26 @@ func (d *Prompt) View(w, h int) string {
 	return box(st.Dialog, lines, w)
 }
 
-// Help is the ? overlay, generated from the key map.
-type Help struct{ c *common.Common }
+// Help is the ? overlay, generated from the key map; it scrolls when the
+// terminal is too small to show it whole.
+type Help struct {
+	c      *common.Common
+	offset int
+}
 
 // NewHelp makes the help overlay.
 func NewHelp(c *common.Common) *Help { return &Help{c: c} }
 
 func (d *Help) Update(msg tea.Msg) (tea.Cmd, bool) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && (key.Matches(k, d.c.Keys.Help, d.c.Keys.Cancel, d.c.Keys.Confirm) || k.String() == "q") {
+	k, ok := msg.(tea.KeyPressMsg)
+	switch {
+	case !ok:
+	case key.Matches(k, d.c.Keys.Help, d.c.Keys.Cancel, d.c.Keys.Confirm) || k.String() == "q":
 		return nil, true
+	case key.Matches(k, d.c.Keys.Down, d.c.Keys.PageDown):
+		d.offset += 3
+	case key.Matches(k, d.c.Keys.Up, d.c.Keys.PageUp):
+		d.offset = max(d.offset-3, 0)
 	}
 	return nil, false
 }
@@ -178,7 +189,7 @@ func (d *Help) View(w, h int) string {
 		lines := []string{st.DialogTitle.Render(g.Title)}
 		for _, b := range g.Bindings {
 			hp := b.Help()
-			lines = append(lines, st.HelpKey.Render(common.Fit(hp.Key, 12))+st.HelpDesc.Render(hp.Desc))
+			lines = append(lines, st.HelpKey.Render(common.Fit(hp.Key, 10))+st.HelpDesc.Render(hp.Desc))
 		}
 		col := strings.Join(lines, "\n")
 		colW = max(colW, lipgloss.Width(col))
@@ -196,10 +207,13 @@ func (d *Help) View(w, h int) string {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
 	}
 	body := strings.Split(strings.Join(rows, "\n\n"), "\n")
-	if max := h - 4; len(body) > max && max > 0 {
-		body = body[:max]
+	hint := "? or esc to close"
+	if room := h - 3; len(body) > room && room > 0 {
+		d.offset = min(d.offset, len(body)-room)
+		body = body[d.offset : d.offset+room]
+		hint = "↑↓ scroll · " + hint
 	}
-	return box(st.Dialog, append(body, st.Dim.Render("? or esc to close")), w)
+	return box(st.Dialog, append(body, st.Dim.Render(hint)), w)
 }
 
 // box draws lines in the dialog frame, no wider than w.

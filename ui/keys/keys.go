@@ -9,7 +9,8 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	// Global.
 	Quit, Help, NextPane, PrevPane, Back  key.Binding
-	Containers, Images, Volumes, Networks key.Binding
+	// The lists; volumes and networks join them when the engine has them.
+	Containers, Images key.Binding
 	PrevTab, NextTab                      key.Binding
 
 	// Movement, shared by every list and viewer.
@@ -42,21 +43,19 @@ func Default() *KeyMap {
 	return &KeyMap{
 		Quit:     b("q", "quit", "q", "ctrl+c"),
 		Help:     b("?", "help", "?"),
-		NextPane: b("tab", "next pane", "tab"),
-		PrevPane: b("shift+tab", "previous pane", "shift+tab"),
+		NextPane: b("tab", "pane", "tab"),
+		PrevPane: b("shift+tab", "pane back", "shift+tab"),
 		Back:     b("esc", "back", "esc"),
 
 		Containers: b("1", "containers", "1"),
 		Images:     b("2", "images", "2"),
-		Volumes:    b("3", "volumes", "3"),
-		Networks:   b("4", "networks", "4"),
-		PrevTab:    b("[", "previous tab", "["),
-		NextTab:    b("]", "next tab", "]"),
+		PrevTab:    b("[", "tab back", "["),
+		NextTab:    b("]", "tab", "]"),
 
 		Up:       b("↑/k", "up", "up", "k"),
 		Down:     b("↓/j", "down", "down", "j"),
-		PageUp:   b("pgup/ctrl+b", "page up", "pgup", "ctrl+b", "ctrl+u"),
-		PageDown: b("pgdn/ctrl+f", "page down", "pgdown", "ctrl+f", "ctrl+d"),
+		PageUp:   b("pgup", "page up", "pgup", "ctrl+b", "ctrl+u"),
+		PageDown: b("pgdn", "page down", "pgdown", "ctrl+f", "ctrl+d"),
 		Top:      b("g/home", "top", "g", "home"),
 		Bottom:   b("G/end", "bottom", "G", "end"),
 		Left:     b("←/h", "left/collapse", "left", "h"),
@@ -64,8 +63,8 @@ func Default() *KeyMap {
 		Enter:    b("enter", "open", "enter"),
 
 		Filter:      b("/", "filter", "/"),
-		Sort:        b("o", "sort by next column", "o"),
-		SortReverse: b("O", "reverse sort", "O"),
+		Sort:        b("o", "sort", "o"),
+		SortReverse: b("O", "reverse", "O"),
 
 		Run:     b("r", "run", "r"),
 		Start:   b("u", "start", "u"),
@@ -110,7 +109,7 @@ type Group struct {
 // Groups lays the whole map out for the ? overlay.
 func (k *KeyMap) Groups() []Group {
 	return []Group{
-		{"General", []key.Binding{k.Help, k.Quit, k.NextPane, k.PrevPane, k.Back, k.Containers, k.Images, k.Volumes, k.Networks, k.PrevTab, k.NextTab}},
+		{"General", []key.Binding{k.Help, k.Quit, k.NextPane, k.PrevPane, k.Back, k.Containers, k.Images, k.PrevTab, k.NextTab}},
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.Filter, k.Sort, k.SortReverse}},
 		{"Containers", []key.Binding{k.Run, k.Start, k.Stop, k.Restart, k.Kill, k.Pause, k.Remove, k.Attach, k.Exec, k.Commit, k.Prune}},
 		{"Images", []key.Binding{k.Run, k.Tag, k.Remove, k.Prune}},

@@ -59,14 +59,14 @@ func newCommon() *common.Common {
 // The form builds the command line a person would type.
 func TestFormArgs(t *testing.T) {
 	m, _ := New(newCommon(), "busybox:latest")
-	typeText(m, "web") // Name has the focus first
+	typeText(m, "web")   // Name has the focus first
 	press(m, tea.KeyTab) // Command
 	typeText(m, "sh -c 'top -b'")
-	press(m, tea.KeyTab)                              // -it (on)
+	press(m, tea.KeyTab)                            // -it (on)
 	m.Update(tea.KeyPressMsg{Code: ' ', Text: " "}) // off
-	press(m, tea.KeyTab)                              // --rm
+	press(m, tea.KeyTab)                            // --rm
 	m.Update(tea.KeyPressMsg{Code: ' ', Text: " "}) // on
-	press(m, tea.KeyTab)                              // env
+	press(m, tea.KeyTab)                            // env
 	typeText(m, "A=1 B='x y'")
 	press(m, tea.KeyTab) // memory
 	typeText(m, "64m")

@@ -4,7 +4,6 @@ package styles
 
 import (
 	"image/color"
-	"os"
 
 	"charm.land/lipgloss/v2"
 )
@@ -75,10 +74,6 @@ type Styles struct {
 	Input         lipgloss.Style
 	FilterPrompt  lipgloss.Style
 }
-
-// NoColorFromEnv reports whether NO_COLOR asks for no colour: any
-// non-empty value does (https://no-color.org).
-func NoColorFromEnv() bool { return os.Getenv("NO_COLOR") != "" }
 
 // New returns the UI's styles; noColor keeps emphasis (bold, reverse,
 // underline) and drops every colour.
