@@ -124,19 +124,28 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rec, err := s.record(id)
+		// The state first: a stopped container costs one stat when only
+		// running ones are wanted.
+		rec := s.records[id]
+		if rec == nil {
+			rec = &cachedRecord{}
+			s.records[id] = rec
+		}
+		st, err := s.state(rec, id)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		c := rec.c
-		st, err := s.state(rec, id)
-		if err != nil {
-			continue
-		}
 		seen[id] = true
 		if !st.Running && !all {
+			if rec.pid != 0 {
+				rec.closeRun()
+			}
 			continue
 		}
+		if err := s.record(rec, id); err != nil {
+			continue
+		}
+		c := rec.c
 		smp := Sample{ID: id, Name: c.Name, Time: now, Running: st.Running, OnlineCPUs: s.ncpu}
 		if st.Running {
 			s.read(rec, st, system, &smp)
@@ -190,27 +199,22 @@ func (s *Sampler) state(rec *cachedRecord, id string) (containers.State, error) 
 	return state, nil
 }
 
-// record returns the container's record, read again only when it changed
-// (renames and updates rewrite it).
-func (s *Sampler) record(id string) (*cachedRecord, error) {
+// record fills in the container's record, read again only when it
+// changed (renames and updates rewrite it).
+func (s *Sampler) record(r *cachedRecord, id string) error {
 	fi, err := os.Stat(filepath.Join(s.e.containers.Dir(id), "config.json"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r, ok := s.records[id]
-	if ok && r.mtime.Equal(fi.ModTime()) {
-		return r, nil
+	if r.c != nil && r.mtime.Equal(fi.ModTime()) {
+		return nil
 	}
 	c, err := s.e.containers.Get(id)
 	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		r = &cachedRecord{}
-		s.records[id] = r
+		return err
 	}
 	r.c, r.mtime = c, fi.ModTime()
-	return r, nil
+	return nil
 }
 
 func (s *Sampler) read(rec *cachedRecord, st containers.State, system uint64, smp *Sample) {
@@ -364,8 +368,8 @@ func (e *Engine) NewStatsHub(interval time.Duration) *StatsHub {
 	return &StatsHub{e: e, interval: interval, subs: map[chan []Sample]bool{}}
 }
 
-// Subscribe returns a channel of readings (all containers, running or
-// not) until ctx ends. A slow subscriber misses readings, never blocks
+// Subscribe returns a channel of readings of the running containers
+// until ctx ends. A slow subscriber misses readings, never blocks
 // the others.
 func (h *StatsHub) Subscribe(ctx context.Context) <-chan []Sample {
 	ch := make(chan []Sample, 1)
@@ -391,7 +395,7 @@ func (h *StatsHub) Subscribe(ctx context.Context) <-chan []Sample {
 }
 
 func (h *StatsHub) run(ctx context.Context) {
-	for smp := range h.e.Stats(ctx, h.interval, true) {
+	for smp := range h.e.Stats(ctx, h.interval, false) {
 		h.mu.Lock()
 		for ch := range h.subs {
 			select {
