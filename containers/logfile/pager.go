@@ -536,16 +536,19 @@ func (p *Pager) Search(ctx context.Context, from Pos, query string, backward boo
 	}
 	defer s.release()
 	m := newFolder(query)
+	rf := newRawFilter(query)
 	var next func(context.Context, *Line) (bool, error)
 	if backward {
 		lr, err := newBackwardLines(ctx, s, from)
 		if err != nil {
 			return Line{}, false, fmt.Errorf("search log %s: %w", p.path, err)
 		}
-		lr.bw.block = searchBlock
+		lr.bw.block, lr.filter = searchBlock, rf
 		next = lr.next
 	} else {
-		next = newForwardLines(s, from, searchBlock).next
+		lr := newForwardLines(s, from, searchBlock)
+		lr.filter = rf
+		next = lr.next
 	}
 	var ln Line
 	for {
@@ -616,6 +619,113 @@ func lowerInto(dst, b []byte) []byte {
 	return dst
 }
 
+// rawFilter rules out runs of entries without decoding them. A query of
+// printable ASCII that neither the Writer nor Docker's encoder escapes
+// (no '"', '\\', '<', '>', '&') appears verbatim in the JSON line of any
+// entry whose text holds it, and lower-casing the JSON lowers the text
+// alike. So when a run of complete JSON lines does not hold the query, and
+// each of its entries ends its last line (no line runs on into the next
+// entry), none of the lines in it can match.
+//
+// Where chunks end mid-line the runs are short or none, and the filter
+// turns itself off once it has looked at a few megabytes to little gain.
+type rawFilter struct {
+	needle []byte // lower-case
+	low    []byte
+	seen   int64 // bytes analysed
+	saved  int64 // bytes in runs
+	off    bool
+}
+
+// filterTrial is how much the filter looks at before judging its gain.
+const filterTrial = 8 << 20
+
+func (rf *rawFilter) active() bool { return rf != nil && !rf.off }
+
+func newRawFilter(q string) *rawFilter {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return nil
+		}
+	}
+	return &rawFilter{needle: lowerInto(nil, []byte(q))}
+}
+
+// endsLine is how an entry written as {"log":"...\n","stream":... ends
+// the text of its log field.
+var endsLine = []byte(`n","stream":"`)
+
+// runs analyses raw, complete JSON lines starting at file offset base, and
+// returns the runs of lines a search can skip, as file offsets [start,
+// end): lines whose entries end their last line and do not hold the query.
+// Lowering may change the length of some runes, so lines are matched up
+// between raw and its lower-case copy by their '\n's.
+func (rf *rawFilter) runs(raw []byte, base int64, out [][2]int64) [][2]int64 {
+	out = out[:0]
+	rf.low = lowerInto(rf.low[:0], raw)
+	low := rf.low
+	hit := bytes.Index(low, rf.needle) // next hit in low; -1: none
+	end := nextLineEnd(raw, 0)         // next entry end in raw; -1: none
+	runStart := -1
+	for ls, lls := 0, 0; ls < len(raw); {
+		le := ls + bytes.IndexByte(raw[ls:], '\n') // raw holds complete lines
+		lle := lls + bytes.IndexByte(low[lls:], '\n')
+		if hit >= 0 && hit < lls {
+			if h := bytes.Index(low[lls:], rf.needle); h >= 0 {
+				hit = lls + h
+			} else {
+				hit = -1
+			}
+		}
+		if end >= 0 && end < ls {
+			end = nextLineEnd(raw, ls)
+		}
+		ok := end >= ls && end < le && !(hit >= lls && hit < lle)
+		switch {
+		case ok && runStart < 0:
+			runStart = ls
+		case !ok && runStart >= 0:
+			out = append(out, [2]int64{base + int64(runStart), base + int64(ls)})
+			runStart = -1
+		}
+		ls, lls = le+1, lle+1
+	}
+	if runStart >= 0 {
+		out = append(out, [2]int64{base + int64(runStart), base + int64(len(raw))})
+	}
+	rf.seen += int64(len(raw))
+	for _, r := range out {
+		rf.saved += r[1] - r[0]
+	}
+	if rf.seen >= filterTrial && rf.saved < rf.seen/2 {
+		rf.off = true
+	}
+	return out
+}
+
+// nextLineEnd returns the offset of the next endsLine at or after from
+// that ends a log field with an escaped '\n' (an odd run of '\\' before
+// its 'n'), or -1.
+func nextLineEnd(raw []byte, from int) int {
+	for from < len(raw) {
+		j := bytes.Index(raw[from:], endsLine)
+		if j < 0 {
+			return -1
+		}
+		k := from + j
+		bs := 0
+		for k-bs-1 >= 0 && raw[k-bs-1] == '\\' {
+			bs++
+		}
+		if bs%2 == 1 {
+			return k
+		}
+		from = k + len(endsLine)
+	}
+	return -1
+}
+
 // entry is one decoded entry; its text and ends belong to the decoder and
 // are valid until the next decode.
 type entry struct {
@@ -654,10 +764,14 @@ type forward struct {
 	skip   bool  // inside an over-long line
 	block  int
 	dec    decoder
+	// Searching: runs of read-ahead entries that cannot match (see
+	// rawFilter.runs), analysed once per read.
+	runs   [][2]int64
+	runsOK bool
 }
 
 func (fw *forward) seek(fi int, off int64) {
-	fw.fi, fw.bufOff, fw.r, fw.w, fw.skip = fi, off, 0, 0, false
+	fw.fi, fw.bufOff, fw.r, fw.w, fw.skip, fw.runsOK = fi, off, 0, 0, false, false
 }
 
 // next returns the next decodable, non-empty entry; false at the end.
@@ -707,6 +821,7 @@ func (fw *forward) next(ctx context.Context) (entry, bool, error) {
 		n := int(min(int64(len(fw.buf)-fw.w), f.end-at))
 		got, err := f.pf.f.ReadAt(fw.buf[fw.w:fw.w+n], at)
 		fw.w += got
+		fw.runsOK = false
 		if err != nil && !errors.Is(err, io.EOF) {
 			return entry{}, false, err
 		}
@@ -715,6 +830,27 @@ func (fw *forward) next(ctx context.Context) (entry, bool, error) {
 		}
 	}
 	return entry{}, false, nil
+}
+
+// skipRaw moves past the read-ahead entries that rf rules out. It must be
+// called between lines, at an entry boundary.
+func (fw *forward) skipRaw(rf *rawFilter) {
+	if fw.skip {
+		return
+	}
+	if !fw.runsOK {
+		buf := fw.buf[fw.r:fw.w]
+		fw.runs = rf.runs(buf[:bytes.LastIndexByte(buf, '\n')+1], fw.bufOff+int64(fw.r), fw.runs)
+		fw.runsOK = true
+	}
+	at := fw.bufOff + int64(fw.r)
+	for len(fw.runs) > 0 && fw.runs[0][1] <= at {
+		fw.runs = fw.runs[1:]
+	}
+	if len(fw.runs) > 0 && fw.runs[0][0] <= at {
+		fw.r += int(fw.runs[0][1] - at)
+		fw.runs = fw.runs[1:]
+	}
 }
 
 // forwardLines assembles display lines from a forward entry reader.
@@ -728,7 +864,8 @@ type forwardLines struct {
 		off   int64
 		piece int
 	}
-	acc lineText
+	acc    lineText
+	filter *rawFilter // searching: skip what cannot match
 }
 
 func newForwardLines(s *snapshot, pos Pos, block int) *forwardLines {
@@ -743,6 +880,10 @@ func newForwardLines(s *snapshot, pos Pos, block int) *forwardLines {
 // false at the end of the log.
 func (lr *forwardLines) next(ctx context.Context, ln *Line) (bool, error) {
 	lr.acc.reset()
+	if lr.filter.active() && lr.first.piece == 0 && (!lr.have || lr.at >= len(lr.e.text)) {
+		// Between entries, and the last line ended with its entry.
+		lr.fw.skipRaw(lr.filter)
+	}
 	started := false
 	for {
 		if !lr.have || lr.at >= len(lr.e.text) {
@@ -838,6 +979,8 @@ type backward struct {
 	skip   bool // data's first line is the end of an over-long one
 	block  int
 	dec    decoder
+	runs   [][2]int64 // searching: see forward
+	runsOK bool
 }
 
 // prev returns the entry before the last one returned; false at the start.
@@ -863,7 +1006,7 @@ func (bw *backward) prev(ctx context.Context) (entry, bool, error) {
 			bw.fi--
 			if bw.fi >= 0 {
 				bw.bufOff = bw.s.files[bw.fi].end
-				bw.data, bw.skip = bw.data[:0], false
+				bw.data, bw.skip, bw.runsOK = bw.data[:0], false, false
 			}
 			continue
 		}
@@ -888,6 +1031,7 @@ func (bw *backward) prev(ctx context.Context) (entry, bool, error) {
 			return entry{}, false, err
 		}
 		bw.spare, bw.data, bw.bufOff = bw.data[:0], nd, pos
+		bw.runsOK = false
 		if bw.skip && len(bw.data) == n {
 			// The over-long line continues: keep only up to its start.
 			if k := bytes.LastIndexByte(bw.data, '\n'); k >= 0 {
@@ -901,6 +1045,34 @@ func (bw *backward) prev(ctx context.Context) (entry, bool, error) {
 		}
 	}
 	return entry{}, false, nil
+}
+
+// skipRaw moves back before the read-ahead entries that rf rules out, and
+// reports whether it did: then the entry before the next one returned ends
+// its last line.
+func (bw *backward) skipRaw(rf *rawFilter) bool {
+	if bw.skip || len(bw.data) == 0 {
+		return false
+	}
+	if !bw.runsOK {
+		start := 0 // the first complete line: data may begin inside one
+		if bw.bufOff > 0 {
+			start = bytes.IndexByte(bw.data, '\n') + 1
+		}
+		bw.runs = rf.runs(bw.data[start:], bw.bufOff+int64(start), bw.runs)
+		bw.runsOK = true
+	}
+	at := bw.bufOff + int64(len(bw.data))
+	for n := len(bw.runs); n > 0 && bw.runs[n-1][0] >= at; n-- {
+		bw.runs = bw.runs[:n-1]
+	}
+	n := len(bw.runs)
+	if n == 0 || bw.runs[n-1][1] < at {
+		return false
+	}
+	bw.data = bw.data[:bw.runs[n-1][0]-bw.bufOff]
+	bw.runs = bw.runs[:n-1]
+	return true
 }
 
 // backwardLines assembles display lines from a backward entry reader,
@@ -926,6 +1098,7 @@ type backwardLines struct {
 	stream  string
 	time    time.Time
 	out     []byte
+	filter  *rawFilter // searching: skip what cannot match
 }
 
 func newBackwardLines(ctx context.Context, s *snapshot, pos Pos) (*backwardLines, error) {
@@ -954,6 +1127,12 @@ func newBackwardLines(ctx context.Context, s *snapshot, pos Pos) (*backwardLines
 func (lr *backwardLines) next(ctx context.Context, ln *Line) (bool, error) {
 	for {
 		if !lr.have || lr.piece < 0 {
+			if lr.filter.active() && lr.bw.skipRaw(lr.filter) && lr.open {
+				// The entry before ends its line: the pending one
+				// starts where it is.
+				lr.emit(ln)
+				return true, nil
+			}
 			e, ok, err := lr.bw.prev(ctx)
 			if err != nil {
 				return false, err

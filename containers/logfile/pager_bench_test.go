@@ -1,10 +1,13 @@
 package logfile
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // BenchmarkPager1GB pages through a 1 GB log (written in b.TempDir, 32 KiB
@@ -57,11 +60,27 @@ func BenchmarkPager1GB(b *testing.B) {
 			}
 		}
 	})
+	benchSearch(b, "Search", p, size)
+	p.Close()
+	// Chunks that end at line ends (a line-buffered program), where a
+	// search skips most of the JSON without decoding it.
+	aligned := filepath.Join(b.TempDir(), "aligned.log")
+	size = alignedLog(b, aligned, 1<<30)
+	if p, err = OpenPager(aligned); err != nil {
+		b.Fatal(err)
+	}
+	benchSearch(b, "SearchAligned", p, size)
+	runtime.GC()
+}
+
+// benchSearch searches the whole log for a missing string, both ways.
+func benchSearch(b *testing.B, name string, p *Pager, size int64) {
+	ctx := context.Background()
 	for _, dir := range []struct {
 		name     string
 		backward bool
-	}{{"SearchForward", false}, {"SearchBackward", true}} {
-		b.Run(dir.name, func(b *testing.B) {
+	}{{"Forward", false}, {"Backward", true}} {
+		b.Run(name+dir.name, func(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
 			from := p.Start()
@@ -76,5 +95,35 @@ func BenchmarkPager1GB(b *testing.B) {
 			}
 		})
 	}
-	runtime.GC()
+}
+
+// alignedLog writes a log of about size bytes of ~4 KiB chunks that end
+// at line ends.
+func alignedLog(b *testing.B, path string, size int64) int64 {
+	w, err := NewWriter(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := benchChunk(1 << 20)
+	text = text[:bytes.LastIndexByte(text, '\n')+1]
+	tm := time.Date(2024, 3, 4, 5, 6, 7, 0, time.UTC)
+	for i, off := 0, 0; w.size+int64(len(w.buf)) < size; i++ {
+		end := min(off+4096, len(text))
+		end += bytes.IndexByte(text[end-1:], '\n')
+		if err := w.Write([]string{"stdout", "stderr"}[i%5/4], tm, text[off:end]); err != nil {
+			b.Fatal(err)
+		}
+		if off = end; off == len(text) {
+			off = 0
+		}
+		tm = tm.Add(time.Millisecond)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -606,4 +607,94 @@ func TestLowerInto(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPagerSearchMatchesScan checks Search against a plain scan of every
+// line, on content made to trip a search that skips JSON it has not
+// decoded: matches split across chunks, escapes, case, lines in pieces.
+func TestPagerSearchMatchesScan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	pieces := []string{
+		"plain line\n", "needle\n", "NeEdLe in caps\n", "nee", "dle split\n", "ne\nedle\n",
+		"tab\tneedle\n", "quote \"needle\"\n", "back\\slash needle\n", "<needle> & more\n",
+		"ünïcödé NEEDLE\n", "x\n\n\n", "", "partial ", "needle\n", "needl", "e\n",
+		strings.Repeat("filler ", 20) + "\n", "a\nb\nc\n", "KELVIN \u212a\n", "trailing backslash \\",
+		"n\n", "literal \\n not a newline needle",
+	}
+	var recs []rec
+	for i := range 3000 {
+		p := pieces[(i*7+i/13)%len(pieces)]
+		if i%97 == 0 {
+			p = "rare one-of-a-kind marker\n"
+		}
+		recs = append(recs, rec{[]string{"stdout", "stderr"}[i%5/4], t0, p})
+	}
+	recs = append(recs, rec{"stdout", t0, "end\n"})
+	writeLog(t, path, Options{MaxSize: 32 << 10, MaxFile: 5}, recs)
+	// And a Docker-written entry, escaping <, > and &.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"log":"\u003cneedle\u003e \u0026 docker\n","stream":"stdout","time":"2024-03-04T05:06:07Z"}` + "\n")
+	f.Close()
+
+	p := openPager(t, path)
+	ctx := context.Background()
+	all, err := p.After(ctx, p.Start(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"needle", "NEEDLE", "le sp", "rare one", "one-of", "end", "k", "\u212a", "nowhere", "<needle>", "\\n", "e\tn", "filler filler"} {
+		m := newFolder(q)
+		var hits []int
+		for i, l := range all {
+			if m.match(l.Text) {
+				hits = append(hits, i)
+			}
+		}
+		// Forward from the start, hop by hop, and backward from the end.
+		var got []int
+		for from := p.Start(); ; {
+			l, ok, err := p.Search(ctx, from, q, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			got = append(got, lineIndex(t, all, l.Pos))
+			from = l.Next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(hits) {
+			t.Fatalf("forward %q: %d hits %v..., scan has %d %v...", q, len(got), got[:min(len(got), 10)], len(hits), hits[:min(len(hits), 10)])
+		}
+		got = got[:0]
+		for from := p.End(); ; {
+			l, ok, err := p.Search(ctx, from, q, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			got = append(got, lineIndex(t, all, l.Pos))
+			from = l.Pos
+		}
+		slices.Reverse(got)
+		if fmt.Sprint(got) != fmt.Sprint(hits) {
+			t.Fatalf("backward %q: %d hits, scan has %d", q, len(got), len(hits))
+		}
+	}
+}
+
+func lineIndex(t *testing.T, all []Line, pos Pos) int {
+	t.Helper()
+	for i, l := range all {
+		if l.Pos == pos {
+			return i
+		}
+	}
+	t.Fatalf("no line at %v", pos)
+	return -1
 }
