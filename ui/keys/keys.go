@@ -8,10 +8,10 @@ import "charm.land/bubbles/v2/key"
 // a literal key string elsewhere, so changing a key changes it everywhere.
 type KeyMap struct {
 	// Global.
-	Quit, Help, NextPane, PrevPane, Back  key.Binding
+	Quit, Help, NextPane, PrevPane, Back key.Binding
 	// The lists; volumes and networks join them when the engine has them.
 	Containers, Images key.Binding
-	PrevTab, NextTab                      key.Binding
+	PrevTab, NextTab   key.Binding
 
 	// Movement, shared by every list and viewer.
 	Up, Down, PageUp, PageDown, Top, Bottom, Left, Right, Enter key.Binding
