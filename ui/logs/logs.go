@@ -947,8 +947,8 @@ func (m *Model) search(from logfile.Pos, up bool) tea.Cmd {
 }
 
 func (m *Model) searched(msg searchedMsg) tea.Cmd {
-	if msg.gen != m.gen || msg.seq != m.searchSeq {
-		return nil
+	if msg.gen != m.gen || msg.seq != m.searchSeq || !m.searching {
+		return nil // stale, or cancelled with esc
 	}
 	m.searching = false
 	m.cancelSearch()

@@ -421,6 +421,25 @@ func TestToggles(t *testing.T) {
 	}
 }
 
+func TestCutLineMarked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	writeLog(t, path, logfile.Options{}, []rec{{"stdout", strings.Repeat("x", logfile.MaxLineLen+10) + "\n"}})
+	h := newHarness(t, 40, 5)
+	h.open(path)
+	l := h.m.lines[0]
+	if !l.cut || len(l.text) != logfile.MaxLineLen {
+		t.Fatalf("line of %d bytes, cut %v", len(l.text), l.cut)
+	}
+	h.keys("w")
+	rows := h.m.wrapped(l)
+	if got := ansi.Strip(h.m.renderRow(l, len(rows)-1)); got != strings.Repeat("x", 16)+"…" {
+		t.Fatalf("last row %q", got)
+	}
+	if got := ansi.Strip(h.m.renderRow(l, 0)); got != strings.Repeat("x", 40) {
+		t.Fatalf("first row %q", got)
+	}
+}
+
 // appender writes to a log while the pane follows it.
 type appender struct {
 	t *testing.T
@@ -514,6 +533,61 @@ func TestMissingLogAppears(t *testing.T) {
 	a := newAppender(t, path, logfile.Options{})
 	a.write("stdout", "hello\n")
 	h.waitFor("the log", func() bool { return h.shown()[0] == "hello" })
+}
+
+func TestWatchPollsWithoutDirectory(t *testing.T) {
+	// No directory to watch: the pane looks every second instead.
+	dir := filepath.Join(t.TempDir(), "not yet")
+	path := filepath.Join(dir, "c.log")
+	h := newHarness(t, 40, 5)
+	h.open(path)
+	if got := h.shown()[0]; got != "no output yet" {
+		t.Fatalf("missing log:\n%s", h.view())
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := newAppender(t, path, logfile.Options{})
+	a.write("stdout", "hello\n")
+	h.waitFor("the log", func() bool { return h.shown()[0] == "hello" })
+}
+
+func TestIdleWithoutOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	writeLog(t, path, logfile.Options{}, numbered(0, 10))
+	// Other files in the directory (the container's state) change.
+	other := filepath.Join(filepath.Dir(path), "state.json")
+	h := newHarness(t, 40, 5)
+	h.open(path)
+	for i := range 5 {
+		if err := os.WriteFile(other, []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case msg := <-h.msgs:
+		t.Fatalf("woke up with nothing new in the log: %#v", msg)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func TestSearchingAndCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	writeLog(t, path, logfile.Options{}, numbered(0, 2000))
+	h := newHarness(t, 40, 5)
+	h.open(path)
+	h.keys("/")
+	h.typ("line 0001")
+	h.handle(press("enter"))
+	if s := h.statusLine(); !strings.Contains(s, "searching…") {
+		t.Fatalf("while searching: %q", s)
+	}
+	h.handle(press("esc"))
+	h.settle()
+	if h.m.searching || h.m.hasMatch || strings.Contains(h.statusLine(), "searching") {
+		t.Fatalf("after esc: %q, match %v", h.statusLine(), h.m.hasMatch)
+	}
+	wantRange(t, h, 1996)
 }
 
 func TestSave(t *testing.T) {

@@ -71,6 +71,9 @@ func (m *Model) renderRow(l *line, r int) string {
 	}
 	b.WriteString(strings.Repeat(" ", padL))
 	m.highlight(&b, l, from, to)
+	if l.cut && to == len(l.text) {
+		b.WriteString(st.Dim.Render("…")) // the rest of the line is not shown
+	}
 	return b.String()
 }
 
