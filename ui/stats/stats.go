@@ -1,0 +1,422 @@
+// Package stats is the Stats tab and the history behind it: History keeps
+// the last minutes of every running container's readings (fed by the app
+// from a StatsHub stream whatever pane is open, so graphs are full when the
+// tab opens), and Model draws the host's totals and one container's graphs
+// sized to the pane.
+package stats
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/docker/go-units"
+
+	"berth/engine"
+	"berth/ui/common"
+)
+
+// Model is the Stats pane. It draws again only when the history has a new
+// reading, its size or the container shown changes.
+type Model struct {
+	c    *common.Common
+	hist *History
+	w, h int
+
+	id, name string
+	stopped  bool // the app says the container is not running
+
+	view   string
+	drawn  drawKey
+	points [numMetrics][]float32 // scratch: the points in view
+}
+
+// drawKey is what the drawn view depends on.
+type drawKey struct {
+	gen      uint64
+	w, h     int
+	id, name string
+	stopped  bool
+}
+
+// New makes the pane over the app's history.
+func New(c *common.Common, h *History) *Model {
+	return &Model{c: c, hist: h}
+}
+
+// Show shows container id (called name). Its state is taken from the
+// readings; SetRunning tells what they cannot.
+func (m *Model) Show(id, name string) {
+	if id != m.id {
+		m.stopped = false
+	}
+	m.id, m.name = id, name
+}
+
+// SetRunning says whether the container shown runs. Readings stop when the
+// last running container stops, so the history alone would show it
+// running; the app calls this when a container's state changes.
+func (m *Model) SetRunning(running bool) { m.stopped = !running }
+
+// ID is the container shown.
+func (m *Model) ID() string { return m.id }
+
+// SetSize sets the pane's size.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+// Update takes the app's messages. A SamplesMsg needs nothing here: the
+// app adds it to the history, whose generation View compares.
+func (m *Model) Update(msg tea.Msg) tea.Cmd { return nil }
+
+// View draws the pane, from the cache unless something it shows changed.
+func (m *Model) View() string {
+	k := drawKey{gen: m.hist.Gen(), w: m.w, h: m.h, id: m.id, name: m.name, stopped: m.stopped}
+	if k != m.drawn || m.view == "" {
+		m.view = m.draw()
+		m.drawn = k
+	}
+	return m.view
+}
+
+// metric says how one series is labelled and scaled.
+type metric struct {
+	m     Metric
+	name  string
+	paint paint   // the graph's colour
+	floor float64 // the least top of the scale, so that noise stays low
+	// value formats a point; gauge values come from the latest sample.
+	value func(v float64) string
+	rate  bool
+}
+
+func (m *Model) metrics() []metric {
+	st := m.c.Styles
+	rate := func(v float64) string { return units.HumanSizeWithPrecision(v, 3) + "/s" }
+	return []metric{
+		{m: CPU, name: "CPU", paint: paintOf(st.GraphCPU), floor: 100,
+			value: func(v float64) string { return fmt.Sprintf("%.1f%%", v) }},
+		{m: Mem, name: "MEM", paint: paintOf(st.GraphMem), floor: 1 << 20,
+			value: func(v float64) string { return common.BinarySize(uint64(v)) }},
+		{m: NetRx, name: "NET ↓", paint: paintOf(st.GraphNet), floor: 1024, value: rate, rate: true},
+		{m: NetTx, name: "NET ↑", paint: paintOf(st.GraphNet), floor: 1024, value: rate, rate: true},
+		{m: BlockRead, name: "READ", paint: paintOf(st.GraphIO), floor: 1024, value: rate, rate: true},
+		{m: BlockWrite, name: "WRITE", paint: paintOf(st.GraphIO), floor: 1024, value: rate, rate: true},
+		{m: PIDs, name: "PIDS", paint: paintOf(st.GraphPID), floor: 1,
+			value: func(v float64) string { return fmt.Sprintf("%d", uint64(v)) }},
+	}
+}
+
+// label is a metric's caption: name, current value, its limit (graph
+// panels only: the status line has the memory limit), and the largest in
+// view (the detail, left out when space is short).
+type label struct {
+	name, value, limit, detail string
+}
+
+func (m *Model) label(mt metric, smp engine.Sample, vals []float32) label {
+	l := label{name: mt.name}
+	peak := Peak(vals)
+	switch {
+	case smp.ID == "":
+		l.value = "–" // no reading of it
+	case mt.rate:
+		if v, ok := Last(vals); ok {
+			l.value = mt.value(v)
+		} else {
+			l.value = "–"
+		}
+	case mt.m == CPU:
+		l.value = mt.value(smp.CPUPercent)
+	case mt.m == Mem:
+		l.value = mt.value(float64(smp.MemUsage))
+		if smp.MemLimit > 0 {
+			l.limit = " / " + common.BinarySize(smp.MemLimit)
+		}
+	case mt.m == PIDs:
+		l.value = mt.value(float64(smp.Pids))
+		if smp.PidsLimit > 0 {
+			l.limit = fmt.Sprintf(" / %d", smp.PidsLimit)
+		}
+	}
+	if len(vals) > 0 {
+		l.detail = "(max " + mt.value(peak) + ")"
+	}
+	return l
+}
+
+func (m *Model) draw() string {
+	w, h := m.w, m.h
+	if w <= 0 || h <= 0 {
+		return common.Box(nil, w, h)
+	}
+	lines := []string{m.header()}
+	if m.id == "" {
+		lines = append(lines, m.c.Styles.Dim.Render("no container selected"))
+		return common.Box(lines, w, h)
+	}
+	smp, ok := m.hist.Latest(m.id)
+	lines = append(lines, m.status(smp, ok))
+	body := h - len(lines)
+	if body <= 0 {
+		return common.Box(lines, w, h)
+	}
+	mts := m.metrics()
+	var rows []string
+	if cols, ph, pw := gridLayout(w, body, len(mts)+1); cols > 0 {
+		rows = m.grid(mts, smp, w, cols, ph, pw)
+	} else {
+		rows = m.compact(mts, smp, w, body)
+	}
+	// The rows are w wide already: only the captions above are fitted.
+	var b strings.Builder
+	b.WriteString(common.Box(lines, w, len(lines)))
+	blank := strings.Repeat(" ", w)
+	for i := range body {
+		b.WriteByte('\n')
+		if i < len(rows) {
+			b.WriteString(rows[i])
+		} else {
+			b.WriteString(blank)
+		}
+	}
+	return b.String()
+}
+
+// header is the host's line: its CPU and memory, and the sums over the
+// running containers.
+func (m *Model) header() string {
+	st := m.c.Styles
+	t := m.hist.Totals()
+	if t.Time.IsZero() {
+		return st.Dim.Render("no readings yet: graphs fill while containers run")
+	}
+	var b strings.Builder
+	if t.HostOK {
+		fmt.Fprintf(&b, "%s CPU %.1f%%/%d%% MEM %s/%s · ", st.Title.Render("host"),
+			t.Host.CPUPercent, 100*t.Host.CPUs, common.BinarySize(t.Host.MemUsed), common.BinarySize(t.Host.MemTotal))
+	}
+	fmt.Fprintf(&b, "%s CPU %.1f%% MEM %s", st.Title.Render(fmt.Sprintf("%d running", t.Running)),
+		t.CPUPercent, common.BinarySize(t.MemUsage))
+	return b.String()
+}
+
+// status is the container's line: its name, whether it runs, its limits.
+func (m *Model) status(smp engine.Sample, ok bool) string {
+	st := m.c.Styles
+	parts := []string{st.Bold.Render(m.name)}
+	switch {
+	case !ok && m.stopped:
+		parts = append(parts, st.Exited.Render("not running"), st.Dim.Render("no readings"))
+		return strings.Join(parts, " · ")
+	case !ok:
+		parts = append(parts, st.Dim.Render("no readings yet"))
+		return strings.Join(parts, " · ")
+	case m.stopped || !smp.Running:
+		parts = append(parts, st.Exited.Render("not running"), st.Dim.Render("last values"))
+	default:
+		parts = append(parts, st.Running.Render("running"))
+	}
+	if t := m.hist.Totals(); t.HostOK && smp.MemLimit >= t.Host.MemTotal {
+		parts = append(parts, "no memory limit")
+	} else if smp.MemLimit > 0 {
+		parts = append(parts, fmt.Sprintf("memory limit %s (%.1f%% used)", common.BinarySize(smp.MemLimit), smp.MemPercent))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// gridLayout picks the fewest columns that give each of n panels at
+// least a caption and four rows of graph, the panels at least 30 cells
+// wide. cols is 0 when no grid fits (a line per metric then).
+func gridLayout(w, h, n int) (cols, ph, pw int) {
+	for cols = 1; cols <= 4; cols++ {
+		pw = (w - 2*(cols-1)) / cols
+		rows := (n + cols - 1) / cols
+		ph = h / rows
+		if pw < 30 {
+			break
+		}
+		if ph >= 5 {
+			return cols, ph, pw
+		}
+	}
+	return 0, 0, 0
+}
+
+// tail loads the visible points of each metric into m.points.
+func (m *Model) tail(mts []metric, n int) {
+	for _, mt := range mts {
+		m.points[mt.m] = m.hist.Tail(m.id, mt.m, n, m.points[mt.m][:0])
+	}
+}
+
+func top(mt metric, vals []float32) float64 { return math.Max(Peak(vals), mt.floor) }
+
+// grid draws a panel per metric, cols to a row, each ph rows tall and pw
+// wide: a caption over a bar chart, and a last panel of details. Lines
+// are exactly w cells wide.
+func (m *Model) grid(mts []metric, smp engine.Sample, w, cols, ph, pw int) []string {
+	m.tail(mts, pw)
+	graphH := ph - 1
+	if ph >= 6 {
+		graphH-- // a blank row between panel rows
+	}
+	// Cells are exactly pw wide: captions are fitted, chart rows are.
+	panels := make([][]string, 0, len(mts)+1)
+	for _, mt := range mts {
+		vals := m.points[mt.m]
+		l := m.label(mt, smp, vals)
+		p := []string{common.Fit(mt.paint.on(l.name)+" "+l.value+l.limit+" "+m.c.Styles.Dim.Render(l.detail), pw)}
+		for _, row := range Bars(vals, pw, graphH, top(mt, vals)) {
+			p = append(p, mt.paint.on(row))
+		}
+		panels = append(panels, p)
+	}
+	var det []string
+	for _, l := range m.details(smp) {
+		det = append(det, common.Fit(l, pw))
+	}
+	panels = append(panels, det)
+	blank := strings.Repeat(" ", pw)
+	rest := strings.Repeat(" ", max(w-cols*pw-2*(cols-1), 0))
+	var out []string
+	for r := 0; r*cols < len(panels); r++ {
+		for i := range ph {
+			var b strings.Builder
+			for c := range cols {
+				if c > 0 {
+					b.WriteString("  ")
+				}
+				if k := r*cols + c; k < len(panels) && i < len(panels[k]) {
+					b.WriteString(panels[k][i])
+				} else {
+					b.WriteString(blank)
+				}
+			}
+			b.WriteString(rest)
+			out = append(out, b.String())
+		}
+	}
+	return out
+}
+
+// details is the grid's last panel: limits, throttling, pressure.
+func (m *Model) details(smp engine.Sample) []string {
+	st := m.c.Styles
+	l := []string{st.Label.Render("details")}
+	if smp.PidsLimit > 0 {
+		l = append(l, fmt.Sprintf("pids limit %d", smp.PidsLimit))
+	} else {
+		l = append(l, "no pids limit")
+	}
+	if smp.NrPeriods > 0 {
+		l = append(l, fmt.Sprintf("CPU throttled in %d of %d periods (%s)", smp.NrThrottled, smp.NrPeriods,
+			time.Duration(smp.ThrottledNanos).Round(time.Millisecond)))
+	} else {
+		l = append(l, "no CPU quota")
+	}
+	if p := smp.PSI; p != nil {
+		l = append(l, fmt.Sprintf("pressure (10s): CPU %.1f%% · memory %.1f%% · IO %.1f%%", p.CPUSome10, p.MemorySome10, p.IOSome10))
+	}
+	l = append(l, st.Dim.Render(fmt.Sprintf("one point a reading, %d kept", m.hist.Points())))
+	return l
+}
+
+// compact draws a line per metric, caption then sparkline, in as many
+// columns as the rows require. Lines are exactly w cells wide.
+func (m *Model) compact(mts []metric, smp engine.Sample, w, h int) []string {
+	cols := (len(mts) + h - 1) / h
+	for cols > 1 && (w-2*(cols-1))/cols < 24 {
+		cols--
+	}
+	cw := (w - 2*(cols-1)) / cols
+	// Captions are aligned in columns (name, value, largest in view), and
+	// the largest in view depends on the sparkline's width, which depends
+	// on the captions': settle it in a few rounds.
+	labels := make([]label, len(mts))
+	var nameW, valueW, detailW, labelW int
+	withDetail := false
+	sparkW := cw
+	for range 3 {
+		m.tail(mts, max(sparkW, 1))
+		nameW, valueW, detailW = 0, 0, 0
+		for i, mt := range mts {
+			labels[i] = m.label(mt, smp, m.points[mt.m])
+			nameW = max(nameW, common.Width(labels[i].name))
+			valueW = max(valueW, common.Width(labels[i].value))
+			detailW = max(detailW, common.Width(labels[i].detail))
+		}
+		withDetail = nameW+valueW+detailW+2 <= cw/2
+		labelW = nameW + 1 + valueW
+		if withDetail {
+			labelW += 1 + detailW
+		}
+		if cw-labelW-1 == sparkW {
+			break
+		}
+		sparkW = cw - labelW - 1
+	}
+	sparkW = min(sparkW, cw-labelW-1)
+	cells := make([]string, len(mts))
+	for i, mt := range mts {
+		l := labels[i]
+		s := mt.paint.on(padRight(l.name, nameW)) + " " + padLeft(l.value, valueW)
+		if withDetail {
+			s += " " + m.c.Styles.Dim.Render(padRight(l.detail, detailW))
+		}
+		if sparkW <= 0 {
+			cells[i] = common.Fit(s, cw)
+			continue
+		}
+		// The scale is the points the sparkline shows.
+		vals := m.points[mt.m]
+		if len(vals) > sparkW {
+			vals = vals[len(vals)-sparkW:]
+		}
+		cells[i] = common.Fit(s, labelW) + " " + mt.paint.on(Spark(vals, sparkW, top(mt, vals))) +
+			strings.Repeat(" ", cw-labelW-1-sparkW)
+	}
+	blank := strings.Repeat(" ", cw)
+	rest := strings.Repeat(" ", max(w-cols*cw-2*(cols-1), 0))
+	var out []string
+	for r := range min(h, len(cells)) {
+		var b strings.Builder
+		for c := range cols {
+			if c > 0 {
+				b.WriteString("  ")
+			}
+			if k := c*h + r; k < len(cells) {
+				b.WriteString(cells[k])
+			} else {
+				b.WriteString(blank)
+			}
+		}
+		b.WriteString(rest)
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// paint is a style's escape sequences, taken once so that chart rows,
+// whose width is known, are coloured without measuring them again.
+type paint struct{ pre, post string }
+
+func paintOf(st lipgloss.Style) paint {
+	pre, post, ok := strings.Cut(st.Render("\x00"), "\x00")
+	if !ok {
+		return paint{}
+	}
+	return paint{pre, post}
+}
+
+func (p paint) on(s string) string {
+	if p.pre == "" {
+		return s
+	}
+	return p.pre + s + p.post
+}
+
+func padRight(s string, w int) string { return s + strings.Repeat(" ", max(w-common.Width(s), 0)) }
+func padLeft(s string, w int) string  { return strings.Repeat(" ", max(w-common.Width(s), 0)) + s }
