@@ -241,6 +241,10 @@ func (s *Sampler) read(rec *cachedRecord, st containers.State, system uint64, sm
 		}
 		if dsys := system - prev.system; system > prev.system && cs.CPUUsageNanos >= prev.container {
 			smp.CPUPercent = float64(cs.CPUUsageNanos-prev.container) / float64(dsys) * float64(s.ncpu) * 100
+			// A first reading of a young container divides by a few
+			// ticks of host time, and its cgroup also counts the set-up
+			// before StartedAt: never more than all the CPUs.
+			smp.CPUPercent = min(smp.CPUPercent, float64(s.ncpu)*100)
 		}
 		s.prevCPU[c.ID] = cpuPoint{container: cs.CPUUsageNanos, system: system}
 		smp.MemUsage = cs.MemoryUsage
