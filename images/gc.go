@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -170,6 +171,15 @@ func (s *Store) prune(ctx context.Context, all bool, inUse InUseFunc) ([]Deleted
 	return out, reclaimed, nil
 }
 
+// dirLayerCache holds per-layer analyses (images/filetree), one file per
+// snapshot, named after it.
+const dirLayerCache = "cache/filetree"
+
+// LayerCacheDir is where per-layer analyses are cached: garbage collection
+// deletes a layer's files ("<diffID hex>" and any "<hex>.suffix") with its
+// snapshot.
+func (s *Store) LayerCacheDir() string { return s.path(dirLayerCache) }
+
 // gc deletes blobs and snapshots no image references. It needs the gc lock
 // exclusively: with wait it waits for it (until ctx is done), otherwise it
 // gives up at once if another operation holds it shared and leaves a note
@@ -247,6 +257,15 @@ func (s *Store) gc(ctx context.Context, wait bool) (bool, error) {
 			}
 			if err := os.Rename(s.path(dirSnapshots, e.Name()), filepath.Join(trash.path, e.Name())); err != nil {
 				return err
+			}
+		}
+		// A layer's cached analysis ("<hex>", "<hex>.tmp-…") goes with its
+		// snapshot. Best effort: one left behind describes that same layer
+		// should it come back.
+		entries, _ = os.ReadDir(s.LayerCacheDir())
+		for _, e := range entries {
+			if hex, _, _ := strings.Cut(e.Name(), "."); !snaps[hex] {
+				os.Remove(filepath.Join(s.LayerCacheDir(), e.Name()))
 			}
 		}
 		idx.GCPending = false

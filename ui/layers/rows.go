@@ -1,0 +1,82 @@
+package layers
+
+import (
+	"berth/images/filetree"
+)
+
+// row is one line of the file tree on screen.
+type row struct {
+	n     *filetree.Node
+	depth int
+	path  string // the node's path, the key of its fold state
+}
+
+// folds remembers which directories are folded, by path, so that a fold
+// carries over to the same directory in other layers and filters.
+type folds struct {
+	all      bool            // fold everything not listed
+	override map[string]bool // path → folded
+}
+
+func (f *folds) folded(path string) bool {
+	if v, ok := f.override[path]; ok {
+		return v
+	}
+	return f.all
+}
+
+func (f *folds) set(path string, folded bool) {
+	if f.override == nil {
+		f.override = map[string]bool{}
+	}
+	f.override[path] = folded
+}
+
+// setAll folds or unfolds every directory.
+func (f *folds) setAll(folded bool) {
+	f.all = folded
+	clear(f.override)
+}
+
+// flatten lists the rows of the tree under root that unfolded
+// directories show, depth first.
+func flatten(root *filetree.Node, f *folds) []row {
+	var out []row
+	var walk func(n *filetree.Node, prefix string, depth int)
+	walk = func(n *filetree.Node, prefix string, depth int) {
+		for _, c := range n.Children {
+			p := prefix + "/" + c.Name
+			out = append(out, row{n: c, depth: depth, path: p})
+			if len(c.Children) > 0 && !f.folded(p) {
+				walk(c, p, depth+1)
+			}
+		}
+	}
+	walk(root, "", 0)
+	return out
+}
+
+// find is the index of the row showing path, or of its nearest shown
+// ancestor; 0 if none.
+func find(rows []row, path string) int {
+	best, bestLen := 0, 0
+	for i, r := range rows {
+		if r.path == path {
+			return i
+		}
+		if len(r.path) > bestLen && len(path) > len(r.path) && path[len(r.path)] == '/' && path[:len(r.path)] == r.path {
+			best, bestLen = i, len(r.path)
+		}
+	}
+	return best
+}
+
+// parentRow is the index of row i's parent directory, -1 at the top.
+func parentRow(rows []row, i int) int {
+	for j := i - 1; j >= 0; j-- {
+		if rows[j].depth < rows[i].depth {
+			return j
+		}
+	}
+	return -1
+}
