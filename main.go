@@ -1,14 +1,17 @@
-// Command berth is a daemonless container workstation: a docker-compatible
-// command line (and, later, a terminal UI) over an in-process engine.
+// Command berth is a daemonless container workstation: a terminal UI and a
+// docker-compatible command line over one in-process engine.
 package main
 
 import (
+	"context"
 	"os"
 	goruntime "runtime"
 
 	"berth/cli"
 	"berth/containers/monitor"
 	"berth/containers/runtime"
+	"berth/engine"
+	"berth/ui"
 )
 
 // The main goroutine keeps the main thread. Some work runs on a thread of
@@ -28,5 +31,11 @@ func main() {
 			os.Exit(monitor.Main(os.Args[2:]))
 		}
 	}
-	os.Exit(cli.Main(os.Args[1:]))
+	os.Exit(cli.Main(os.Args[1:], openUI))
+}
+
+// openUI opens the terminal UI; its run form parses with the CLI's own
+// `run` flags.
+func openUI(ctx context.Context, e *engine.Engine, noColor bool) error {
+	return ui.Run(ctx, e, ui.Options{ParseRun: cli.ParseRunArgs, NoColor: noColor})
 }

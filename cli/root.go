@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"berth/engine"
 )
@@ -22,6 +23,7 @@ var Version = "0.1.0-dev"
 // app is what every command shares: the streams and the engine, opened on
 // first use.
 type app struct {
+	openUI UIFunc
 	root   string
 	stdin  io.Reader
 	stdout io.Writer
@@ -49,9 +51,13 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
+// UIFunc opens the terminal UI on e. The CLI does not depend on the UI:
+// main hands it over, so `berth ui` and berth alone can open it.
+type UIFunc func(ctx context.Context, e *engine.Engine, noColor bool) error
+
 // Main runs the command line with args and returns the exit code.
-func Main(args []string) int {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+func Main(args []string, openUI UIFunc) int {
+	a := &app{openUI: openUI, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	root := a.newRootCmd()
 	root.SetArgs(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -109,6 +115,12 @@ func (a *app) newRootCmd() *cobra.Command {
 		Version:       Version,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// On a terminal, berth alone opens the workstation.
+			if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if in, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+					return a.runUI(cmd)
+				}
+			}
 			return cmd.Help()
 		},
 	}
@@ -131,5 +143,6 @@ func (a *app) newRootCmd() *cobra.Command {
 	a.addEventsCommands(root)     // events.go: events, system events
 	a.addResourceCommands(root)   // resources.go: update, pause, unpause, stats
 	a.addSystemDiskCommands(root) // systemdf.go: system df, system prune
+	root.AddCommand(a.uiCmd())    // ui.go: the terminal workstation
 	return root
 }

@@ -1,0 +1,262 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/creack/pty"
+	"github.com/muesli/cancelreader"
+	"golang.org/x/term"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/containers/runtime"
+	"berth/engine"
+	"berth/ui/common"
+)
+
+// attachDoneMsg: the terminal is back from a container.
+type attachDoneMsg struct {
+	name, command string
+	exec          bool
+	res           *handover
+	err           error
+}
+
+// execReadyMsg: a shell was found in the container; hand it the terminal.
+type execReadyMsg struct {
+	c     *containers.Container
+	shell string
+}
+
+// attach hands the terminal to the container's main process until the
+// person types the detach keys (ctrl-p ctrl-q) or the process ends.
+func (m *Model) attach(c *containers.Container) tea.Cmd {
+	if !c.State.Running {
+		return common.Status(c.Name+" is not running: start it first (u)", "berth start -ai "+c.Name)
+	}
+	h := &handover{ctx: m.c.Ctx, title: "attached to " + c.Name, run: func(h *handover) error { return h.attach(m.c.Engine, c) }}
+	command := "berth attach " + c.Name
+	return tea.Exec(h, func(err error) tea.Msg {
+		return attachDoneMsg{name: c.Name, command: command, res: h, err: err}
+	})
+}
+
+// findShell looks for a shell in the container, then execs it.
+func (m *Model) findShell(c *containers.Container) tea.Cmd {
+	e, ctx := m.c.Engine, m.c.Ctx
+	return func() tea.Msg {
+		sh, err := e.FindShell(ctx, c.ID)
+		if err != nil {
+			return common.Err("exec a shell in "+c.Name, err)
+		}
+		return execReadyMsg{c: c, shell: sh}
+	}
+}
+
+func (m *Model) execReady(msg execReadyMsg) tea.Cmd {
+	c := msg.c
+	h := &handover{ctx: m.c.Ctx, title: msg.shell + " in " + c.Name, run: func(h *handover) error { return h.exec(m.c.Engine, c, msg.shell) }}
+	command := "berth exec -it " + c.Name + " " + msg.shell
+	return tea.Exec(h, func(err error) tea.Msg {
+		return attachDoneMsg{name: c.Name, command: command, exec: true, res: h, err: err}
+	})
+}
+
+func (m *Model) attachDone(msg attachDoneMsg) tea.Cmd {
+	cmds := []tea.Cmd{loadContainers(m.c)}
+	switch {
+	case msg.err != nil:
+		cmds = append(cmds, func() tea.Msg { return common.Err("attach to "+msg.name, msg.err) })
+	case msg.res.detached && msg.exec:
+		cmds = append(cmds, common.Status("left the shell in "+msg.name, msg.command))
+	case msg.res.detached:
+		cmds = append(cmds, common.Status("detached from "+msg.name+" (still running)", msg.command))
+	case msg.exec:
+		cmds = append(cmds, common.Status(fmt.Sprintf("shell in %s exited with code %d", msg.name, msg.res.exit), msg.command))
+	default:
+		cmds = append(cmds, common.Status(fmt.Sprintf("%s exited with code %d", msg.name, msg.res.exit), msg.command))
+	}
+	return tea.Batch(cmds...)
+}
+
+// handover is a tea.ExecCommand: bubbletea releases the terminal, Run
+// owns it (raw mode, resize, detach keys) and returns it.
+type handover struct {
+	ctx    context.Context
+	title  string
+	run    func(*handover) error
+	stdin  io.Reader
+	stdout io.Writer
+
+	detached bool
+	exit     int
+}
+
+func (h *handover) SetStdin(r io.Reader)  { h.stdin = r }
+func (h *handover) SetStdout(w io.Writer) { h.stdout = w }
+func (h *handover) SetStderr(io.Writer)   {}
+
+func (h *handover) Run() error {
+	if h.stdin == nil {
+		h.stdin = os.Stdin
+	}
+	if h.stdout == nil {
+		h.stdout = os.Stdout
+	}
+	return h.run(h)
+}
+
+// terminal puts stdin in raw mode and reports its size; restore undoes it.
+func (h *handover) terminal() (fd int, rows, cols uint16, restore func()) {
+	restore = func() {}
+	f, ok := h.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return -1, 24, 80, restore
+	}
+	fd = int(f.Fd())
+	rows, cols = 24, 80
+	if w, ht, err := term.GetSize(fd); err == nil {
+		rows, cols = uint16(ht), uint16(w)
+	}
+	if st, err := term.MakeRaw(fd); err == nil {
+		restore = func() { _ = term.Restore(fd, st) }
+	}
+	return fd, rows, cols, restore
+}
+
+// onResize calls fn with the terminal's size whenever it changes.
+func onResize(fd int, fn func(rows, cols uint16)) (stop func()) {
+	if fd < 0 {
+		return func() {}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	go func() {
+		for range sigs {
+			if w, h, err := term.GetSize(fd); err == nil {
+				fn(uint16(h), uint16(w))
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+func (h *handover) banner() {
+	fmt.Fprintf(h.stdout, "\r\n[berth] %s: detach with ctrl-p ctrl-q\r\n", h.title)
+}
+
+// attach streams the container's main process through its monitor.
+func (h *handover) attach(e *engine.Engine, c *containers.Container) error {
+	fd, rows, cols, restore := h.terminal()
+	defer restore()
+	in, err := cancelreader.NewReader(h.stdin)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	defer in.Cancel()
+	s, err := e.Attach(h.ctx, c.ID, engine.Streams{Stdin: c.Config.OpenStdin, Stdout: true, Stderr: true, Rows: rows, Cols: cols})
+	if err != nil {
+		return err
+	}
+	h.banner()
+	// A size change makes the shell redraw its prompt.
+	if c.Config.Tty {
+		_ = s.WriteFrame(attach.Resize, attach.EncodeResize(rows+1, cols))
+		_ = s.WriteFrame(attach.Resize, attach.EncodeResize(rows, cols))
+	}
+	stop := onResize(fd, func(r, c uint16) { _ = s.WriteFrame(attach.Resize, attach.EncodeResize(r, c)) })
+	defer stop()
+	var keysDetached atomic.Bool
+	opts := attach.StreamOptions{Stdout: h.stdout, Stderr: h.stdout, DetachKeys: attach.DefaultDetachKeys, KeepStdinOpen: true}
+	if c.Config.OpenStdin {
+		opts.Stdin = in
+	} else {
+		// Still read the keys, for the detach sequence.
+		go func() {
+			if d, _ := attach.CopyInput(io.Discard, in, attach.DefaultDetachKeys); d {
+				keysDetached.Store(true)
+				s.Close()
+			}
+		}()
+	}
+	res, err := s.Stream(opts)
+	if res.Detached || keysDetached.Load() {
+		h.detached = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if res.Exit != nil {
+		h.exit = res.Exit.Code
+	}
+	return nil
+}
+
+// exec runs shell in the container on a new terminal of its own.
+func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string) error {
+	fd, rows, cols, restore := h.terminal()
+	defer restore()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	p, err := e.Exec(h.ctx, c.ID, engine.ExecOptions{
+		Cmd: []string{shell}, Tty: true, Rows: rows, Cols: cols,
+		Stdio: runtime.Stdio{Stdin: null, Stdout: null, Stderr: null},
+	})
+	if err != nil {
+		return err
+	}
+	master := p.Pty
+	defer master.Close()
+	in, err := cancelreader.NewReader(h.stdin)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	defer in.Cancel()
+	h.banner()
+	stop := onResize(fd, func(r, c uint16) { _ = pty.Setsize(master, &pty.Winsize{Rows: r, Cols: c}) })
+	defer stop()
+	detached := make(chan struct{})
+	go func() {
+		if d, _ := attach.CopyInput(master, in, attach.DefaultDetachKeys); d {
+			close(detached)
+		}
+	}()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(h.stdout, master) // EIO once the shell and its children are gone
+		close(copied)
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- p.Cmd.Wait() }()
+	select {
+	case <-detached:
+		// Nothing holds the terminal once we let go: closing the master
+		// hangs the shell up, as closing a terminal window does.
+		h.detached = true
+		master.Close()
+		<-waited
+		return nil
+	case err := <-waited:
+		<-copied
+		var xe *exec.ExitError
+		if errors.As(err, &xe) {
+			h.exit = xe.ExitCode()
+		}
+		return nil
+	}
+}
