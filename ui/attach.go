@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/creack/pty"
@@ -158,12 +160,11 @@ func (h *handover) banner() {
 func (h *handover) attach(e *engine.Engine, c *containers.Container) error {
 	fd, rows, cols, restore := h.terminal()
 	defer restore()
-	in, err := cancelreader.NewReader(h.stdin)
+	in, err := newInput(h.stdin)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	defer in.Cancel()
+	defer in.stop()
 	s, err := e.Attach(h.ctx, c.ID, engine.Streams{Stdin: c.Config.OpenStdin, Stdout: true, Stderr: true, Rows: rows, Cols: cols})
 	if err != nil {
 		return err
@@ -221,12 +222,11 @@ func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string)
 	}
 	master := p.Pty
 	defer master.Close()
-	in, err := cancelreader.NewReader(h.stdin)
+	in, err := newInput(h.stdin)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	defer in.Cancel()
+	defer in.stop()
 	h.banner()
 	stop := onResize(fd, func(r, c uint16) { _ = pty.Setsize(master, &pty.Winsize{Rows: r, Cols: c}) })
 	defer stop()
@@ -259,4 +259,41 @@ func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string)
 		}
 		return nil
 	}
+}
+
+// input reads the terminal for a container and gives it back: stop
+// cancels a read in progress and waits for it to return, so that no
+// reader of ours is left to take the next key meant for the UI.
+type input struct {
+	cr cancelreader.CancelReader
+	mu sync.Mutex // held by a Read in progress
+}
+
+func newInput(r io.Reader) (*input, error) {
+	cr, err := cancelreader.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	return &input{cr: cr}, nil
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cr.Read(p)
+}
+
+// stop ends reading. Closing the canceller while a read still waits on
+// it would lose the wake-up, and that read would take the next key.
+func (in *input) stop() {
+	in.cr.Cancel()
+	deadline := time.Now().Add(time.Second)
+	for !in.mu.TryLock() {
+		if time.Now().After(deadline) {
+			return // a read that cannot be woken: leave it its fds
+		}
+		time.Sleep(time.Millisecond)
+	}
+	in.mu.Unlock()
+	in.cr.Close()
 }
