@@ -60,6 +60,15 @@ func (tm *tmux) keys(literal bool, keys ...string) {
 	}
 }
 
+// resize changes the window's size, as a person dragging it would.
+func (tm *tmux) resize(w, h int) {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", "-L", tm.socket, "resize-window", "-t", "main", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux resize-window: %v\n%s", err, out)
+	}
+}
+
 func (tm *tmux) press(keys ...string) { tm.t.Helper(); tm.keys(false, keys...) }
 func (tm *tmux) typeText(s string)    { tm.t.Helper(); tm.keys(true, s) }
 
@@ -92,6 +101,14 @@ func TestUIRunAttachDetach(t *testing.T) {
 	tm.typeText("echo hello-$((6*7))")
 	tm.press("Enter")
 	tm.waitFor("hello-42", 5*time.Second)
+	// The container's terminal follows the window's size.
+	tm.typeText("stty size")
+	tm.press("Enter")
+	tm.waitFor("32 120", 5*time.Second)
+	tm.resize(100, 28)
+	tm.typeText("clear; stty size")
+	tm.press("Enter")
+	tm.waitFor("28 100", 5*time.Second)
 	tm.press("C-p", "C-q")
 	s := tm.waitFor("detached from uitest", 5*time.Second)
 	if !strings.Contains(s, "Containers (1)") || !strings.Contains(s, "berth attach uitest") {
