@@ -11,6 +11,8 @@
 //	                         (layers as given: tar, tar+gzip or tar+zstd)
 //	snapshots/<diffid-hex>/  one unpacked layer, shared by every image and
 //	                         container using it (overlay lower dir)
+//	cache/filetree/<diffid-hex>  a layer's file list for the UI's Layers
+//	                         tab (see filetree); deleted with its snapshot
 //	ingest/<pid>-<rand>      a blob being written
 //	tmp/<kind>-<pid>-<rand>  unpacks in progress, archive spools, snapshots
 //	                         being deleted
