@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,35 +15,15 @@ import (
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/logfile"
-	"berth/containers/monitor"
 	"berth/containers/runtime"
 	"berth/engine"
 	"berth/images"
+	"berth/internal/reexec"
 	"berth/internal/testimage"
 )
 
-// As berth's main does: keep the main thread out of the threads that join
-// containers' namespaces (see runtime.Exec).
-func init() { goruntime.LockOSThread() }
-
-// The test binary doubles as berth's monitor and init: the engine re-executes
-// itself (os.Executable) for both.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "init":
-			runtime.Init()
-			os.Exit(runtime.ExitEngine)
-		case "monitor":
-			os.Exit(monitor.Main(os.Args[2:]))
-		}
-	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "engine tests run real containers: run them as root")
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+// The test binary doubles as berth's monitor and init.
+func TestMain(m *testing.M) { reexec.TestMain(m, "engine") }
 
 func newEngine(t testing.TB) *engine.Engine {
 	t.Helper()

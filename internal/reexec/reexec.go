@@ -1,0 +1,50 @@
+// Package reexec holds the hidden entry points berth re-executes itself
+// as: a container's init and its monitor. berth's main runs them first,
+// and so does every test binary whose tests start containers (the engine
+// re-executes os.Executable, which there is the test binary).
+package reexec
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"testing"
+
+	"berth/containers/monitor"
+	"berth/containers/runtime"
+)
+
+// The main goroutine keeps the main thread, in berth and in the test
+// binaries alike. Some work runs on a thread of its own that joins a
+// container's namespaces and is never handed back (exec, cp): that thread
+// must not be the main one, which Go cannot end, or the whole process
+// would stay seen as inside the container. (Package init runs on the main
+// goroutine, and everything that starts containers imports this package.)
+func init() { goruntime.LockOSThread() }
+
+// Run runs the entry point os.Args names, and exits; it returns at once
+// when the process is not one of them. Keep it first in main: the init
+// stage must start before anything else runs.
+func Run() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case "init":
+		runtime.Init()
+		os.Exit(runtime.ExitEngine)
+	case "monitor":
+		os.Exit(monitor.Main(os.Args[2:]))
+	}
+}
+
+// TestMain is a TestMain for packages whose tests run real containers:
+// the binary doubles as init and monitor, and the tests need root.
+func TestMain(m *testing.M, pkg string) {
+	Run()
+	if os.Geteuid() != 0 {
+		fmt.Fprintf(os.Stderr, "the %s tests run real containers: run them as root\n", pkg)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
