@@ -1,9 +1,7 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 
 	"berth/containers"
 	"berth/containers/changes"
-	"berth/images"
 	"berth/ui/common"
 	"berth/ui/layers"
 	"berth/ui/logs"
@@ -365,182 +362,6 @@ func (d *detail) loadHistory(ref string) tea.Cmd {
 		}
 		return textMsg{gen: gen, lines: lines}
 	}
-}
-
-func (d *detail) loadImageInspect(ref string) tea.Cmd {
-	gen, c := d.gen, d.c
-	d.text.SetPlaceholder("reading image…")
-	return func() tea.Msg {
-		img, err := c.Engine.Images.Resolve(c.Ctx, ref)
-		if err != nil {
-			return textMsg{gen: gen, lines: []string{"inspect: " + err.Error()}}
-		}
-		st := c.Styles
-		var lines []string
-		sec := func(title string) { lines = append(lines, "", st.Title.Render(title)) }
-		kv := func(k, v string) { lines = append(lines, st.Label.Render(common.Fit(k, 14))+" "+v) }
-		lines = append(lines, st.Title.Render("Image"))
-		kv("ID", img.ID.String())
-		kv("Tags", strings.Join(familiar(img.RepoTags), ", "))
-		kv("Digests", strings.Join(img.RepoDigests, ", "))
-		kv("Created", img.Created.Format(time.RFC3339)+" ("+common.Ago(c.Now(), img.Created)+")")
-		kv("Size", common.Size(img.Size))
-		kv("Layers", fmt.Sprint(len(img.DiffIDs)))
-		if cf := img.Config; cf != nil {
-			kv("Platform", cf.OS+"/"+cf.Architecture)
-			cfg := cf.Config
-			sec("Config")
-			kv("Entrypoint", jsonList(cfg.Entrypoint))
-			kv("Cmd", jsonList(cfg.Cmd))
-			kv("WorkingDir", cfg.WorkingDir)
-			kv("User", cfg.User)
-			kv("StopSignal", cfg.StopSignal)
-			var ports []string
-			for p := range cfg.ExposedPorts {
-				ports = append(ports, p)
-			}
-			sort.Strings(ports)
-			kv("ExposedPorts", strings.Join(ports, " "))
-			sec("Env")
-			lines = append(lines, indent(cfg.Env)...)
-			sec("Labels")
-			lines = append(lines, indent(labelLines(cfg.Labels))...)
-			var vols []string
-			for v := range cfg.Volumes {
-				vols = append(vols, v)
-			}
-			sort.Strings(vols)
-			sec("Volumes")
-			lines = append(lines, indent(vols)...)
-		}
-		return textMsg{gen: gen, lines: lines}
-	}
-}
-
-// containerInspect is the Inspect tab: what a person looks for first
-// (config, env, mounts, labels, limits), then the whole record as JSON.
-func containerInspect(c *common.Common, ct *containers.Container) []string {
-	st := c.Styles
-	var lines []string
-	sec := func(title string) { lines = append(lines, "", st.Title.Render(title)) }
-	kv := func(k, v string) { lines = append(lines, st.Label.Render(common.Fit(k, 14))+" "+v) }
-	lines = append(lines, st.Title.Render("Container"))
-	kv("ID", ct.ID)
-	kv("Name", ct.Name)
-	kv("Image", containerImage(ct)+"  "+st.Dim.Render(shortID(ct.Image)))
-	kv("Command", jsonList(append([]string{ct.Path}, ct.Args...)))
-	kv("Created", ct.Created.Format(time.RFC3339)+" ("+common.Ago(c.Now(), ct.Created)+")")
-	kv("State", ct.State.Describe(c.Now()))
-	if ct.State.Running {
-		kv("PID", fmt.Sprint(ct.State.Pid))
-	}
-	if ct.State.OOMKilled {
-		kv("OOMKilled", "true")
-	}
-	if ct.State.Error != "" {
-		kv("Error", ct.State.Error)
-	}
-	sec("Config")
-	kv("Tty", fmt.Sprint(ct.Config.Tty))
-	kv("OpenStdin", fmt.Sprint(ct.Config.OpenStdin))
-	kv("WorkingDir", ct.Config.WorkingDir)
-	kv("User", ct.Config.User)
-	kv("Hostname", ct.Config.Hostname)
-	kv("Network", ct.HostConfig.NetworkMode)
-	kv("Restart", restartPolicy(ct))
-	kv("AutoRemove", fmt.Sprint(ct.HostConfig.AutoRemove))
-	sec("Limits")
-	r := ct.HostConfig.Resources
-	kv("Memory", limit(r.Memory))
-	kv("CPUs", cpus(r.NanoCpus))
-	kv("PIDs", limitN(r.PidsLimit))
-	sec("Env")
-	lines = append(lines, indent(ct.Config.Env)...)
-	sec("Mounts")
-	var mounts []string
-	if ct.Spec != nil {
-		for _, mt := range ct.Spec.Mounts {
-			if strings.HasPrefix(mt.Source, "/") {
-				mounts = append(mounts, mt.Source+" → "+mt.Destination+" ("+strings.Join(mt.Options, ",")+")")
-			}
-		}
-	}
-	lines = append(lines, indent(mounts)...)
-	sec("Labels")
-	lines = append(lines, indent(labelLines(ct.Config.Labels))...)
-	sec("Full record (berth inspect " + ct.Name + ")")
-	if b, err := json.MarshalIndent(ct, "", "  "); err == nil {
-		lines = append(lines, strings.Split(string(b), "\n")...)
-	}
-	return lines
-}
-
-func restartPolicy(ct *containers.Container) string {
-	p := ct.HostConfig.RestartPolicy
-	if p.Name == "" {
-		return "no"
-	}
-	if p.MaximumRetryCount > 0 {
-		return fmt.Sprintf("%s:%d (restarted %d times)", p.Name, p.MaximumRetryCount, ct.State.RestartCount)
-	}
-	return fmt.Sprintf("%s (restarted %d times)", p.Name, ct.State.RestartCount)
-}
-
-func limit(n int64) string {
-	if n <= 0 {
-		return "unlimited"
-	}
-	return common.BinarySize(uint64(n))
-}
-
-func limitN(n int64) string {
-	if n <= 0 {
-		return "unlimited"
-	}
-	return fmt.Sprint(n)
-}
-
-func cpus(nano int64) string {
-	if nano <= 0 {
-		return "unlimited"
-	}
-	return fmt.Sprintf("%.2f", float64(nano)/1e9)
-}
-
-func jsonList(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-func indent(lines []string) []string {
-	if len(lines) == 0 {
-		return []string{"  (none)"}
-	}
-	out := make([]string, len(lines))
-	for i, l := range lines {
-		out[i] = "  " + l
-	}
-	return out
-}
-
-func labelLines(m map[string]string) []string {
-	var out []string
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func familiar(names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = images.FamiliarName(n)
-	}
-	return out
 }
 
 // render draws the pane: its tabs in the top border, the tab's pane
