@@ -472,13 +472,28 @@ func (p *Pager) After(ctx context.Context, pos Pos, n int) ([]Line, error) {
 	}
 	defer s.release()
 	lr := newForwardLines(s, pos, pageBlock)
+	out, err := take(ctx, lr, n)
+	if err != nil {
+		return nil, fmt.Errorf("read log %s: %w", p.path, err)
+	}
+	return out, nil
+}
+
+// lineSource yields lines one by one, forwards or backwards.
+type lineSource interface {
+	next(ctx context.Context, ln *Line) (bool, error)
+}
+
+// take copies up to n lines from src, stopping early once they hold a
+// page's budget of text.
+func take(ctx context.Context, src lineSource, n int) ([]Line, error) {
 	var out []Line
 	var ln Line
 	text := 0
 	for len(out) < n && text < pageBudget {
-		ok, err := lr.next(ctx, &ln)
+		ok, err := src.next(ctx, &ln)
 		if err != nil {
-			return nil, fmt.Errorf("read log %s: %w", p.path, err)
+			return nil, err
 		}
 		if !ok {
 			break
@@ -503,20 +518,9 @@ func (p *Pager) Before(ctx context.Context, pos Pos, n int) ([]Line, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read log %s: %w", p.path, err)
 	}
-	var out []Line
-	var ln Line
-	text := 0
-	for len(out) < n && text < pageBudget {
-		ok, err := lr.next(ctx, &ln)
-		if err != nil {
-			return nil, fmt.Errorf("read log %s: %w", p.path, err)
-		}
-		if !ok {
-			break
-		}
-		ln.Text = bytes.Clone(ln.Text)
-		text += len(ln.Text)
-		out = append(out, ln)
+	out, err := take(ctx, lr, n)
+	if err != nil {
+		return nil, fmt.Errorf("read log %s: %w", p.path, err)
 	}
 	slices.Reverse(out)
 	return out, nil
