@@ -133,3 +133,18 @@ func Width(s string) int { return ansi.StringWidth(s) }
 
 // Duration is Docker's human duration: "3 minutes", "About an hour".
 func Duration(d time.Duration) string { return units.HumanDuration(d) }
+
+// WheelRows is how many rows one notch of the mouse wheel scrolls.
+const WheelRows = 3
+
+// Wheel is the vertical scroll a wheel message asks for, in rows: negative
+// up, positive down, 0 for other buttons.
+func Wheel(msg tea.MouseWheelMsg) int {
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		return -WheelRows
+	case tea.MouseWheelDown:
+		return WheelRows
+	}
+	return 0
+}

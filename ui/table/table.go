@@ -298,12 +298,7 @@ func (m *Model[T]) Update(msg tea.Msg) tea.Cmd {
 			m.reapply()
 		}
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.move(-3)
-		case tea.MouseWheelDown:
-			m.move(3)
-		}
+		m.move(common.Wheel(msg))
 	}
 	return nil
 }

@@ -64,12 +64,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.offset = len(m.lines)
 		}
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.offset -= 3
-		case tea.MouseWheelDown:
-			m.offset += 3
-		}
+		m.offset += common.Wheel(msg)
 	}
 	m.clamp()
 	return nil
