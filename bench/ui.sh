@@ -54,8 +54,8 @@ fi
 
 if want layers; then
 	echo "== layers: an image of 50 layers and 20,000 files (targets: 500 ms cold, 50 ms cached)"
-	echo "   go test -run XXX -bench Layers -benchtime 5x ./images/filetree/"
-	go test -run XXX -bench Layers -benchtime 5x ./images/filetree/ | grep '^Benchmark'
+	echo "   go test -run XXX -bench Layers -benchtime 5x ./engine/"
+	go test -run XXX -bench Layers -benchtime 5x ./engine/ | grep '^Benchmark'
 fi
 
 # cpu_percent PID SECONDS: the CPU the process used over SECONDS, in % of a core.

@@ -138,6 +138,7 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*contain
 	return table.New(c, table.Options[*containers.Container]{
 		Columns: cols,
 		Key:     func(ct *containers.Container) string { return ct.ID },
+		Empty:   "no containers yet: r runs one from an image",
 		Text: func(ct *containers.Container) string {
 			return ct.Name + " " + containerImage(ct) + " " + ct.State.String() + " " + ct.ID
 		},
@@ -195,6 +196,7 @@ func newImageTable(c *common.Common, used func(id string) int) *table.Model[imag
 	return table.New(c, table.Options[imageRow]{
 		Columns: cols,
 		Key:     func(r imageRow) string { return r.key },
+		Empty:   "no images yet: berth import, berth load or berth commit make some",
 		Text:    func(r imageRow) string { return r.repo + ":" + r.tag + " " + r.img.ID.Hex },
 		Base: func(a, b imageRow) bool {
 			if !a.img.Created.Equal(b.img.Created) {

@@ -38,7 +38,8 @@ type Model[T any] struct {
 	key     func(T) string // identity, to keep the cursor on a row across updates
 	text    func(T) string // what the filter matches against
 	// base orders rows when no column sort is chosen (running first...).
-	base func(a, b T) bool
+	base  func(a, b T) bool
+	empty string
 
 	all     []T
 	visible []T
@@ -61,6 +62,8 @@ type Options[T any] struct {
 	Key     func(T) string
 	Text    func(T) string
 	Base    func(a, b T) bool
+	// Empty is what an empty table says (a hint of what to do).
+	Empty string
 }
 
 // New makes a table.
@@ -68,7 +71,7 @@ func New[T any](c *common.Common, o Options[T]) *Model[T] {
 	ti := textinput.New()
 	ti.Prompt = "/"
 	ti.Placeholder = "filter"
-	return &Model[T]{c: c, columns: o.Columns, key: o.Key, text: o.Text, base: o.Base, sortCol: -1, filter: ti}
+	return &Model[T]{c: c, columns: o.Columns, key: o.Key, text: o.Text, base: o.Base, empty: o.Empty, sortCol: -1, filter: ti}
 }
 
 // SetRows replaces the rows, keeping the cursor on the same row when it
@@ -437,7 +440,10 @@ func (m *Model[T]) View() string {
 		lines = append(lines, line)
 	}
 	if len(m.visible) == 0 {
-		msg := "nothing here yet"
+		msg := m.empty
+		if msg == "" {
+			msg = "nothing here yet"
+		}
 		if m.filter.Value() != "" {
 			msg = "no match for the filter"
 		}
