@@ -22,13 +22,18 @@ var tmuxN atomic.Int64
 // The session outlives berth (the shell prints berth's exit status and
 // waits) so a crash stays readable in the pane.
 func startUI(t *testing.T, e *env, w, h int, extraEnv ...string) *tmux {
+	return startBerth(t, e, w, h, "ui", extraEnv...)
+}
+
+// startBerth runs berth with args (one word) in the tmux pane.
+func startBerth(t *testing.T, e *env, w, h int, args string, extraEnv ...string) *tmux {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed for the UI tests: apt-get install tmux (scripts/test does)")
 	}
 	tm := &tmux{t: t, socket: fmt.Sprintf("berth-e2e-%d-%d", os.Getpid(), tmuxN.Add(1))}
-	shell := fmt.Sprintf("env BERTH_ROOT= %s %s --root %s ui; echo \"[berth exited: $?]\"; sleep 3600",
-		strings.Join(extraEnv, " "), berthBin, e.root)
+	shell := fmt.Sprintf("env BERTH_ROOT= %s %s --root %s %s; echo \"[berth exited: $?]\"; sleep 3600",
+		strings.Join(extraEnv, " "), berthBin, e.root, args)
 	out, err := exec.Command("tmux", "-L", tm.socket, "-f", "/dev/null", "new-session", "-d", "-s", "main",
 		"-x", fmt.Sprint(w), "-y", fmt.Sprint(h), shell).CombinedOutput()
 	if err != nil {
@@ -134,10 +139,11 @@ func TestUIRunAttachDetach(t *testing.T) {
 }
 
 // A container started by a script in another terminal shows up at once,
-// and one removed there goes, without a reload.
+// and one removed there goes, without a reload. (berth alone on a
+// terminal opens the UI.)
 func TestUIFollowsOtherProcesses(t *testing.T) {
 	e := newEnv(t)
-	tm := startUI(t, e, 100, 30)
+	tm := startBerth(t, e, 100, 30, "")
 	tm.waitFor("Containers (0)", 10*time.Second)
 	start := time.Now()
 	e.runD("--name", "fromscript", "busybox", "sleep", "60")
