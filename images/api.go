@@ -15,14 +15,16 @@ import (
 
 // Image is one image in the store: its ID is the digest of its config blob.
 type Image struct {
-	ID          v1.Hash        `json:"id"`                    // config digest
-	Manifest    v1.Hash        `json:"manifest"`              // manifest digest
-	RepoTags    []string       `json:"repoTags,omitempty"`    // normalised, e.g. docker.io/library/busybox:latest
-	RepoDigests []string       `json:"repoDigests,omitempty"` // name@sha256:...
-	Created     time.Time      `json:"created"`
-	Size        int64          `json:"size"`    // sum of uncompressed layer sizes, as Docker shows it
-	DiffIDs     []v1.Hash      `json:"diffIDs"` // layers, lowest first
-	Config      *v1.ConfigFile `json:"-"`       // filled by Resolve (nil from List)
+	ID          v1.Hash   `json:"id"`                    // config digest
+	Manifest    v1.Hash   `json:"manifest"`              // manifest digest
+	RepoTags    []string  `json:"repoTags,omitempty"`    // normalised, e.g. docker.io/library/busybox:latest
+	RepoDigests []string  `json:"repoDigests,omitempty"` // name@sha256:...
+	Created     time.Time `json:"created"`
+	Size        int64     `json:"size"`    // sum of uncompressed layer sizes, as Docker shows it
+	DiffIDs     []v1.Hash `json:"diffIDs"` // layers, lowest first
+	// Intermediate: a build step's image, kept as build cache (images -a).
+	Intermediate bool           `json:"intermediate,omitempty"`
+	Config       *v1.ConfigFile `json:"-"` // filled by Resolve (nil from List)
 }
 
 // ImportOptions tunes Import.
@@ -68,7 +70,27 @@ type Store struct{ root string }
 func Open(root string) (*Store, error) { return open(root) }
 
 // List returns every image, newest first.
-func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.list(ctx) }
+func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.list(ctx, false) }
+
+// ListAll is List with the intermediate images of builds (the build
+// cache), as `images -a` shows them.
+func (s *Store) ListAll(ctx context.Context) ([]*Image, error) { return s.list(ctx, true) }
+
+// CacheLookup finds the image a build step with this cache key made.
+func (s *Store) CacheLookup(ctx context.Context, key string) (*Image, error) {
+	return s.cacheLookup(key)
+}
+
+// Reveal makes an intermediate image an image in its own right: a
+// build's result that came from the cache.
+func (s *Store) Reveal(ctx context.Context, id v1.Hash) error { return s.reveal(id) }
+
+// PruneCache frees the build cache: intermediate images no container
+// uses go, and no image answers for a build step any more. It returns how
+// many images went and the bytes of the layers no remaining image uses.
+func (s *Store) PruneCache(ctx context.Context, inUse InUseFunc) (int, int64, error) {
+	return s.pruneCache(ctx, inUse)
+}
 
 // Resolve finds an image by reference (name, name:tag, name@digest), by full
 // ID (sha256:...) or by a unique ID prefix. It returns errdefs.ErrNotFound or

@@ -8,17 +8,20 @@ import (
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"berth/errdefs"
 )
 
 // list returns every image, newest first (by creation time, then by when
-// it was added). Config is left nil: filling it would read one blob per
-// image, and listings do not need it.
-func (s *Store) list(ctx context.Context) ([]*Image, error) {
+// it was added); intermediate build steps only with all. Config is left
+// nil: filling it would read one blob per image, and listings do not
+// need it.
+func (s *Store) list(ctx context.Context, all bool) ([]*Image, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	recs := slices.Clone(idx.Images)
+	recs := slices.DeleteFunc(slices.Clone(idx.Images), func(r *record) bool { return r.Intermediate && !all })
 	sort.SliceStable(recs, func(i, j int) bool {
 		a, b := recs[i], recs[j]
 		if !a.Created.Equal(b.Created) {
@@ -115,4 +118,30 @@ func (s *Store) history(ctx context.Context, ref string) ([]HistoryEntry, error)
 		out[0].ID = img.ID.String()
 	}
 	return out, nil
+}
+
+// cacheLookup finds the image with this build-step key.
+func (s *Store) cacheLookup(key string) (*Image, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range idx.Images {
+		if slices.Contains(r.CacheKeys, key) {
+			return r.image(), nil
+		}
+	}
+	return nil, errdefs.NotFound("no build cache for %s", key)
+}
+
+// reveal clears an image's intermediate mark.
+func (s *Store) reveal(id v1.Hash) error {
+	return s.update(func(idx *indexFile) error {
+		r := idx.byID(id)
+		if r == nil {
+			return notFound(id.String())
+		}
+		r.Intermediate = false
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"slices"
 	"time"
 
@@ -27,7 +28,17 @@ type CommitOptions struct {
 	// CreatedBy is the new history entry's created_by: Docker puts the
 	// container's command line there.
 	CreatedBy string
+	// CacheKey records the result as the build-cache entry for this key
+	// (CacheLookup finds it).
+	CacheKey string
+	// Intermediate hides the result from List: a build's intermediate
+	// step, kept as build cache until PruneCache.
+	Intermediate bool
 }
+
+// Scratch is the parent of an image built FROM scratch: no layers, an
+// empty configuration. Commit takes it (a nil *Image) as a parent.
+var Scratch *Image
 
 // emptyLayerDiffID is the digest of an empty tar (two zero blocks): a
 // commit without changes adds no layer, only a history entry marked
@@ -41,9 +52,6 @@ var emptyLayerDiffID = sha256Of(make([]byte, 1024))
 // becomes visible only when the index records it, so a crash at any point
 // leaves at worst garbage that Open collects.
 func (s *Store) Commit(ctx context.Context, parent *Image, layer io.Reader, opts CommitOptions) (*Image, error) {
-	if parent == nil {
-		return nil, notFound("<nil>")
-	}
 	var tags []string
 	if opts.Ref != "" {
 		tag, err := NormalizeTag(opts.Ref)
@@ -53,30 +61,11 @@ func (s *Store) Commit(ctx context.Context, parent *Image, layer io.Reader, opts
 		tags = append(tags, tag)
 	}
 
-	// The parent as the index has it now, with its config and manifest.
-	prec, unlock, err := s.lockedRecord(parent.ID)
+	pcfg, pm, prec, unlock, err := s.parentOf(parent)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	raw, err := s.readBlob(prec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: config: %w", ShortID(prec.ID), err)
-	}
-	pcfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("image %s: parse config: %w", ShortID(prec.ID), err)
-	}
-	if raw, err = s.readBlob(prec.Manifest); err != nil {
-		return nil, fmt.Errorf("image %s: manifest: %w", ShortID(prec.ID), err)
-	}
-	pm, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("image %s: parse manifest: %w", ShortID(prec.ID), err)
-	}
-	if len(pm.Layers) != len(prec.Layers) {
-		return nil, fmt.Errorf("image %s: its manifest lists %d layers, the index %d", ShortID(prec.ID), len(pm.Layers), len(prec.Layers))
-	}
 	// The new config, checked before any blob is written.
 	cfg := pcfg.DeepCopy()
 	if opts.Config != nil {
@@ -146,11 +135,49 @@ func (s *Store) Commit(ctx context.Context, parent *Image, layer io.Reader, opts
 	if err != nil {
 		return nil, fmt.Errorf("encode image config: %w", err)
 	}
-	imgs, err := s.commitImages([]*newImage{{config: cfgJSON, created: now, layers: layers, tags: tags}})
+	imgs, err := s.commitImages([]*newImage{{config: cfgJSON, created: now, layers: layers, tags: tags,
+		cacheKey: opts.CacheKey, intermediate: opts.Intermediate}})
 	if err != nil {
 		return nil, err
 	}
 	return imgs[0], nil
+}
+
+// parentOf reads the parent's config, manifest and record, holding its
+// record until unlock; Scratch (nil) gives an empty config and no layers.
+func (s *Store) parentOf(parent *Image) (*v1.ConfigFile, *v1.Manifest, *record, func(), error) {
+	if parent == nil {
+		cfg := &v1.ConfigFile{OS: "linux", Architecture: goruntime.GOARCH}
+		return cfg, &v1.Manifest{}, &record{}, func() {}, nil
+	}
+	// The parent as the index has it now, with its config and manifest.
+	prec, unlock, err := s.lockedRecord(parent.ID)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	fail := func(err error) (*v1.ConfigFile, *v1.Manifest, *record, func(), error) {
+		unlock()
+		return nil, nil, nil, nil, err
+	}
+	raw, err := s.readBlob(prec.ID)
+	if err != nil {
+		return fail(fmt.Errorf("image %s: config: %w", ShortID(prec.ID), err))
+	}
+	pcfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return fail(fmt.Errorf("image %s: parse config: %w", ShortID(prec.ID), err))
+	}
+	if raw, err = s.readBlob(prec.Manifest); err != nil {
+		return fail(fmt.Errorf("image %s: manifest: %w", ShortID(prec.ID), err))
+	}
+	pm, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fail(fmt.Errorf("image %s: parse manifest: %w", ShortID(prec.ID), err))
+	}
+	if len(pm.Layers) != len(prec.Layers) {
+		return fail(fmt.Errorf("image %s: its manifest lists %d layers, the index %d", ShortID(prec.ID), len(pm.Layers), len(prec.Layers)))
+	}
+	return pcfg, pm, prec, unlock, nil
 }
 
 // ociLayerType names a parent's layer blob in the OCI manifest Commit

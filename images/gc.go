@@ -113,16 +113,10 @@ func repositories(rec *record) []string {
 func prunePlan(idx *indexFile, all bool, inUse InUseFunc) (keep, gone []*record, out []Deleted, reclaimed int64) {
 	for _, r := range idx.Images {
 		dangling := len(r.RepoTags) == 0 && len(r.RepoDigests) == 0
-		if (dangling || all) && (inUse == nil || inUse(r.ID) == "") {
+		if !r.Intermediate && (dangling || all) && (inUse == nil || inUse(r.ID) == "") {
 			gone = append(gone, r)
 		} else {
 			keep = append(keep, r)
-		}
-	}
-	kept := map[v1.Hash]bool{}
-	for _, r := range keep {
-		for _, l := range r.Layers {
-			kept[l.DiffID] = true
 		}
 	}
 	for _, r := range gone {
@@ -130,14 +124,57 @@ func prunePlan(idx *indexFile, all bool, inUse InUseFunc) (keep, gone []*record,
 			out = append(out, Deleted{Untagged: FamiliarName(t)})
 		}
 		out = append(out, Deleted{Deleted: r.ID.String()})
+	}
+	return keep, gone, out, freedBy(keep, gone)
+}
+
+// pruneCache drops every build-cache mark and the intermediate images no
+// container uses, then collects what no image needs any more.
+func (s *Store) pruneCache(ctx context.Context, inUse InUseFunc) (int, int64, error) {
+	var removed int
+	var reclaimed int64
+	err := s.update(func(idx *indexFile) error {
+		removed, reclaimed = 0, 0
+		var keep, gone []*record
+		for _, r := range idx.Images {
+			r.CacheKeys = nil
+			if r.Intermediate && (inUse == nil || inUse(r.ID) == "") {
+				gone = append(gone, r)
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		reclaimed = freedBy(keep, gone)
+		removed = len(gone)
+		idx.Images = keep
+		return nil
+	})
+	if err != nil || removed == 0 {
+		return removed, reclaimed, err
+	}
+	_, err = s.gc(ctx, true)
+	return removed, reclaimed, err
+}
+
+// freedBy is the size of the layers of gone that no record of keep has,
+// each counted once.
+func freedBy(keep, gone []*record) int64 {
+	kept := map[v1.Hash]bool{}
+	for _, r := range keep {
+		for _, l := range r.Layers {
+			kept[l.DiffID] = true
+		}
+	}
+	var n int64
+	for _, r := range gone {
 		for _, l := range r.Layers {
 			if !kept[l.DiffID] {
 				kept[l.DiffID] = true // count once
-				reclaimed += l.Size
+				n += l.Size
 			}
 		}
 	}
-	return keep, gone, out, reclaimed
+	return n
 }
 
 // pruneable reports what prune would remove and reclaim, changing nothing.

@@ -111,6 +111,9 @@ type newImage struct {
 	layers   []layerDesc
 	tags     []string // normalised
 	digests  []string // normalised repo@sha256:... (for pulls)
+	// Build cache: the step key, and whether the image is a hidden step.
+	cacheKey     string
+	intermediate bool
 }
 
 // layerDesc is a layer blob in the store and what unpacking it told.
@@ -192,10 +195,14 @@ func (s *Store) prepareRecord(idx *indexFile, ni *newImage) (*record, error) {
 		return nil, err
 	}
 	rec := &record{
-		ID:       cfgDigest,
-		Manifest: mDigest,
-		Created:  ni.created,
-		Added:    time.Now().UTC(),
+		ID:           cfgDigest,
+		Manifest:     mDigest,
+		Created:      ni.created,
+		Added:        time.Now().UTC(),
+		Intermediate: ni.intermediate,
+	}
+	if ni.cacheKey != "" {
+		rec.CacheKeys = []string{ni.cacheKey}
 	}
 	for _, l := range ni.layers {
 		size := l.Unpacked

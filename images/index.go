@@ -37,6 +37,11 @@ type record struct {
 	Created     time.Time     `json:"created"`
 	Added       time.Time     `json:"added"`
 	Layers      []layerRecord `json:"layers"`
+	// CacheKeys are the build steps this image is the cached result of.
+	CacheKeys []string `json:"cacheKeys,omitempty"`
+	// Intermediate: a build's intermediate step, hidden from List and
+	// freed by PruneCache.
+	Intermediate bool `json:"intermediate,omitempty"`
 }
 
 // layerRecord is one layer of an image: its blob, its uncompressed digest
@@ -57,12 +62,13 @@ func (r *record) size() int64 {
 
 func (r *record) image() *Image {
 	img := &Image{
-		ID:          r.ID,
-		Manifest:    r.Manifest,
-		RepoTags:    slices.Clone(r.RepoTags),
-		RepoDigests: slices.Clone(r.RepoDigests),
-		Created:     r.Created,
-		Size:        r.size(),
+		ID:           r.ID,
+		Manifest:     r.Manifest,
+		RepoTags:     slices.Clone(r.RepoTags),
+		RepoDigests:  slices.Clone(r.RepoDigests),
+		Created:      r.Created,
+		Size:         r.size(),
+		Intermediate: r.Intermediate,
 	}
 	for _, l := range r.Layers {
 		img.DiffIDs = append(img.DiffIDs, l.DiffID)
@@ -204,6 +210,15 @@ func (idx *indexFile) add(rec *record, tags []string) *record {
 		r = rec
 		r.RepoTags = nil
 		idx.Images = append(idx.Images, r)
+	} else {
+		// Made again: as an image in its own right it is one from now on;
+		// a cache key it now also answers for is added.
+		r.Intermediate = r.Intermediate && rec.Intermediate
+		for _, k := range rec.CacheKeys {
+			if !slices.Contains(r.CacheKeys, k) {
+				r.CacheKeys = append(r.CacheKeys, k)
+			}
+		}
 	}
 	for _, t := range tags {
 		idx.setTag(r, t)
