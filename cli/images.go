@@ -311,6 +311,9 @@ func (a *app) runImages(ctx context.Context, o *imagesOptions) error {
 		return err
 	}
 	list, err := e.Images.List(ctx)
+	if o.all {
+		list, err = e.Images.ListAll(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("list images: %w", err)
 	}

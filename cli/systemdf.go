@@ -53,13 +53,49 @@ func dfRows(du *engine.DiskUsage) []any {
 		dfRow{"Images", len(du.Images), activeImages, humanSize(du.Layers), reclaimable(du.LayersReclaimable, du.Layers)},
 		dfRow{"Containers", len(du.Containers), activeContainers, humanSize(cSize), reclaimable(cReclaim, cSize)},
 		dfRow{"Local Volumes", 0, 0, humanSize(0), humanSize(0)},
-		dfRow{"Build Cache", 0, 0, humanSize(0), humanSize(0)},
+		dfRow{"Build Cache", len(du.BuildCache), 0, humanSize(du.BuildCacheSize), humanSize(du.BuildCacheSize)},
 	}
 }
 
 func (a *app) addSystemDiskCommands(root *cobra.Command) {
 	system := parentCommand(root, "system", "Manage berth")
 	system.AddCommand(a.newSystemDfCmd(), a.newSystemPruneCmd())
+	parentCommand(root, "builder", "Manage builds").AddCommand(a.newBuilderPruneCmd())
+}
+
+// newBuilderPruneCmd is `builder prune`: the build cache goes, images
+// built and tagged stay.
+func (a *app) newBuilderPruneCmd() *cobra.Command {
+	var force, all bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove build cache",
+		Args:  argsExactly(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				ok, err := a.confirm("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue?")
+				if err != nil || !ok {
+					return err
+				}
+			}
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			n, freed, err := e.PruneBuildCache(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(a.stdout, "Deleted build cache objects: %d\n\n", n)
+			}
+			fmt.Fprintln(a.stdout, "Total reclaimed space:", humanSize(freed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused build cache, not just dangling ones (the same here: berth's cache is all of one kind)")
+	return cmd
 }
 
 func (a *app) newSystemDfCmd() *cobra.Command {
@@ -111,9 +147,9 @@ func (a *app) newSystemPruneCmd() *cobra.Command {
 		Args:  argsExactly(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !force {
-				what := "  - all stopped containers\n  - all dangling images\n"
+				what := "  - all stopped containers\n  - all dangling images\n  - all build cache\n"
 				if all {
-					what = "  - all stopped containers\n  - all images without at least one container associated to them\n"
+					what = "  - all stopped containers\n  - all images without at least one container associated to them\n  - all build cache\n"
 				}
 				ok, err := a.confirm("WARNING! This will remove:\n" + what + "\nAre you sure you want to continue?")
 				if err != nil || !ok {
@@ -152,7 +188,14 @@ func (a *app) newSystemPruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, "Total reclaimed space:", humanSize(reclaimed+freed))
+			n, cached, err := e.PruneBuildCache(ctx)
+			if n > 0 {
+				fmt.Fprintf(a.stdout, "Deleted build cache objects: %d\n\n", n)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "Total reclaimed space:", humanSize(reclaimed+freed+cached))
 			return nil
 		},
 	}

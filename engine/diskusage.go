@@ -15,6 +15,10 @@ type DiskUsage struct {
 	// Layers is the size of the unpacked layers all images share (each
 	// counted once); LayersUnused those no used image needs.
 	Layers, LayersReclaimable int64
+	// BuildCache is the intermediate images of builds; BuildCacheSize the
+	// layers only they have (what `builder prune` frees).
+	BuildCache     []*images.Image
+	BuildCacheSize int64
 }
 
 // ImageUsage is one image and how many containers use it.
@@ -32,16 +36,24 @@ type ContainerUsage struct {
 
 // DiskUsage measures images and containers.
 func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
-	imgs, err := e.Images.List(ctx)
+	every, err := e.Images.ListAll(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var imgs []*images.Image
+	du := &DiskUsage{}
+	for _, img := range every {
+		if img.Intermediate {
+			du.BuildCache = append(du.BuildCache, img)
+		} else {
+			imgs = append(imgs, img)
+		}
 	}
 	all, err := e.containers.List()
 	if err != nil {
 		return nil, err
 	}
 	users := map[string]int{}
-	du := &DiskUsage{}
 	for _, c := range all {
 		users[c.Image]++
 		size, _ := dirSize(filepath.Join(e.containers.Dir(c.ID), "upper"))
@@ -69,6 +81,18 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 		du.Layers += n
 		if !usedLayer[hex] {
 			du.LayersReclaimable += n
+		}
+	}
+	// Build cache: the layers no listed image has.
+	seen := map[string]bool{}
+	for _, img := range du.BuildCache {
+		for _, d := range img.DiffIDs {
+			if _, listed := layerSize[d.Hex]; listed || seen[d.Hex] {
+				continue
+			}
+			seen[d.Hex] = true
+			n, _ := dirSize(filepath.Join(e.Images.Root(), "snapshots", d.Hex))
+			du.BuildCacheSize += n
 		}
 	}
 	return du, nil

@@ -80,3 +80,19 @@ func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]images.Delete
 	}
 	return e.Images.Pruneable(ctx, all, inUse)
 }
+
+// PruneBuildCache frees the build cache (`builder prune`): the images of
+// build steps that no container uses, and every step's cache entry. It
+// returns how many images went and the bytes freed.
+func (e *Engine) PruneBuildCache(ctx context.Context) (int, int64, error) {
+	unlock, err := e.gcLock(true)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unlock()
+	inUse, err := e.inUse()
+	if err != nil {
+		return 0, 0, err
+	}
+	return e.Images.PruneCache(ctx, inUse)
+}
