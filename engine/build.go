@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"berth/containers/changes"
+	"berth/images"
+)
+
+// The engine's part in `berth build` (package builder drives the steps):
+// committing a build step's container with the build's own commit options,
+// and an image's merged root, read-only, for COPY --from and WORKDIR.
+
+// CommitChanges makes an image of a (stopped) container's changes on top
+// of its image with opts as given: the builder passes the configuration
+// so far, the step's history entry and its cache key. Unlike Commit it
+// emits no event: a build step is not a user's commit.
+func (e *Engine) CommitChanges(ctx context.Context, ref string, opts images.CommitOptions) (*images.Image, error) {
+	c, err := e.containers.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	id, err := v1.NewHash(c.Image)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: image %q: %w", c.Name, c.Image, err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := changes.WriteLayer(pw, e.upperDir(c), changes.SkipMountPoints(mountPoints(c)))
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	// Commit reads only the parent's ID: its record is what it trusts.
+	img, err := e.Images.Commit(ctx, &images.Image{ID: id}, pr, opts)
+	pr.CloseWithError(errors.New("commit ended")) // stops the writer if Commit failed early
+	if werr := <-done; werr != nil && err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c.Name, werr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c.Name, err)
+	}
+	return img, nil
+}
+
+// WithImageRoot runs fn with the merged root filesystem of img, read-only:
+// its layers are mounted (overlay, lower dirs only; one layer is bound) in
+// a private mount namespace of a throw-away OS thread, a handle on the
+// mount is kept and the mount detached at once. fn gets the handle's path
+// (/proc/self/fd/N), which any goroutine of this process can walk; the
+// mount disappears when fn returns and the handle is closed, and with the
+// process if it is killed: nothing is ever left mounted. A nil img (FROM
+// scratch) is an empty directory.
+func (e *Engine) WithImageRoot(ctx context.Context, img *images.Image, fn func(root string) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if img == nil || len(img.DiffIDs) == 0 {
+		dir, err := e.TempDir("scratch-")
+		if err != nil {
+			return fmt.Errorf("empty root: %w", err)
+		}
+		defer os.Remove(dir)
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("empty root: %w", err)
+		}
+		return fn(dir)
+	}
+	// Held shared while mounted: image removal waits for it.
+	unlock, err := e.gcLock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	lowers, err := e.Images.Snapshots(ctx, img)
+	if err != nil {
+		return err
+	}
+	fd, err := e.mountImage(lowers)
+	if err != nil {
+		return fmt.Errorf("mount image %s: %w", images.ShortID(img.ID), err)
+	}
+	defer unix.Close(fd)
+	return fn("/proc/self/fd/" + strconv.Itoa(fd))
+}
+
+// mountImage mounts lowers read-only and returns an O_PATH handle on the
+// detached mount.
+func (e *Engine) mountImage(lowers []string) (int, error) {
+	target := filepath.Join(e.tmpDir(), "mnt")
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return -1, err
+	}
+	type result struct {
+		fd  int
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, and its
+		// mount namespace with it.
+		runtime.LockOSThread()
+		fd, err := func() (int, error) {
+			if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+				return -1, fmt.Errorf("new mount namespace: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return -1, fmt.Errorf("make mounts private: %w", err)
+			}
+			if len(lowers) == 1 {
+				// overlay wants two lower dirs when it has no upper one.
+				if err := unix.Mount(lowers[0], target, "", unix.MS_BIND, ""); err != nil {
+					return -1, fmt.Errorf("bind %s: %w", lowers[0], err)
+				}
+				if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+					return -1, fmt.Errorf("bind %s read-only: %w", lowers[0], err)
+				}
+			} else if err := mountLowers(target, lowers); err != nil {
+				return -1, err
+			}
+			fd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return -1, fmt.Errorf("open %s: %w", target, err)
+			}
+			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+				unix.Close(fd)
+				return -1, fmt.Errorf("detach %s: %w", target, err)
+			}
+			return fd, nil
+		}()
+		res <- result{fd, err}
+	}()
+	r := <-res
+	return r.fd, r.err
+}
+
+// mountLowers mounts a read-only overlay of lowers (lowest first) on
+// target. As in mountOverlay, lower dirs are named relative to their
+// common parent, to fit more layers in the one-page limit of mount data.
+func mountLowers(target string, lowers []string) error {
+	base := filepath.Dir(lowers[0])
+	data := "lowerdir="
+	for i := len(lowers) - 1; i >= 0; i-- { // uppermost first
+		if i < len(lowers)-1 {
+			data += ":"
+		}
+		if l := lowers[i]; filepath.Dir(l) == base {
+			data += filepath.Base(l)
+		} else {
+			data += l
+		}
+	}
+	if len(data) >= os.Getpagesize() {
+		return fmt.Errorf("%d layers exceed the overlay mount option limit", len(lowers))
+	}
+	// The thread does not share its working directory (CLONE_FS).
+	if err := unix.Chdir(base); err != nil {
+		return err
+	}
+	defer unix.Chdir("/")
+	if err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, data); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", target, err)
+	}
+	return nil
+}
+
+// tmpDir holds the builds' short-lived files (downloads, inline files)
+// and the mount point of WithImageRoot.
+func (e *Engine) tmpDir() string { return filepath.Join(e.root, "build") }
+
+// TempDir makes a new private directory for short-lived files under the
+// state root (same filesystem as the store); the caller removes it.
+func (e *Engine) TempDir(pattern string) (string, error) {
+	if err := os.MkdirAll(e.tmpDir(), 0o700); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(e.tmpDir(), pattern)
+}
