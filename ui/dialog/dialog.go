@@ -228,3 +228,88 @@ func box(s lipgloss.Style, lines []string, w int) string {
 	}
 	return s.Render(strings.Join(lines, "\n"))
 }
+
+// Field is one line of a Form.
+type Field struct {
+	Label, Value, Hint string
+}
+
+// Form asks for several lines of text; Submit gets them in order.
+type Form struct {
+	c      *common.Common
+	Title  string
+	labels []string
+	inputs []textinput.Model
+	focus  int
+	Submit func([]string) tea.Cmd
+	// Command shows the CLI command the values stand for, under the fields.
+	Command func([]string) string
+}
+
+// NewForm makes a form, focused on its first field.
+func NewForm(c *common.Common, title string, fields []Field, submit func([]string) tea.Cmd) (*Form, tea.Cmd) {
+	f := &Form{c: c, Title: title, Submit: submit}
+	for _, fd := range fields {
+		ti := textinput.New()
+		ti.Prompt = ""
+		ti.Placeholder = fd.Hint
+		ti.SetValue(fd.Value)
+		ti.CursorEnd()
+		ti.SetWidth(40)
+		f.labels = append(f.labels, fd.Label)
+		f.inputs = append(f.inputs, ti)
+	}
+	return f, f.inputs[0].Focus()
+}
+
+// Values are the fields' texts, trimmed.
+func (f *Form) Values() []string {
+	out := make([]string, len(f.inputs))
+	for i, in := range f.inputs {
+		out[i] = strings.TrimSpace(in.Value())
+	}
+	return out
+}
+
+func (f *Form) Update(msg tea.Msg) (tea.Cmd, bool) {
+	k := f.c.Keys
+	if key, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case keyMatches(key, k.Cancel):
+			return nil, true
+		case keyMatches(key, k.Confirm):
+			return f.Submit(f.Values()), true
+		case keyMatches(key, k.NextField), keyMatches(key, k.PrevField):
+			d := 1
+			if keyMatches(key, k.PrevField) {
+				d = -1
+			}
+			f.inputs[f.focus].Blur()
+			f.focus = (f.focus + d + len(f.inputs)) % len(f.inputs)
+			return f.inputs[f.focus].Focus(), false
+		}
+	}
+	var cmd tea.Cmd
+	f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
+	return cmd, false
+}
+
+func (f *Form) View(w, h int) string {
+	st := f.c.Styles
+	lines := []string{st.DialogTitle.Render(f.Title), ""}
+	for i := range f.inputs {
+		ls, mark := st.Label, "  "
+		if i == f.focus {
+			ls, mark = st.LabelFocused, st.LabelFocused.Render("› ")
+		}
+		f.inputs[i].SetWidth(max(min(w-24, 60), 10))
+		lines = append(lines, mark+ls.Render(common.Fit(f.labels[i], 12))+"  "+f.inputs[i].View())
+	}
+	if f.Command != nil {
+		lines = append(lines, "", st.StatusCommand.Render("$ "+f.Command(f.Values())))
+	}
+	lines = append(lines, st.Dim.Render("tab/↑↓ move · enter start · esc cancel"))
+	return box(st.Dialog, lines, w)
+}
+
+func keyMatches(k tea.KeyPressMsg, b key.Binding) bool { return key.Matches(k, b) }

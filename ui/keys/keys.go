@@ -22,7 +22,7 @@ type KeyMap struct {
 	// Container actions.
 	Run, Start, Stop, Restart, Kill, Pause, Remove, Attach, Exec, Commit, Prune key.Binding
 	// Image actions (Run, Remove, Prune are shared).
-	Tag key.Binding
+	Tag, Build key.Binding
 
 	// Logs.
 	Follow, Freeze, Search, NextMatch, PrevMatch, Timestamps, Wrap, Save key.Binding
@@ -78,6 +78,7 @@ func Default() *KeyMap {
 		Commit:  b("c", "commit", "c"),
 		Prune:   b("P", "prune", "P"),
 		Tag:     b("t", "tag", "t"),
+		Build:   b("b", "build", "b"),
 
 		Follow:     b("f", "follow", "f"),
 		Freeze:     b("space", "pause output", "space"),
@@ -112,7 +113,7 @@ func (k *KeyMap) Groups() []Group {
 		{"General", []key.Binding{k.Help, k.Quit, k.NextPane, k.PrevPane, k.Back, k.Containers, k.Images, k.PrevTab, k.NextTab}},
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.Filter, k.Sort, k.SortReverse}},
 		{"Containers", []key.Binding{k.Run, k.Start, k.Stop, k.Restart, k.Kill, k.Pause, k.Remove, k.Attach, k.Exec, k.Commit, k.Prune}},
-		{"Images", []key.Binding{k.Run, k.Tag, k.Remove, k.Prune}},
+		{"Images", []key.Binding{k.Run, k.Build, k.Tag, k.Remove, k.Prune}},
 		{"Logs", []key.Binding{k.Follow, k.Freeze, k.Search, k.NextMatch, k.PrevMatch, k.Timestamps, k.Wrap, k.Save}},
 		{"Layers", []key.Binding{k.Toggle, k.ExpandAll, k.CollapseAll, k.OnlyChanges, k.Left, k.Right}},
 	}
