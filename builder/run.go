@@ -1,0 +1,201 @@
+package builder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"berth/containers"
+	"berth/containers/attach"
+	"berth/engine"
+	"berth/images"
+)
+
+// runSpec is what a RUN step runs.
+type runSpec struct {
+	args       []string
+	env        []string
+	stdin      string // a heredoc script given to its interpreter
+	network    string
+	privileged bool
+}
+
+// run prepares a RUN: the process (shell form through SHELL, heredocs as
+// BuildKit reads them), its environment (the ARGs in scope and the proxy
+// args join the image's), and its network.
+func (r *stageRun) run(c *instructions.RunCommand) (step, error) {
+	if len(instructions.GetMounts(c)) > 0 {
+		return step{}, errors.New("RUN --mount is not supported by berth build")
+	}
+	if slices.Contains(c.FlagsUsed, "device") {
+		return step{}, errors.New("RUN --device is not supported by berth build")
+	}
+	spec := runSpec{network: r.b.o.Network, privileged: instructions.GetSecurity(c) == instructions.SecurityInsecure}
+	if n := instructions.GetNetwork(c); n != instructions.NetworkDefault {
+		spec.network = n
+	}
+	args := slices.Clone(c.CmdLine)
+	prepend := c.PrependShell
+	if len(c.Files) > 0 {
+		if len(args) != 1 || !c.PrependShell {
+			return step{}, fmt.Errorf("parsing produced an invalid run command: %v", args)
+		}
+		if h := parser.MustParseHeredoc(args[0]); h != nil {
+			// RUN <<EOF: the document is the script.
+			data := c.Files[0].Data
+			if c.Files[0].Chomp {
+				data = parser.ChompHeredocContent(data)
+			}
+			if interp, ok := shebang(data); ok {
+				// Its own interpreter reads it (BuildKit runs it as a file).
+				args, prepend, spec.stdin = append(interp, "/dev/stdin"), false, data
+			} else {
+				args = []string{data}
+			}
+		} else {
+			// RUN cmd <<EOF ...: the shell gets the documents back.
+			var sb strings.Builder
+			sb.WriteString(args[0])
+			for _, f := range c.Files {
+				sb.WriteString("\n" + f.Data + f.Name)
+			}
+			args = []string{sb.String()}
+		}
+	}
+	if prepend {
+		args = append(r.shell(), strings.Join(args, " "))
+	}
+	spec.args = args
+	spec.env = append(slices.Clone(r.env), proxyEnv(r.b.o.BuildArgs, r.args)...)
+
+	createdBy := "RUN "
+	if a := argsInEnv(r.args, r.env); len(a) > 0 {
+		createdBy += fmt.Sprintf("|%d %s ", len(a), strings.Join(a, " "))
+	}
+	createdBy += strings.Join(args, " ") + " # buildkit"
+	key, _ := json.Marshal(struct {
+		Args       []string
+		Stdin      string
+		Network    string
+		Privileged bool
+	}{args, spec.stdin, networkMode(spec.network), spec.privileged})
+
+	parent, cfg := r.parent, copyConfig(r.cfg)
+	s := step{createdBy: createdBy, key: string(key)}
+	s.exec = func(ctx context.Context, opts images.CommitOptions, out io.Writer) (*images.Image, error) {
+		return r.b.runContainer(ctx, parent, cfg, spec, out, opts)
+	}
+	return s, nil
+}
+
+// networkMode is the engine's name for a RUN network.
+func networkMode(n string) string {
+	if n == "host" {
+		return "host"
+	}
+	return "none" // berth has no bridge: "default" runs without a network
+}
+
+// shebang reads a script's "#!interpreter [arg]" line.
+func shebang(script string) ([]string, bool) {
+	line, _, _ := strings.Cut(script, "\n")
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return nil, false
+	}
+	rest = strings.TrimSpace(rest)
+	interp, arg, _ := strings.Cut(rest, " ")
+	if interp == "" {
+		return nil, false
+	}
+	if arg = strings.TrimSpace(arg); arg != "" {
+		return []string{interp, arg}, true
+	}
+	return []string{interp}, true
+}
+
+// runContainer runs one RUN in a container of the image so far, streams
+// its output, and commits what it changed. The container is removed
+// whatever happens, cancellation included.
+func (b *build) runContainer(ctx context.Context, parent *images.Image, cfg v1.Config, spec runSpec, out io.Writer, opts images.CommitOptions) (*images.Image, error) {
+	if parent == nil {
+		return nil, errors.New("RUN needs a base image with files: this stage is FROM scratch with nothing in it")
+	}
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	cc := containers.Config{
+		Cmd: spec.args, Env: spec.env, WorkingDir: wd, User: cfg.User,
+		OpenStdin: spec.stdin != "", StdinOnce: spec.stdin != "",
+	}
+	c, err := b.e.Create(ctx, engine.CreateOptions{
+		Name: buildContainerName(), Image: parent.ID.String(), Config: cc, EntrypointSet: true,
+		HostConfig: containers.HostConfig{NetworkMode: networkMode(spec.network), Privileged: spec.privileged},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = b.e.Remove(context.WithoutCancel(ctx), c.ID, true) }()
+
+	streams := &engine.Streams{Stdin: spec.stdin != "", Stdout: true, Stderr: true}
+	s, err := b.e.Start(ctx, c.ID, streams)
+	var se *engine.StartError
+	if errors.As(err, &se) {
+		fmt.Fprintln(out, se.Message)
+		return nil, &ExitError{Args: spec.args, Code: se.Code}
+	}
+	if err != nil {
+		return nil, err
+	}
+	code := 0
+	if s == nil {
+		// It ended before the session was attached.
+		if code, err = b.e.Wait(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	} else {
+		stop := context.AfterFunc(ctx, func() { s.Close() })
+		so := attach.StreamOptions{Stdout: out, Stderr: out}
+		if spec.stdin != "" {
+			so.Stdin = strings.NewReader(spec.stdin)
+		}
+		res, err := s.Stream(so)
+		stop()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		if res.Exit == nil {
+			return nil, errors.New("run: the container's monitor went away before it exited")
+		}
+		if res.Exit.Error != "" {
+			fmt.Fprintln(out, res.Exit.Error)
+		}
+		code = res.Exit.Code
+	}
+	if code != 0 {
+		return nil, &ExitError{Args: spec.args, Code: code}
+	}
+	return b.e.CommitChanges(ctx, c.ID, opts)
+}
+
+// buildContainerName names a step's container (never shown: it is removed
+// when the step ends).
+func buildContainerName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "berth-build-" + hex.EncodeToString(b[:])
+}
