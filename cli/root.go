@@ -144,5 +144,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	a.addResourceCommands(root)   // resources.go: update, pause, unpause, stats
 	a.addSystemDiskCommands(root) // systemdf.go: system df, system prune
 	root.AddCommand(a.uiCmd())    // ui.go: the terminal workstation
+	root.AddCommand(a.buildCmd()) // build.go: Dockerfile builds
+	parentCommand(root, "image", "Manage images").AddCommand(a.buildCmd())
 	return root
 }

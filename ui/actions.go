@@ -101,6 +101,9 @@ func (m *Model) imageAction(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if key.Matches(msg, k.Prune) {
 		return m.pruneImages(), true
 	}
+	if key.Matches(msg, k.Build) {
+		return m.openBuildForm(), true
+	}
 	r, ok := m.imgs.Selected()
 	if !ok {
 		return nil, false

@@ -3,6 +3,8 @@ package ui
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -275,5 +277,42 @@ func TestMouse(t *testing.T) {
 	click(24, 0) // "2 Images" in the top bar
 	if m.kind != kindImages {
 		t.Error("a click on Images did not switch the list")
+	}
+}
+
+// b opens the build form; a build shows its steps live and selects the
+// new image.
+func TestBuildFromTheUI(t *testing.T) {
+	m, e := newRealModel(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN echo built-in-ui\nCOPY note /note\nCMD [\"cat\", \"/note\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "note"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	press(m, "2", "b")
+	if v := view(m); !strings.Contains(v, "Build an image") || !strings.Contains(v, "$ berth build .") {
+		t.Fatalf("no build form:\n%s", v)
+	}
+	press(m, "esc")
+	run(t, m, m.startBuild(dir, "", "ui-built:1"))
+	v := view(m)
+	for _, want := range []string{"[2/4] RUN echo built-in-ui", "[3/4] COPY note /note", "built ", "$ berth build -t ui-built:1 " + dir} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the build view lacks %q:\n%s", want, v)
+		}
+	}
+	if r, ok := m.imgs.Selected(); !ok || r.ref() != "ui-built:1" {
+		t.Errorf("selected %v, want the new image", r.ref())
+	}
+	if _, err := e.Images.Resolve(context.Background(), "ui-built:1"); err != nil {
+		t.Fatal(err)
+	}
+	// A second build of the same context is all cache.
+	press(m, "esc")
+	run(t, m, m.startBuild(dir, "", "ui-built:1"))
+	if v := view(m); strings.Count(v, "CACHED") != 3 {
+		t.Errorf("rebuild not cached:\n%s", v)
 	}
 }

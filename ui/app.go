@@ -73,6 +73,11 @@ type Model struct {
 	dialog dialog.Dialog
 	form   *runform.Model
 
+	// The build the UI runs, if any: its view and its event stream.
+	build   *buildView
+	buildID int
+	buildCh <-chan buildMsg
+
 	status    common.StatusMsg
 	statusErr bool
 
@@ -181,6 +186,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.runSubmitted(msg)
 	case runDoneMsg:
 		return m.runDone(msg)
+	case buildMsg:
+		return m.buildEvent(msg)
 	case prunePreviewMsg:
 		return m.prunePreview(msg)
 	case selectMsg:
@@ -535,7 +542,7 @@ func (m *Model) helpBar() string {
 		bs = append(bs, m.detail.shortHelp()...)
 		bs = append(bs, k.PrevTab, k.NextTab, k.NextPane)
 	case m.kind == kindImages:
-		bs = []key.Binding{k.Run, k.Tag, k.Remove, k.Prune, k.Filter, k.Sort, k.NextPane, k.NextTab}
+		bs = []key.Binding{k.Run, k.Build, k.Tag, k.Remove, k.Prune, k.Filter, k.Sort, k.NextPane, k.NextTab}
 	default:
 		bs = []key.Binding{k.Run, k.Start, k.Stop, k.Attach, k.Exec, k.Remove, k.Filter, k.Sort, k.NextPane, k.NextTab}
 	}

@@ -1,0 +1,250 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"berth/builder"
+	"berth/builder/buildctx"
+	"berth/engine"
+	"berth/images"
+	"berth/ui/common"
+	"berth/ui/dialog"
+	"berth/ui/runform"
+)
+
+// buildMsg is one event of a build the UI runs, or its end.
+type buildMsg struct {
+	id   int // which build (a later one replaces the view)
+	ev   *builder.Event
+	done bool
+	img  *images.Image
+	tag  string
+	err  error
+}
+
+// openBuildForm asks for a context, a Dockerfile and a tag.
+func (m *Model) openBuildForm() tea.Cmd {
+	f, cmd := dialog.NewForm(m.c, "Build an image", []dialog.Field{
+		{Label: "Context", Value: ".", Hint: "a directory"},
+		{Label: "Dockerfile", Hint: "Dockerfile (in the context)"},
+		{Label: "Tag", Hint: "name:tag, or empty"},
+	}, func(v []string) tea.Cmd { return m.startBuild(v[0], v[1], v[2]) })
+	f.Command = func(v []string) string { return buildCommand(v[0], v[1], v[2]) }
+	m.dialog = f
+	return cmd
+}
+
+// buildCommand is the berth build command line for the form's values.
+func buildCommand(dir, file, tag string) string {
+	parts := []string{"berth", "build"}
+	if tag != "" {
+		parts = append(parts, "-t", runform.Quote(tag))
+	}
+	if file != "" {
+		parts = append(parts, "-f", runform.Quote(filepath.Join(dir, file)))
+	}
+	return strings.Join(append(parts, runform.Quote(nonEmpty(dir, "."))), " ")
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// startBuild runs a build in the background; its events come back as
+// buildMsg through a channel the app re-arms, shown in a build view.
+func (m *Model) startBuild(dir, file, tag string) tea.Cmd {
+	m.buildID++
+	id := m.buildID
+	ctx, cancel := context.WithCancel(m.c.Ctx)
+	view := &buildView{c: m.c, title: buildCommand(dir, file, tag), cancel: cancel, started: m.c.Now()}
+	m.build, m.dialog = view, view
+	ch := make(chan buildMsg, 64)
+	e := m.c.Engine
+	go func() {
+		defer close(ch)
+		defer cancel()
+		img, err := runBuild(ctx, e, dir, file, tag, func(ev builder.Event) {
+			select {
+			case ch <- buildMsg{id: id, ev: &ev}:
+			case <-ctx.Done():
+			}
+		})
+		ch <- buildMsg{id: id, done: true, img: img, tag: tag, err: err}
+	}()
+	m.buildCh = ch
+	return tea.Batch(common.Status("building…", view.title), nextBuild(ch))
+}
+
+func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, progress func(builder.Event)) (*images.Image, error) {
+	bctx, err := buildctx.FromDir(nonEmpty(dir, "."))
+	if err != nil {
+		return nil, err
+	}
+	defer bctx.Close()
+	name := nonEmpty(file, "Dockerfile")
+	df, err := bctx.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	var tags []string
+	if tag != "" {
+		tags = []string{tag}
+	}
+	return builder.Build(ctx, e, builder.Options{Context: bctx, Dockerfile: df, DockerfileName: name, Tags: tags, Progress: progress})
+}
+
+func nextBuild(ch <-chan buildMsg) tea.Cmd {
+	return func() tea.Msg {
+		msg, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return msg
+	}
+}
+
+func (m *Model) buildEvent(msg buildMsg) tea.Cmd {
+	if msg.id != m.buildID || m.build == nil {
+		return nextBuild(m.buildCh)
+	}
+	v := m.build
+	if !msg.done {
+		v.add(*msg.ev)
+		return nextBuild(m.buildCh)
+	}
+	v.finish(msg.img, msg.err, m.c.Now())
+	if msg.err != nil {
+		return func() tea.Msg { return common.Err("build", msg.err) }
+	}
+	text := "built " + shortID(msg.img.ID.String())
+	key := msg.img.ID.String()
+	if msg.tag != "" {
+		text = "built " + msg.tag
+		if t, err := images.NormalizeTag(msg.tag); err == nil {
+			key += " " + t
+		}
+	}
+	// Select the new image once the list has it.
+	return tea.Sequence(loadImages(m.c), func() tea.Msg { return selectMsg{kind: kindImages, key: key} },
+		common.Status(text, v.title))
+}
+
+// buildView shows a build's steps as they run: each with CACHED or its
+// time, and the running step's last lines of output.
+type buildView struct {
+	c       *common.Common
+	title   string
+	cancel  context.CancelFunc
+	started time.Time
+	steps   []buildStep
+	tail    []string
+	done    bool
+	result  string
+}
+
+type buildStep struct {
+	text   string
+	cached bool
+	done   bool
+	failed bool
+	took   time.Duration
+}
+
+func (v *buildView) add(ev builder.Event) {
+	switch {
+	case len(ev.Output) > 0:
+		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {
+			v.tail = append(v.tail, l)
+		}
+		if len(v.tail) > 5 {
+			v.tail = v.tail[len(v.tail)-5:]
+		}
+	case ev.Done:
+		if n := len(v.steps); n > 0 {
+			s := &v.steps[n-1]
+			s.done, s.cached, s.failed, s.took = true, ev.Cached, ev.Err != nil, ev.Took
+		}
+		v.tail = nil
+	default:
+		label := fmt.Sprintf("[%d/%d] %s", ev.Step, ev.Total, ev.Instruction)
+		if ev.Stage != "" {
+			label = fmt.Sprintf("[%s %d/%d] %s", ev.Stage, ev.Step, ev.Total, ev.Instruction)
+		}
+		v.steps = append(v.steps, buildStep{text: label})
+	}
+}
+
+func (v *buildView) finish(img *images.Image, err error, now time.Time) {
+	v.done, v.tail = true, nil
+	took := now.Sub(v.started).Round(100 * time.Millisecond)
+	if err != nil {
+		v.result = "failed after " + took.String()
+		return
+	}
+	v.result = fmt.Sprintf("built %s in %s", shortID(img.ID.String()), took)
+}
+
+// Update: esc cancels a running build, or closes the view of a finished
+// one.
+func (v *buildView) Update(msg tea.Msg) (tea.Cmd, bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil, false
+	}
+	if key.Matches(k, v.c.Keys.Cancel, v.c.Keys.Confirm) || k.String() == "q" {
+		if !v.done {
+			if key.Matches(k, v.c.Keys.Cancel) {
+				v.cancel()
+			}
+			return nil, false
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+func (v *buildView) View(w, h int) string {
+	st := v.c.Styles
+	lines := []string{st.DialogTitle.Render("$ " + v.title), ""}
+	room := max(h-8-len(v.tail), 3)
+	steps := v.steps
+	if len(steps) > room {
+		steps = steps[len(steps)-room:]
+	}
+	for _, s := range steps {
+		status := st.Dim.Render("…")
+		switch {
+		case s.failed:
+			status = st.StatusError.Render("ERROR")
+		case s.cached:
+			status = st.Running.Render("CACHED")
+		case s.done:
+			status = st.Dim.Render(fmt.Sprintf("%.1fs", s.took.Seconds()))
+		}
+		lines = append(lines, " => "+s.text+"  "+status)
+	}
+	for _, l := range v.tail {
+		lines = append(lines, st.Dim.Render(" => # "+l))
+	}
+	lines = append(lines, "")
+	if v.done {
+		lines = append(lines, st.Bold.Render(v.result), st.Dim.Render("enter or esc to close"))
+	} else {
+		lines = append(lines, st.Dim.Render("esc cancels the build"))
+	}
+	width := min(w-4, 100)
+	for i, l := range lines {
+		lines[i] = common.Fit(l, width)
+	}
+	return st.Dialog.Render(strings.Join(lines, "\n"))
+}
