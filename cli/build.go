@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"berth/builder"
-	"berth/builder/buildctx"
+	"berth/buildfile"
+	"berth/buildfile/buildctx"
 	"berth/errdefs"
 )
 
@@ -71,7 +71,7 @@ func (a *app) buildCmd() *cobra.Command {
 				}
 			}
 			pr := newProgress(a.stderr, mode)
-			img, err := builder.Build(cmd.Context(), e, builder.Options{
+			img, err := e.Build(cmd.Context(), buildfile.Options{
 				Context: bctx, Dockerfile: dockerfile, DockerfileName: name,
 				Tags: o.tags, Target: o.target, BuildArgs: buildArgs, Labels: labels,
 				NoCache: o.noCache, Pull: o.pull, Network: o.network, Platform: o.plat,
@@ -256,14 +256,14 @@ func newProgress(w io.Writer, mode string) *progress {
 	return &progress{w: w, mode: mode, start: time.Now()}
 }
 
-func (p *progress) label(ev builder.Event) string {
+func (p *progress) label(ev buildfile.Event) string {
 	if ev.Stage != "" {
 		return fmt.Sprintf("[%s %d/%d] %s", ev.Stage, ev.Step, ev.Total, ev.Instruction)
 	}
 	return fmt.Sprintf("[%d/%d] %s", ev.Step, ev.Total, ev.Instruction)
 }
 
-func (p *progress) event(ev builder.Event) {
+func (p *progress) event(ev buildfile.Event) {
 	switch p.mode {
 	case "quiet":
 		return
@@ -274,7 +274,7 @@ func (p *progress) event(ev builder.Event) {
 	}
 }
 
-func (p *progress) plain(ev builder.Event) {
+func (p *progress) plain(ev buildfile.Event) {
 	id := fmt.Sprintf("#%d", ev.Step)
 	switch {
 	case len(ev.Output) > 0:
@@ -293,7 +293,7 @@ func (p *progress) plain(ev builder.Event) {
 	}
 }
 
-func (p *progress) tty(ev builder.Event) {
+func (p *progress) tty(ev buildfile.Event) {
 	switch {
 	case len(ev.Output) > 0:
 		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {

@@ -456,7 +456,7 @@ func (s *stopFlags) parsedSignal() (syscall.Signal, error) {
 	if s.signal == "" {
 		return 0, nil
 	}
-	return engine.ParseSignal(s.signal)
+	return containers.ParseSignal(s.signal)
 }
 
 func (a *app) newStopCmd() *cobra.Command {
@@ -506,7 +506,7 @@ func (a *app) newKillCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sig, err := engine.ParseSignal(signal)
+			sig, err := containers.ParseSignal(signal)
 			if err != nil {
 				return err
 			}

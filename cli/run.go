@@ -94,7 +94,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 		logCfg[k] = v
 	}
 	if f.stopSignal != "" {
-		if _, err := engine.ParseSignal(f.stopSignal); err != nil {
+		if _, err := containers.ParseSignal(f.stopSignal); err != nil {
 			return engine.CreateOptions{}, err
 		}
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +11,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"berth/buildfile"
+	"berth/containers"
+	"berth/containers/attach"
 	"berth/containers/changes"
 	"berth/images"
 )
@@ -185,4 +191,82 @@ func (e *Engine) TempDir(pattern string) (string, error) {
 		return "", err
 	}
 	return os.MkdirTemp(e.tmpDir(), pattern)
+}
+
+// Build builds an image from a Dockerfile (see buildfile.Build): its RUN
+// steps run in containers of this engine.
+func (e *Engine) Build(ctx context.Context, opts buildfile.Options) (*images.Image, error) {
+	return buildfile.Build(ctx, e, opts)
+}
+
+// ImageStore is the engine's image store (for buildfile.Runtime).
+func (e *Engine) ImageStore() *images.Store { return e.Images }
+
+// RunStep runs one build step's process in a new container of img,
+// streams its output to out, and on exit 0 commits what it changed with
+// opts. The container is removed whatever happens, cancellation included.
+func (e *Engine) RunStep(ctx context.Context, img *images.Image, step buildfile.Step, out io.Writer, opts images.CommitOptions) (*images.Image, error) {
+	cc := containers.Config{
+		Cmd: step.Args, Env: step.Env, WorkingDir: step.WorkingDir, User: step.User,
+		OpenStdin: step.Stdin != "", StdinOnce: step.Stdin != "",
+	}
+	c, err := e.Create(ctx, CreateOptions{
+		Name: buildContainerName(), Image: img.ID.String(), Config: cc, EntrypointSet: true,
+		HostConfig: containers.HostConfig{NetworkMode: step.Network, Privileged: step.Privileged},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = e.Remove(context.WithoutCancel(ctx), c.ID, true) }()
+
+	streams := &Streams{Stdin: step.Stdin != "", Stdout: true, Stderr: true}
+	s, err := e.Start(ctx, c.ID, streams)
+	var se *StartError
+	if errors.As(err, &se) {
+		fmt.Fprintln(out, se.Message)
+		return nil, &buildfile.ExitError{Args: step.Args, Code: se.Code}
+	}
+	if err != nil {
+		return nil, err
+	}
+	code := 0
+	if s == nil {
+		// It ended before the session was attached.
+		if code, err = e.Wait(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	} else {
+		stop := context.AfterFunc(ctx, func() { s.Close() })
+		so := attach.StreamOptions{Stdout: out, Stderr: out}
+		if step.Stdin != "" {
+			so.Stdin = strings.NewReader(step.Stdin)
+		}
+		res, err := s.Stream(so)
+		stop()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		if res.Exit == nil {
+			return nil, errors.New("run: the container's monitor went away before it exited")
+		}
+		if res.Exit.Error != "" {
+			fmt.Fprintln(out, res.Exit.Error)
+		}
+		code = res.Exit.Code
+	}
+	if code != 0 {
+		return nil, &buildfile.ExitError{Args: step.Args, Code: code}
+	}
+	return e.CommitChanges(ctx, c.ID, opts)
+}
+
+// buildContainerName names a step's container (never shown: it is removed
+// when the step ends).
+func buildContainerName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "berth-build-" + hex.EncodeToString(b[:])
 }

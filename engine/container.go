@@ -414,7 +414,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	if sig == 0 {
 		sig = syscall.SIGTERM
 		if c.Config.StopSignal != "" {
-			if sig, err = ParseSignal(c.Config.StopSignal); err != nil {
+			if sig, err = containers.ParseSignal(c.Config.StopSignal); err != nil {
 				return err
 			}
 		}

@@ -10,8 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"berth/builder"
-	"berth/builder/buildctx"
+	"berth/buildfile"
+	"berth/buildfile/buildctx"
 	"berth/engine"
 	"berth/images"
 	"berth/ui/common"
@@ -22,7 +22,7 @@ import (
 // buildMsg is one event of a build the UI runs, or its end.
 type buildMsg struct {
 	id   int // which build (a later one replaces the view)
-	ev   *builder.Event
+	ev   *buildfile.Event
 	done bool
 	img  *images.Image
 	tag  string
@@ -73,7 +73,7 @@ func (m *Model) startBuild(dir, file, tag string) tea.Cmd {
 	go func() {
 		defer close(ch)
 		defer cancel()
-		img, err := runBuild(ctx, e, dir, file, tag, func(ev builder.Event) {
+		img, err := runBuild(ctx, e, dir, file, tag, func(ev buildfile.Event) {
 			select {
 			case ch <- buildMsg{id: id, ev: &ev}:
 			case <-ctx.Done():
@@ -85,7 +85,7 @@ func (m *Model) startBuild(dir, file, tag string) tea.Cmd {
 	return tea.Batch(common.Status("building…", view.title), nextBuild(ch))
 }
 
-func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, progress func(builder.Event)) (*images.Image, error) {
+func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, progress func(buildfile.Event)) (*images.Image, error) {
 	bctx, err := buildctx.FromDir(nonEmpty(dir, "."))
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, prog
 	if tag != "" {
 		tags = []string{tag}
 	}
-	return builder.Build(ctx, e, builder.Options{Context: bctx, Dockerfile: df, DockerfileName: name, Tags: tags, Progress: progress})
+	return e.Build(ctx, buildfile.Options{Context: bctx, Dockerfile: df, DockerfileName: name, Tags: tags, Progress: progress})
 }
 
 func nextBuild(ch <-chan buildMsg) tea.Cmd {
@@ -160,7 +160,7 @@ type buildStep struct {
 	took   time.Duration
 }
 
-func (v *buildView) add(ev builder.Event) {
+func (v *buildView) add(ev buildfile.Event) {
 	switch {
 	case len(ev.Output) > 0:
 		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {

@@ -1,12 +1,12 @@
-package builder_test
+package buildfile_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
-	"berth/builder"
-	"berth/builder/buildctx"
+	"berth/buildfile"
+	"berth/buildfile/buildctx"
 )
 
 // The small context: FROM busybox; RUN echo; COPY a file; ENV;
@@ -29,16 +29,16 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	defer bc.Close()
 	ctx := context.Background()
-	opts := func(df string, noCache bool) builder.Options {
-		return builder.Options{Context: bc, Dockerfile: []byte(df), Tags: []string{"bench"}, NoCache: noCache}
+	opts := func(df string, noCache bool) buildfile.Options {
+		return buildfile.Options{Context: bc, Dockerfile: []byte(df), Tags: []string{"bench"}, NoCache: noCache}
 	}
 	plain := fmt.Sprintf(benchDockerfile, "")
-	if _, err := builder.Build(ctx, e, opts(plain, false)); err != nil {
+	if _, err := buildfile.Build(ctx, e, opts(plain, false)); err != nil {
 		b.Fatal(err)
 	}
 	cached := func(b *testing.B) {
 		for b.Loop() {
-			if _, err := builder.Build(ctx, e, opts(plain, false)); err != nil {
+			if _, err := buildfile.Build(ctx, e, opts(plain, false)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -51,14 +51,14 @@ func BenchmarkBuild(b *testing.B) {
 		for b.Loop() {
 			n++
 			df := fmt.Sprintf(benchDockerfile, fmt.Sprintf(", \"%d\"", n))
-			if _, err := builder.Build(ctx, e, opts(df, false)); err != nil {
+			if _, err := buildfile.Build(ctx, e, opts(df, false)); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("cold", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := builder.Build(ctx, e, opts(plain, true)); err != nil {
+			if _, err := buildfile.Build(ctx, e, opts(plain, true)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package builder
+package buildfile
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"berth/builder/buildctx"
+	"berth/buildfile/buildctx"
 )
 
 // download fetches an ADD URL into a directory of its own, as the one

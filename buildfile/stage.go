@@ -1,4 +1,4 @@
-package builder
+package buildfile
 
 import (
 	"bytes"
@@ -19,7 +19,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"berth/containers"
-	"berth/engine"
 	"berth/errdefs"
 	"berth/images"
 )
@@ -287,7 +286,7 @@ func (r *stageRun) prepare(ctx context.Context, c instructions.Command) (step, e
 		r.cfg.User = c.User
 		return step{createdBy: "USER " + c.User}, nil
 	case *instructions.StopSignalCommand:
-		if _, err := engine.ParseSignal(c.Signal); err != nil {
+		if _, err := containers.ParseSignal(c.Signal); err != nil {
 			return step{}, err
 		}
 		r.cfg.StopSignal = c.Signal
@@ -389,7 +388,7 @@ func (r *stageRun) do(ctx context.Context, s step) error {
 	last := r.final && r.step == r.total
 	var img *images.Image
 	if !b.o.NoCache {
-		hit, err := b.e.Images.CacheLookup(ctx, key)
+		hit, err := b.e.ImageStore().CacheLookup(ctx, key)
 		switch {
 		case err == nil:
 			img, ev.Cached = hit, true
@@ -426,7 +425,7 @@ func (r *stageRun) do(ctx context.Context, s step) error {
 // parent.
 func (b *build) commitLayer(ctx context.Context, parent *images.Image, layer func(context.Context, io.Writer) error, opts images.CommitOptions) (*images.Image, error) {
 	if layer == nil {
-		return b.e.Images.Commit(ctx, parent, bytes.NewReader(nil), opts)
+		return b.e.ImageStore().Commit(ctx, parent, bytes.NewReader(nil), opts)
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -435,7 +434,7 @@ func (b *build) commitLayer(ctx context.Context, parent *images.Image, layer fun
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	img, err := b.e.Images.Commit(ctx, parent, pr, opts)
+	img, err := b.e.ImageStore().Commit(ctx, parent, pr, opts)
 	pr.CloseWithError(errors.New("commit ended")) // stops the writer if Commit failed early
 	if lerr := <-done; lerr != nil {
 		return nil, lerr // the cause, rather than Commit's broken read
@@ -471,7 +470,7 @@ func (r *stageRun) imageLowers(ctx context.Context) ([]string, error) {
 	if r.parent == nil || r.lowers != nil {
 		return r.lowers, nil
 	}
-	l, err := r.b.e.Images.Snapshots(ctx, r.parent)
+	l, err := r.b.e.ImageStore().Snapshots(ctx, r.parent)
 	if err != nil {
 		return nil, err
 	}

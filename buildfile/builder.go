@@ -7,7 +7,7 @@
 // History entries are written as BuildKit writes them ("RUN /bin/sh -c
 // make # buildkit", "ENV A=b", `CMD ["app"]`), so `history` reads as it
 // does for an image Docker built.
-package builder
+package buildfile
 
 import (
 	"context"
@@ -24,8 +24,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
-	"berth/builder/buildctx"
-	"berth/engine"
+	"berth/buildfile/buildctx"
 	"berth/errdefs"
 	"berth/images"
 )
@@ -97,9 +96,38 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("process %q did not complete successfully: exit code: %d", strings.Join(e.Args, " "), e.Code)
 }
 
+// Runtime is what a build needs of the engine (engine.Engine provides
+// it): the image store, one RUN step in a container of the same runtime
+// `run` uses, and an image's files to copy from.
+type Runtime interface {
+	// ImageStore is the store images are read from and steps written to.
+	ImageStore() *images.Store
+	// Tag names an image.
+	Tag(ctx context.Context, src, target string) error
+	// RunStep runs step in a new container of img, streams its output to
+	// out, and on success commits what it changed with opts; a process
+	// that exits non-zero is an *ExitError. The container is removed
+	// whatever happens, cancellation included.
+	RunStep(ctx context.Context, img *images.Image, step Step, out io.Writer, opts images.CommitOptions) (*images.Image, error)
+	// WithImageRoot calls fn with a read-only view of img's files (nil:
+	// an empty directory).
+	WithImageRoot(ctx context.Context, img *images.Image, fn func(root string) error) error
+	// TempDir makes a directory for a build's temporary files.
+	TempDir(pattern string) (string, error)
+}
+
+// Step is the process of one RUN.
+type Step struct {
+	Args, Env        []string
+	WorkingDir, User string
+	Stdin            string // a heredoc fed to the process; "" for none
+	Network          string // "none" or "host"
+	Privileged       bool
+}
+
 // Build runs the build and returns the image of the target stage, tagged
 // with o.Tags.
-func Build(ctx context.Context, e *engine.Engine, o Options) (*images.Image, error) {
+func Build(ctx context.Context, e Runtime, o Options) (*images.Image, error) {
 	if o.Context == nil {
 		return nil, errdefs.InvalidArgument("build: no build context")
 	}
@@ -136,7 +164,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*images.Image, err
 
 // build is one run of Build.
 type build struct {
-	e       *engine.Engine
+	e       Runtime
 	o       Options
 	df      *Dockerfile
 	lex     *shell.Lex // BuildKit's word expansion, with the Dockerfile's escape token
@@ -166,7 +194,7 @@ type stageResult struct {
 	author string
 }
 
-func newBuild(e *engine.Engine, o Options, df *Dockerfile) (*build, error) {
+func newBuild(e Runtime, o Options, df *Dockerfile) (*build, error) {
 	b := &build{e: e, o: o, df: df, lex: shell.NewLex(df.Escape), show: shell.NewLex(df.Escape)}
 	b.show.RawQuotes, b.show.RawEscapes, b.show.SkipUnsetEnv = true, true, true
 	b.target = len(df.Stages) - 1
@@ -233,11 +261,11 @@ func (b *build) stageResult(ctx context.Context, i int) (*stageResult, error) {
 // finish makes the target's image a listed one and tags it.
 func (b *build) finish(ctx context.Context, img *images.Image) (*images.Image, error) {
 	if img.Intermediate {
-		if err := b.e.Images.Reveal(ctx, img.ID); err != nil {
+		if err := b.e.ImageStore().Reveal(ctx, img.ID); err != nil {
 			return nil, err
 		}
 	}
-	final, err := b.e.Images.Resolve(ctx, img.ID.String())
+	final, err := b.e.ImageStore().Resolve(ctx, img.ID.String())
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +284,7 @@ func (b *build) finish(ctx context.Context, img *images.Image) (*images.Image, e
 		tagged = true
 	}
 	if tagged {
-		return b.e.Images.Resolve(ctx, img.ID.String())
+		return b.e.ImageStore().Resolve(ctx, img.ID.String())
 	}
 	return final, nil
 }
@@ -300,7 +328,7 @@ func stageLabel(st *stage) string {
 
 // resolveImage finds a FROM or COPY --from image in the store.
 func (b *build) resolveImage(ctx context.Context, ref string) (*images.Image, error) {
-	img, err := b.e.Images.Resolve(ctx, ref)
+	img, err := b.e.ImageStore().Resolve(ctx, ref)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil, errdefs.NotFound("%s: image not found in the local store (berth build does not pull: pull or load it first)", ref)
 	}

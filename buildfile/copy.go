@@ -1,4 +1,4 @@
-package builder
+package buildfile
 
 import (
 	"archive/tar"
@@ -17,7 +17,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
-	"berth/builder/buildctx"
+	"berth/buildfile/buildctx"
 	"berth/containers"
 	"berth/images"
 )

@@ -1,9 +1,7 @@
-package builder
+package buildfile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +13,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
-	"berth/containers"
-	"berth/containers/attach"
-	"berth/engine"
 	"berth/images"
 )
 
@@ -125,8 +120,7 @@ func shebang(script string) ([]string, bool) {
 }
 
 // runContainer runs one RUN in a container of the image so far, streams
-// its output, and commits what it changed. The container is removed
-// whatever happens, cancellation included.
+// its output, and commits what it changed.
 func (b *build) runContainer(ctx context.Context, parent *images.Image, cfg v1.Config, spec runSpec, out io.Writer, opts images.CommitOptions) (*images.Image, error) {
 	if parent == nil {
 		return nil, errors.New("RUN needs a base image with files: this stage is FROM scratch with nothing in it")
@@ -135,67 +129,8 @@ func (b *build) runContainer(ctx context.Context, parent *images.Image, cfg v1.C
 	if wd == "" {
 		wd = "/"
 	}
-	cc := containers.Config{
-		Cmd: spec.args, Env: spec.env, WorkingDir: wd, User: cfg.User,
-		OpenStdin: spec.stdin != "", StdinOnce: spec.stdin != "",
-	}
-	c, err := b.e.Create(ctx, engine.CreateOptions{
-		Name: buildContainerName(), Image: parent.ID.String(), Config: cc, EntrypointSet: true,
-		HostConfig: containers.HostConfig{NetworkMode: networkMode(spec.network), Privileged: spec.privileged},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = b.e.Remove(context.WithoutCancel(ctx), c.ID, true) }()
-
-	streams := &engine.Streams{Stdin: spec.stdin != "", Stdout: true, Stderr: true}
-	s, err := b.e.Start(ctx, c.ID, streams)
-	var se *engine.StartError
-	if errors.As(err, &se) {
-		fmt.Fprintln(out, se.Message)
-		return nil, &ExitError{Args: spec.args, Code: se.Code}
-	}
-	if err != nil {
-		return nil, err
-	}
-	code := 0
-	if s == nil {
-		// It ended before the session was attached.
-		if code, err = b.e.Wait(ctx, c.ID); err != nil {
-			return nil, err
-		}
-	} else {
-		stop := context.AfterFunc(ctx, func() { s.Close() })
-		so := attach.StreamOptions{Stdout: out, Stderr: out}
-		if spec.stdin != "" {
-			so.Stdin = strings.NewReader(spec.stdin)
-		}
-		res, err := s.Stream(so)
-		stop()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("run: %w", err)
-		}
-		if res.Exit == nil {
-			return nil, errors.New("run: the container's monitor went away before it exited")
-		}
-		if res.Exit.Error != "" {
-			fmt.Fprintln(out, res.Exit.Error)
-		}
-		code = res.Exit.Code
-	}
-	if code != 0 {
-		return nil, &ExitError{Args: spec.args, Code: code}
-	}
-	return b.e.CommitChanges(ctx, c.ID, opts)
-}
-
-// buildContainerName names a step's container (never shown: it is removed
-// when the step ends).
-func buildContainerName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "berth-build-" + hex.EncodeToString(b[:])
+	return b.e.RunStep(ctx, parent, Step{
+		Args: spec.args, Env: spec.env, WorkingDir: wd, User: cfg.User, Stdin: spec.stdin,
+		Network: networkMode(spec.network), Privileged: spec.privileged,
+	}, out, opts)
 }

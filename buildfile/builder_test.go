@@ -1,4 +1,4 @@
-package builder_test
+package buildfile_test
 
 import (
 	"archive/tar"
@@ -20,8 +20,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"berth/builder"
-	"berth/builder/buildctx"
+	"berth/buildfile"
+	"berth/buildfile/buildctx"
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/engine"
@@ -90,10 +90,10 @@ func files(t testing.TB, m map[string]string) string {
 // events records a build's progress.
 type events struct {
 	mu  sync.Mutex
-	all []builder.Event
+	all []buildfile.Event
 }
 
-func (ev *events) add(e builder.Event) {
+func (ev *events) add(e buildfile.Event) {
 	ev.mu.Lock()
 	ev.all = append(ev.all, e)
 	ev.mu.Unlock()
@@ -133,7 +133,7 @@ func (ev *events) cached() int {
 }
 
 // build runs a build of dockerfile in the context dir.
-func build(t testing.TB, e *engine.Engine, dir, dockerfile string, o builder.Options) (*images.Image, *events, error) {
+func build(t testing.TB, e *engine.Engine, dir, dockerfile string, o buildfile.Options) (*images.Image, *events, error) {
 	t.Helper()
 	bc, err := buildctx.FromDir(dir)
 	if err != nil {
@@ -142,11 +142,11 @@ func build(t testing.TB, e *engine.Engine, dir, dockerfile string, o builder.Opt
 	defer bc.Close()
 	ev := &events{}
 	o.Context, o.Dockerfile, o.Progress = bc, []byte(dockerfile), ev.add
-	img, err := builder.Build(context.Background(), e, o)
+	img, err := buildfile.Build(context.Background(), e, o)
 	return img, ev, err
 }
 
-func mustBuild(t testing.TB, e *engine.Engine, dir, dockerfile string, o builder.Options) (*images.Image, *events) {
+func mustBuild(t testing.TB, e *engine.Engine, dir, dockerfile string, o buildfile.Options) (*images.Image, *events) {
 	t.Helper()
 	img, ev, err := build(t, e, dir, dockerfile, o)
 	if err != nil {
@@ -247,13 +247,13 @@ func TestParseErrors(t *testing.T) {
 		{"FROM busybox\nCOPY --nope=1 a b\n", "Dockerfile:2: unknown flag: --nope"},
 		{"FROM busybox\nRUN <<EOF\necho hi\n", "Dockerfile:2: unterminated heredoc"},
 	} {
-		_, err := builder.Parse("Dockerfile", []byte(tc.src))
-		var pe *builder.ParseError
+		_, err := buildfile.Parse("Dockerfile", []byte(tc.src))
+		var pe *buildfile.ParseError
 		if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Parse(%q) = %v, want a ParseError starting %q", tc.src, err, tc.want)
 		}
 	}
-	df, err := builder.Parse("Dockerfile", []byte("# escape=`\nARG V=1\nFROM busybox AS a\nRUN echo `\n  hi\nFROM a\nCOPY <<EOF /x\nhello\nEOF\n"))
+	df, err := buildfile.Parse("Dockerfile", []byte("# escape=`\nARG V=1\nFROM busybox AS a\nRUN echo `\n  hi\nFROM a\nCOPY <<EOF /x\nhello\nEOF\n"))
 	if err != nil || len(df.Stages) != 2 || len(df.MetaArgs) != 1 || df.Escape != '`' || df.Stages[1].BaseName != "a" {
 		t.Fatalf("Parse: %+v %v", df, err)
 	}
@@ -269,12 +269,12 @@ func TestBuildErrors(t *testing.T) {
 		{"FROM busybox\nSTOPSIGNAL NOPE\n", "[2/2] STOPSIGNAL NOPE: invalid signal: NOPE"},
 		{"FROM busybox\nRUN --mount=type=cache,target=/c true\n", "RUN --mount is not supported"},
 	} {
-		_, _, err := build(t, e, dir, tc.df, builder.Options{})
+		_, _, err := build(t, e, dir, tc.df, buildfile.Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.df, err, tc.want)
 		}
 	}
-	_, _, err := build(t, e, dir, "FROM busybox\n", builder.Options{Target: "nope"})
+	_, _, err := build(t, e, dir, "FROM busybox\n", buildfile.Options{Target: "nope"})
 	if err == nil || !strings.Contains(err.Error(), `target stage "nope" could not be found`) {
 		t.Errorf("unknown target: %v", err)
 	}
@@ -295,7 +295,7 @@ HEALTHCHECK --interval=5s --retries=3 CMD wget -q localhost
 SHELL ["/bin/sh", "-ec"]
 ONBUILD RUN echo triggered
 CMD echo hi
-`, builder.Options{Tags: []string{"cfg:1"}})
+`, buildfile.Options{Tags: []string{"cfg:1"}})
 	c := config(t, e, img).Config
 	if !slices.Contains(c.Env, "A=1") || !slices.Contains(c.Env, "B=two words") || !slices.Contains(c.Env, "C=1-two words") || !slices.Contains(c.Env, "PATH="+containers.DefaultPath) {
 		t.Errorf("Env %q", c.Env)
@@ -348,7 +348,7 @@ CMD echo hi
 func TestEntrypointCmd(t *testing.T) {
 	e := newEngine(t)
 	dir := files(t, nil)
-	mustBuild(t, e, dir, "FROM busybox\nENTRYPOINT [\"/bin/echo\", \"base\"]\nCMD [\"arg\"]\n", builder.Options{Tags: []string{"withep"}})
+	mustBuild(t, e, dir, "FROM busybox\nENTRYPOINT [\"/bin/echo\", \"base\"]\nCMD [\"arg\"]\n", buildfile.Options{Tags: []string{"withep"}})
 	for _, tc := range []struct {
 		df       string
 		ep, cmd  []string
@@ -366,7 +366,7 @@ func TestEntrypointCmd(t *testing.T) {
 		{"FROM withep\nENV X=1\n", []string{"/bin/echo", "base"}, []string{"arg"}, ""},
 		{"FROM withep\nENTRYPOINT []\n", nil, nil, ""},
 	} {
-		img, _ := mustBuild(t, e, dir, tc.df, builder.Options{})
+		img, _ := mustBuild(t, e, dir, tc.df, buildfile.Options{})
 		c := config(t, e, img).Config
 		if !slices.Equal(c.Entrypoint, tc.ep) || !slices.Equal(c.Cmd, tc.cmd) {
 			t.Errorf("%q: Entrypoint %q Cmd %q, want %q %q", tc.df, c.Entrypoint, c.Cmd, tc.ep, tc.cmd)
@@ -393,7 +393,7 @@ FROM first
 RUN echo "inherited=[$LOCAL]" >> /first
 ARG TARGETARCH
 RUN test -n "$TARGETARCH" && echo "proxy=[$HTTP_PROXY]" >> /first
-`, builder.Options{BuildArgs: map[string]string{"LOCAL": "fromflag", "HTTP_PROXY": "http://proxy:1"}})
+`, buildfile.Options{BuildArgs: map[string]string{"LOCAL": "fromflag", "HTTP_PROXY": "http://proxy:1"}})
 	got := run(t, e, img, "cat", "/first")
 	want := "base=[] global=[]\nglobal=[g] local=[fromflag] env=[fromflag-env]\nover=[env-wins]\ninherited=[fromflag]\nproxy=[http://proxy:1]\n"
 	if got != want {
@@ -423,7 +423,7 @@ RUN pwd > /pwd
 WORKDIR /etc
 USER alice
 WORKDIR /home/alice/work
-`, builder.Options{})
+`, buildfile.Options{})
 	if got := run(t, e, img, "cat", "/pwd"); got != "/a/b/c\n" {
 		t.Errorf("pwd %q", got)
 	}
@@ -455,14 +455,14 @@ COPY --chown=daemon f /f2
 COPY --chown=7 f /f3
 USER alice
 RUN id -u > /tmp/id && id -g >> /tmp/id
-`, builder.Options{})
+`, buildfile.Options{})
 	if got := run(t, e, img, "cat", "/tmp/id"); got != "1000\n1000\n" {
 		t.Errorf("RUN as alice: %q", got)
 	}
 	if got := run(t, e, img, "stat", "-c", "%u:%g", "/f1", "/f2", "/f3"); got != "1000:100\n1:1\n7:7\n" {
 		t.Errorf("owners %q", got)
 	}
-	_, _, err := build(t, e, files(t, map[string]string{"f": "x"}), "FROM busybox\nCOPY --chown=nobody-here f /f\n", builder.Options{})
+	_, _, err := build(t, e, files(t, map[string]string{"f": "x"}), "FROM busybox\nCOPY --chown=nobody-here f /f\n", buildfile.Options{})
 	if err == nil || !strings.Contains(err.Error(), "nobody-here") {
 		t.Errorf("unknown --chown user: %v", err)
 	}
@@ -473,9 +473,9 @@ RUN id -u > /tmp/id && id -g >> /tmp/id
 func TestRunFailure(t *testing.T) {
 	e := newEngine(t)
 	before, _ := e.Images.ListAll(context.Background())
-	_, ev, err := build(t, e, files(t, nil), "FROM busybox\nRUN echo failing; exit 3\nRUN echo never\n", builder.Options{})
-	var se *builder.StepError
-	var xe *builder.ExitError
+	_, ev, err := build(t, e, files(t, nil), "FROM busybox\nRUN echo failing; exit 3\nRUN echo never\n", buildfile.Options{})
+	var se *buildfile.StepError
+	var xe *buildfile.ExitError
 	if !errors.As(err, &se) || !errors.As(err, &xe) || xe.Code != 3 || se.Step != 2 || se.Line != 2 {
 		t.Fatalf("err %#v", err)
 	}
@@ -495,7 +495,7 @@ func TestRunFailure(t *testing.T) {
 		t.Errorf("%d images before, %d after a failed build", len(before), len(after))
 	}
 	// A command that cannot start is a failure with Docker's code.
-	_, _, err = build(t, e, files(t, nil), "FROM busybox\nRUN [\"/no/such\"]\n", builder.Options{})
+	_, _, err = build(t, e, files(t, nil), "FROM busybox\nRUN [\"/no/such\"]\n", buildfile.Options{})
 	if !errors.As(err, &xe) || xe.Code != 127 {
 		t.Errorf("missing command: %v", err)
 	}
@@ -511,9 +511,9 @@ func TestRunCancel(t *testing.T) {
 	defer bc.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = builder.Build(ctx, e, builder.Options{
+	_, err = buildfile.Build(ctx, e, buildfile.Options{
 		Context: bc, Dockerfile: []byte("FROM busybox\nRUN echo started; sleep 60\n"),
-		Progress: func(ev builder.Event) {
+		Progress: func(ev buildfile.Event) {
 			if strings.Contains(string(ev.Output), "started") {
 				cancel()
 			}
@@ -527,7 +527,7 @@ func TestRunCancel(t *testing.T) {
 // RUN rm of a base image's file is a whiteout in the layer.
 func TestRunWhiteout(t *testing.T) {
 	e := newEngine(t)
-	img, _ := mustBuild(t, e, files(t, nil), "FROM busybox\nRUN rm /etc/os-release && rm -r /home/alice && echo new > /new\n", builder.Options{})
+	img, _ := mustBuild(t, e, files(t, nil), "FROM busybox\nRUN rm /etc/os-release && rm -r /home/alice && echo new > /new\n", buildfile.Options{})
 	l := topLayer(t, e, img)
 	for _, name := range []string{"etc/.wh.os-release", "home/.wh.alice", "new"} {
 		if l[name] == nil {
@@ -565,7 +565,7 @@ COPY --from=0 /out.txt /by-index.txt
 COPY --from=busybox /bin/busybox /bin/busybox
 COPY --from=busybox /etc/passwd /etc/group /etc/
 `
-	img, ev := mustBuild(t, e, dir, df, builder.Options{})
+	img, ev := mustBuild(t, e, dir, df, buildfile.Options{})
 	if got := run(t, e, img, "/bin/busybox", "cat", "/copied/out.txt", "/by-index.txt"); got != "SOURCESOURCE" {
 		t.Errorf("copied %q", got)
 	}
@@ -575,7 +575,7 @@ COPY --from=busybox /etc/passwd /etc/group /etc/
 		}
 	}
 	// --target stops at a stage; a later one is not built.
-	img, ev = mustBuild(t, e, dir, df, builder.Options{Target: "builder"})
+	img, ev = mustBuild(t, e, dir, df, buildfile.Options{Target: "builder"})
 	if got := run(t, e, img, "cat", "/out.txt"); got != "SOURCE" {
 		t.Errorf("target builder: %q", got)
 	}
@@ -583,7 +583,7 @@ COPY --from=busybox /etc/passwd /etc/group /etc/
 		t.Errorf("target steps %q", d)
 	}
 	// A stage FROM another starts from its image.
-	img, _ = mustBuild(t, e, dir, "FROM busybox AS one\nENV ONE=1\nRUN echo 1 > /one\nFROM one\nRUN cat /one; echo $ONE >> /one\n", builder.Options{})
+	img, _ = mustBuild(t, e, dir, "FROM busybox AS one\nENV ONE=1\nRUN echo 1 > /one\nFROM one\nRUN cat /one; echo $ONE >> /one\n", buildfile.Options{})
 	if got := run(t, e, img, "cat", "/one"); got != "1\n1\n" {
 		t.Errorf("FROM stage: %q", got)
 	}
@@ -600,11 +600,11 @@ COPY b.txt /b.txt
 ENV E=1
 CMD ["cat", "/a.txt"]
 `
-	first, ev := mustBuild(t, e, dir, df, builder.Options{Tags: []string{"app"}})
+	first, ev := mustBuild(t, e, dir, df, buildfile.Options{Tags: []string{"app"}})
 	if ev.cached() != 0 {
 		t.Errorf("cold build had cached steps: %q", ev.done())
 	}
-	again, ev := mustBuild(t, e, dir, df, builder.Options{Tags: []string{"app"}})
+	again, ev := mustBuild(t, e, dir, df, buildfile.Options{Tags: []string{"app"}})
 	if again.ID != first.ID || ev.cached() != 6 {
 		t.Errorf("rebuild: %s vs %s, steps %q", again.ID, first.ID, ev.done())
 	}
@@ -612,7 +612,7 @@ CMD ["cat", "/a.txt"]
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("two"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	changed, ev := mustBuild(t, e, dir, df, builder.Options{Tags: []string{"app"}})
+	changed, ev := mustBuild(t, e, dir, df, buildfile.Options{Tags: []string{"app"}})
 	if changed.ID == first.ID || ev.cached() != 2 || run(t, e, changed, "cat", "/a.txt") != "two" {
 		t.Errorf("after a change: steps %q", ev.done())
 	}
@@ -620,19 +620,19 @@ CMD ["cat", "/a.txt"]
 	if err := os.Chtimes(filepath.Join(dir, "b.txt"), first.Created, first.Created); err != nil {
 		t.Fatal(err)
 	}
-	if _, ev = mustBuild(t, e, dir, df, builder.Options{}); ev.cached() != 6 {
+	if _, ev = mustBuild(t, e, dir, df, buildfile.Options{}); ev.cached() != 6 {
 		t.Errorf("after touching a file: steps %q", ev.done())
 	}
 	// A build arg's change: from its ARG on.
-	argImg, ev := mustBuild(t, e, dir, df, builder.Options{BuildArgs: map[string]string{"V": "2"}})
+	argImg, ev := mustBuild(t, e, dir, df, buildfile.Options{BuildArgs: map[string]string{"V": "2"}})
 	if ev.cached() != 0 || run(t, e, argImg, "cat", "/run.txt") != "run-2\n" {
 		t.Errorf("after a build arg: steps %q", ev.done())
 	}
 	// --no-cache runs everything, and records it.
-	if _, ev = mustBuild(t, e, dir, df, builder.Options{NoCache: true}); ev.cached() != 0 {
+	if _, ev = mustBuild(t, e, dir, df, buildfile.Options{NoCache: true}); ev.cached() != 0 {
 		t.Errorf("--no-cache: steps %q", ev.done())
 	}
-	if _, ev = mustBuild(t, e, dir, df, builder.Options{}); ev.cached() != 6 {
+	if _, ev = mustBuild(t, e, dir, df, buildfile.Options{}); ev.cached() != 6 {
 		t.Errorf("after --no-cache: steps %q", ev.done())
 	}
 	// The tag follows the last build that named it; the image of a cached
@@ -646,7 +646,7 @@ CMD ["cat", "/a.txt"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ev = mustBuild(t, e2, dir, df, builder.Options{}); ev.cached() != 6 {
+	if _, ev = mustBuild(t, e2, dir, df, buildfile.Options{}); ev.cached() != 6 {
 		t.Errorf("other engine: steps %q", ev.done())
 	}
 }
@@ -654,8 +654,8 @@ CMD ["cat", "/a.txt"]
 func TestOnbuild(t *testing.T) {
 	e := newEngine(t)
 	dir := files(t, map[string]string{"app.txt": "app"})
-	mustBuild(t, e, dir, "FROM busybox\nONBUILD COPY app.txt /app/\nONBUILD RUN echo built > /app/marker\n", builder.Options{Tags: []string{"onbase"}})
-	img, ev := mustBuild(t, e, dir, "FROM onbase\nRUN cat /app/app.txt /app/marker\n", builder.Options{})
+	mustBuild(t, e, dir, "FROM busybox\nONBUILD COPY app.txt /app/\nONBUILD RUN echo built > /app/marker\n", buildfile.Options{Tags: []string{"onbase"}})
+	img, ev := mustBuild(t, e, dir, "FROM onbase\nRUN cat /app/app.txt /app/marker\n", buildfile.Options{})
 	if got := ev.output(); got != "appbuilt\n" {
 		t.Errorf("output %q, steps %q", got, ev.done())
 	}
@@ -689,7 +689,7 @@ EOF
 COPY <<-"EOF" /h5
 	raw ${NAME}
 	EOF
-`, builder.Options{})
+`, buildfile.Options{})
 	got := run(t, e, img, "cat", "/h1", "/h2", "/h3", "/h4", "/h5")
 	want := "hello\nworld\nshebang /dev/stdin\nline world\ninline world\nraw ${NAME}\n"
 	if got != want {
@@ -699,7 +699,7 @@ COPY <<-"EOF" /h5
 
 func TestLabelsOption(t *testing.T) {
 	e := newEngine(t)
-	img, ev := mustBuild(t, e, files(t, nil), "FROM busybox\nLABEL a=1\n", builder.Options{Labels: map[string]string{"b": "2", "a": "0"}})
+	img, ev := mustBuild(t, e, files(t, nil), "FROM busybox\nLABEL a=1\n", buildfile.Options{Labels: map[string]string{"b": "2", "a": "0"}})
 	if l := config(t, e, img).Config.Labels; l["a"] != "0" || l["b"] != "2" {
 		t.Errorf("labels %v", l)
 	}
@@ -728,25 +728,25 @@ func TestAdd(t *testing.T) {
 	tw.Close()
 	dir := files(t, map[string]string{"arch.tar": arch.String(), "plain.txt": "plain\n"})
 	df := "FROM busybox\nADD " + srv.URL + "/files/remote.txt /dl/\nADD arch.tar /x/\nADD --chmod=751 plain.txt " + srv.URL + "/files/remote.txt /multi/\n"
-	img, _ := mustBuild(t, e, dir, df, builder.Options{})
+	img, _ := mustBuild(t, e, dir, df, buildfile.Options{})
 	got := run(t, e, img, "sh", "-c", "cat /dl/remote.txt /x/inside/a.txt; stat -c '%a %Y %n' /dl/remote.txt /x/inside/a.txt /multi/plain.txt /multi/remote.txt")
 	want := fmt.Sprintf("remote body\na\n600 %d /dl/remote.txt\n640 0 /x/inside/a.txt\n751 ", modified.Unix())
 	if !strings.HasPrefix(got, want) || !strings.Contains(got, "751 "+fmt.Sprint(modified.Unix())+" /multi/remote.txt") {
 		t.Errorf("got\n%s\nwant prefix\n%s", got, want)
 	}
 	// The download is part of the key: the same content is cached.
-	if _, ev := mustBuild(t, e, dir, df, builder.Options{}); ev.cached() != 3 {
+	if _, ev := mustBuild(t, e, dir, df, buildfile.Options{}); ev.cached() != 3 {
 		t.Errorf("rebuild: %q", ev.done())
 	}
-	_, _, err := build(t, e, dir, "FROM busybox\nADD "+srv.URL+"/missing /m\n", builder.Options{})
+	_, _, err := build(t, e, dir, "FROM busybox\nADD "+srv.URL+"/missing /m\n", buildfile.Options{})
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("missing URL: %v", err)
 	}
-	_, _, err = build(t, e, dir, "FROM busybox\nADD --checksum=sha256:0000 "+srv.URL+"/files/remote.txt /m\n", builder.Options{})
+	_, _, err = build(t, e, dir, "FROM busybox\nADD --checksum=sha256:0000 "+srv.URL+"/files/remote.txt /m\n", buildfile.Options{})
 	if err == nil || !strings.Contains(err.Error(), "digest mismatch") {
 		t.Errorf("bad checksum: %v", err)
 	}
-	_, _, err = build(t, e, dir, "FROM busybox\nCOPY "+srv.URL+"/files/remote.txt /m\n", builder.Options{})
+	_, _, err = build(t, e, dir, "FROM busybox\nCOPY "+srv.URL+"/files/remote.txt /m\n", buildfile.Options{})
 	if err == nil || !strings.Contains(err.Error(), "source can't be a URL for COPY") {
 		t.Errorf("COPY of a URL: %v", err)
 	}
@@ -761,13 +761,13 @@ COPY *.txt rel/
 COPY --chmod=600 d /dcontents
 COPY a.txt b.txt /both/
 COPY --link a.txt /linked
-`, builder.Options{})
+`, buildfile.Options{})
 	got := run(t, e, img, "sh", "-c", "cd / && find w dcontents both linked | sort && stat -c %a /dcontents/one")
 	want := "both\nboth/a.txt\nboth/b.txt\ndcontents\ndcontents/one\ndcontents/sub\ndcontents/sub/two\nlinked\nw\nw/rel\nw/rel/a.txt\nw/rel/b.txt\n600\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	_, _, err := build(t, e, dir, "FROM busybox\nCOPY nothing-here /x\n", builder.Options{})
+	_, _, err := build(t, e, dir, "FROM busybox\nCOPY nothing-here /x\n", buildfile.Options{})
 	if err == nil || !strings.Contains(err.Error(), "nothing-here") {
 		t.Errorf("missing source: %v", err)
 	}
@@ -776,14 +776,14 @@ COPY --link a.txt /linked
 func TestRunNetwork(t *testing.T) {
 	e := newEngine(t)
 	dir := files(t, nil)
-	img, _ := mustBuild(t, e, dir, "FROM busybox\nRUN ls /sys/class/net > /none\nRUN --network=host ls /sys/class/net > /host\n", builder.Options{})
+	img, _ := mustBuild(t, e, dir, "FROM busybox\nRUN ls /sys/class/net > /none\nRUN --network=host ls /sys/class/net > /host\n", buildfile.Options{})
 	if got := run(t, e, img, "cat", "/none"); got != "lo\n" {
 		t.Errorf("default network: %q", got)
 	}
 	if got := run(t, e, img, "cat", "/host"); got == "lo\n" || got == "" {
 		t.Errorf("host network: %q", got)
 	}
-	img, _ = mustBuild(t, e, dir, "FROM busybox\nRUN ls /sys/class/net > /n\n", builder.Options{Network: "host"})
+	img, _ = mustBuild(t, e, dir, "FROM busybox\nRUN ls /sys/class/net > /n\n", buildfile.Options{Network: "host"})
 	if got := run(t, e, img, "cat", "/n"); got == "lo\n" {
 		t.Errorf("--network host: %q", got)
 	}
