@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"errors"
@@ -193,16 +192,16 @@ func nonEmpty(s, def string) string {
 	return s
 }
 
-// isTar reports whether head starts a tar archive (ustar or GNU magic).
+// isTar reports whether head starts a tar archive, plain (ustar or GNU
+// magic) or compressed (gzip, bzip2, xz, zstd): what `build -` takes as a
+// context rather than as a lone Dockerfile.
 func isTar(head []byte) bool {
-	if len(head) < 263 {
-		return false
+	for _, magic := range [][]byte{{0x1f, 0x8b}, []byte("BZh"), {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}} {
+		if bytes.HasPrefix(head, magic) {
+			return true
+		}
 	}
-	if _, err := tar.NewReader(bytes.NewReader(append(head, make([]byte, 1024)...))).Next(); err != nil {
-		return false
-	}
-	magic := string(head[257:262])
-	return magic == "ustar"
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
 }
 
 // parseKeyValues reads KEY=VALUE arguments; with fromEnv, a bare KEY
@@ -241,6 +240,7 @@ type progress struct {
 	steps []stepLine // tty: the steps so far
 	drawn int        // tty: lines drawn last time
 	tail  []string   // tty: the running step's last output lines
+	n     int        // plain: steps started so far; the current one is #n
 }
 
 type stepLine struct {
@@ -275,7 +275,11 @@ func (p *progress) event(ev buildfile.Event) {
 }
 
 func (p *progress) plain(ev buildfile.Event) {
-	id := fmt.Sprintf("#%d", ev.Step)
+	// Steps are numbered across stages, as BuildKit numbers them.
+	if len(ev.Output) == 0 && !ev.Done {
+		p.n++
+	}
+	id := fmt.Sprintf("#%d", p.n)
 	switch {
 	case len(ev.Output) > 0:
 		el := time.Since(p.start).Seconds()

@@ -396,6 +396,7 @@ func (a *app) runPs(ctx context.Context, o *psOptions) error {
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
+	all = slices.DeleteFunc(all, func(c *containers.Container) bool { return c.Config.Labels[containers.BuildStepLabel] != "" })
 	limit := o.last
 	if o.latest {
 		limit = 1

@@ -14,6 +14,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// BuildStepLabel marks the container of a build's RUN step: it lives for
+// that step only and is the build's, not the person's, so listings (ps,
+// the UI) leave it out, as BuildKit's are never seen.
+const BuildStepLabel = "berth.build-step"
+
 // Container is the record of one container, stored as config.json in its
 // directory. Field names follow `docker inspect`.
 type Container struct {

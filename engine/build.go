@@ -209,6 +209,7 @@ func (e *Engine) RunStep(ctx context.Context, img *images.Image, step buildfile.
 	cc := containers.Config{
 		Cmd: step.Args, Env: step.Env, WorkingDir: step.WorkingDir, User: step.User,
 		OpenStdin: step.Stdin != "", StdinOnce: step.Stdin != "",
+		Labels: map[string]string{containers.BuildStepLabel: "true"},
 	}
 	c, err := e.Create(ctx, CreateOptions{
 		Name: buildContainerName(), Image: img.ID.String(), Config: cc, EntrypointSet: true,

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -173,7 +174,24 @@ func (s *Store) snapshots(ctx context.Context, img *Image) ([]string, error) {
 		}
 		dirs = append(dirs, s.snapshotPath(l.DiffID))
 	}
-	return dirs, nil
+	return dedupeLowers(dirs), nil
+}
+
+// dedupeLowers keeps the highest copy of a layer an image has twice (a
+// build step that made the same change again): overlayfs refuses a lower
+// dir listed twice, and the higher copy, holding every file of the lower
+// one, decides the result alone.
+func dedupeLowers(dirs []string) []string {
+	seen := make(map[string]bool, len(dirs))
+	out := make([]string, 0, len(dirs))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if !seen[dirs[i]] {
+			seen[dirs[i]] = true
+			out = append(out, dirs[i])
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // dirSize sums the sizes of the regular files under dir, each inode once.

@@ -928,3 +928,16 @@ func firstLine(b []byte) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	return s
 }
+
+func TestDedupeLowers(t *testing.T) {
+	for _, tt := range []struct{ in, want []string }{
+		{nil, []string{}},
+		{[]string{"a", "b", "c"}, []string{"a", "b", "c"}},
+		{[]string{"a", "b", "a"}, []string{"b", "a"}},
+		{[]string{"a", "a", "b", "a", "b"}, []string{"a", "b"}},
+	} {
+		if got := dedupeLowers(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("dedupeLowers(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

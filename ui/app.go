@@ -7,6 +7,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.wheel(msg)
 
 	case containersMsg:
-		m.ctrs.SetRows(msg.list)
+		m.ctrs.SetRows(slices.DeleteFunc(msg.list, isBuildStep))
 		m.countUsers()
 		return tea.Batch(m.selectionChanged(), m.syncStats())
 	case containerMsg:
@@ -371,7 +372,15 @@ func (m *Model) event(ev events.Event) tea.Cmd {
 	return nil
 }
 
+// isBuildStep: a build's own RUN container, never listed.
+func isBuildStep(c *containers.Container) bool {
+	return c.Config.Labels[containers.BuildStepLabel] != ""
+}
+
 func (m *Model) containerChanged(msg containerMsg) tea.Cmd {
+	if msg.c != nil && isBuildStep(msg.c) {
+		return nil
+	}
 	sel := m.selectedKey()
 	if msg.c == nil {
 		m.ctrs.Delete(msg.id)
