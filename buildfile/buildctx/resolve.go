@@ -94,7 +94,7 @@ func resolveIn(root *os.File, p string, followLast bool, visible visibleFunc) (l
 			if links++; links > maxLinks {
 				return lookup{}, fmt.Errorf("%s: %w", p, unix.ELOOP)
 			}
-			target, err := readlinkat(dir, elem)
+			target, err := tarpath.Readlinkat(dir, elem)
 			if err != nil {
 				return lookup{}, fmt.Errorf("read link %s: %w", rel, err)
 			}
@@ -139,19 +139,6 @@ func cleanElems(elems []string) []string {
 		}
 	}
 	return out
-}
-
-func readlinkat(dirfd int, base string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, base, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
 }
 
 // maxRetries bounds openat2's retries: it fails with EAGAIN when a rename

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/errdefs"
+	"berth/internal/tarpath"
 )
 
 // Source is one COPY or ADD source as found in the context.
@@ -341,7 +342,7 @@ func (c *Context) walkDir(fd int, rel, sub string, mi patternmatcher.MatchInfo, 
 		}
 		switch n.st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
-			if n.link, err = readlinkat(fd, name); err != nil {
+			if n.link, err = tarpath.Readlinkat(fd, name); err != nil {
 				return fmt.Errorf("read link %s: %w", n.rel, err)
 			}
 		case unix.S_IFDIR:

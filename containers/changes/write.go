@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"berth/internal/tarpath"
 )
 
 // tarWriter walks a tree node by node, each opened relative to its parent
@@ -138,7 +140,7 @@ func (t *tarWriter) nodeStat(parent int, base, p, name string, st *unix.Stat_t) 
 	case unix.S_IFREG:
 		return t.file(parent, base, p, name, st)
 	case unix.S_IFLNK:
-		target, err := readlinkat(parent, base)
+		target, err := tarpath.Readlinkat(parent, base)
 		if err != nil {
 			return fmt.Errorf("read link %s: %w", p, err)
 		}
@@ -318,19 +320,6 @@ func checkOverlayFile(fd int, p string) error {
 		return fmt.Errorf("%s: overlayfs metacopy files are not supported", p)
 	}
 	return nil
-}
-
-func readlinkat(dirfd int, base string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, base, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
 }
 
 // keepXattr says whether an xattr goes into the archive: overlayfs' own

@@ -101,3 +101,17 @@ func openDirUserspace(root *os.File, rel string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Readlinkat reads the target of the symlink base in dirfd, however long.
+func Readlinkat(dirfd int, base string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, base, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
