@@ -26,8 +26,8 @@ import (
 	"berth/containers/attach"
 	"berth/engine"
 	"berth/images"
+	"berth/internal/enginetest"
 	"berth/internal/reexec"
-	"berth/internal/testimage"
 )
 
 // The test binary doubles as berth's monitor and init.
@@ -38,30 +38,13 @@ func TestMain(m *testing.M) { reexec.TestMain(m, "builder") }
 // behind: no containers, mounts or temporary files.
 func newEngine(t testing.TB) *engine.Engine {
 	t.Helper()
-	root := t.TempDir()
-	e, err := engine.New(root, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tb bytes.Buffer
-	if err := testimage.WriteBusyboxTar(&tb); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Import(context.Background(), &tb, images.ImportOptions{Ref: "busybox", Changes: []string{`CMD ["sh"]`}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		all, _ := e.List(ctx)
+	e := enginetest.New(t)
+	t.Cleanup(func() { // runs before enginetest's own clean-up
+		all, _ := e.List(context.Background())
 		for _, c := range all {
 			t.Errorf("container %s left behind", c.Name)
-			_ = e.Remove(ctx, c.ID, true)
 		}
-		mi, _ := os.ReadFile("/proc/self/mountinfo")
-		if strings.Contains(string(mi), root) {
-			t.Errorf("mounts under %s left behind", root)
-		}
-		left, _ := os.ReadDir(filepath.Join(root, "build"))
+		left, _ := os.ReadDir(filepath.Join(e.Root(), "build"))
 		for _, d := range left {
 			if d.Name() != "mnt" {
 				t.Errorf("build file %s left behind", d.Name())

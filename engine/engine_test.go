@@ -17,43 +17,14 @@ import (
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 	"berth/engine"
-	"berth/images"
+	"berth/internal/enginetest"
 	"berth/internal/reexec"
-	"berth/internal/testimage"
 )
 
 // The test binary doubles as berth's monitor and init.
 func TestMain(m *testing.M) { reexec.TestMain(m, "engine") }
 
-func newEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	root := t.TempDir()
-	e, err := engine.New(root, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tar bytes.Buffer
-	if err := testimage.WriteBusyboxTar(&tar); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Import(context.Background(), &tar, images.ImportOptions{Ref: "busybox", Changes: []string{`CMD ["sh"]`}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		all, _ := e.List(ctx)
-		for _, c := range all {
-			if err := e.Remove(ctx, c.ID, true); err != nil {
-				t.Errorf("cleanup: remove %s: %v", c.Name, err)
-			}
-		}
-		mi, _ := os.ReadFile("/proc/self/mountinfo")
-		if strings.Contains(string(mi), root) {
-			t.Errorf("mounts under %s left behind", root)
-		}
-	})
-	return e
-}
+func newEngine(t testing.TB) *engine.Engine { return enginetest.New(t) }
 
 func create(t *testing.T, e *engine.Engine, cmd ...string) *containers.Container {
 	t.Helper()
