@@ -237,30 +237,13 @@ type progress struct {
 	w     io.Writer
 	mode  string
 	start time.Time
-	steps []stepLine // tty: the steps so far
-	drawn int        // tty: lines drawn last time
-	tail  []string   // tty: the running step's last output lines
-	n     int        // plain: steps started so far; the current one is #n
-}
-
-type stepLine struct {
-	text   string
-	cached bool
-	done   bool
-	err    bool
-	began  time.Time
-	took   time.Duration
+	log   buildfile.StepLog // tty: the steps so far
+	drawn int               // tty: lines drawn last time
+	n     int               // plain: steps started so far; the current one is #n
 }
 
 func newProgress(w io.Writer, mode string) *progress {
 	return &progress{w: w, mode: mode, start: time.Now()}
-}
-
-func (p *progress) label(ev buildfile.Event) string {
-	if ev.Stage != "" {
-		return fmt.Sprintf("[%s %d/%d] %s", ev.Stage, ev.Step, ev.Total, ev.Instruction)
-	}
-	return fmt.Sprintf("[%d/%d] %s", ev.Step, ev.Total, ev.Instruction)
 }
 
 func (p *progress) event(ev buildfile.Event) {
@@ -270,7 +253,8 @@ func (p *progress) event(ev buildfile.Event) {
 	case "plain", "rawjson":
 		p.plain(ev)
 	default:
-		p.tty(ev)
+		p.log.Add(ev)
+		p.redraw()
 	}
 }
 
@@ -293,29 +277,8 @@ func (p *progress) plain(ev buildfile.Event) {
 	case ev.Done:
 		fmt.Fprintf(p.w, "%s DONE %.1fs\n", id, ev.Took.Seconds())
 	default:
-		fmt.Fprintf(p.w, "\n%s %s\n", id, p.label(ev))
+		fmt.Fprintf(p.w, "\n%s %s %s\n", id, ev.Prefix(), ev.Instruction)
 	}
-}
-
-func (p *progress) tty(ev buildfile.Event) {
-	switch {
-	case len(ev.Output) > 0:
-		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {
-			p.tail = append(p.tail, l)
-		}
-		if len(p.tail) > 6 {
-			p.tail = p.tail[len(p.tail)-6:]
-		}
-	case ev.Done:
-		if n := len(p.steps); n > 0 {
-			s := &p.steps[n-1]
-			s.done, s.cached, s.err, s.took = true, ev.Cached, ev.Err != nil, ev.Took
-		}
-		p.tail = nil
-	default:
-		p.steps = append(p.steps, stepLine{text: p.label(ev), began: time.Now()})
-	}
-	p.redraw()
 }
 
 // redraw draws the step list again over the last drawing.
@@ -327,20 +290,20 @@ func (p *progress) redraw() {
 	lines := 0
 	fmt.Fprintf(&b, "[+] Building %.1fs\n", time.Since(p.start).Seconds())
 	lines++
-	for _, s := range p.steps {
-		status := fmt.Sprintf("%.1fs", time.Since(s.began).Seconds())
+	for _, s := range p.log.Steps {
+		status := fmt.Sprintf("%.1fs", time.Since(s.Began).Seconds())
 		switch {
-		case s.cached:
+		case s.Cached:
 			status = "CACHED"
-		case s.err:
+		case s.Failed:
 			status = "ERROR"
-		case s.done:
-			status = fmt.Sprintf("%.1fs", s.took.Seconds())
+		case s.Done:
+			status = fmt.Sprintf("%.1fs", s.Took.Seconds())
 		}
-		fmt.Fprintf(&b, " => %s  %s\n", s.text, status)
+		fmt.Fprintf(&b, " => %s  %s\n", s.Label, status)
 		lines++
 	}
-	for _, l := range p.tail {
+	for _, l := range p.log.Tail {
 		fmt.Fprintf(&b, " => # %s\n", l)
 		lines++
 	}
@@ -351,7 +314,7 @@ func (p *progress) redraw() {
 // finish ends the display: the final timings stay on screen.
 func (p *progress) finish(err error) {
 	if p.mode == "tty" {
-		p.tail = nil
+		p.log.Tail = nil
 		p.redraw()
 	}
 	if err != nil && p.mode != "quiet" {

@@ -146,46 +146,15 @@ type buildView struct {
 	title   string
 	cancel  context.CancelFunc
 	started time.Time
-	steps   []buildStep
-	tail    []string
+	log     buildfile.StepLog
 	done    bool
 	result  string
 }
 
-type buildStep struct {
-	text   string
-	cached bool
-	done   bool
-	failed bool
-	took   time.Duration
-}
-
-func (v *buildView) add(ev buildfile.Event) {
-	switch {
-	case len(ev.Output) > 0:
-		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {
-			v.tail = append(v.tail, l)
-		}
-		if len(v.tail) > 5 {
-			v.tail = v.tail[len(v.tail)-5:]
-		}
-	case ev.Done:
-		if n := len(v.steps); n > 0 {
-			s := &v.steps[n-1]
-			s.done, s.cached, s.failed, s.took = true, ev.Cached, ev.Err != nil, ev.Took
-		}
-		v.tail = nil
-	default:
-		label := fmt.Sprintf("[%d/%d] %s", ev.Step, ev.Total, ev.Instruction)
-		if ev.Stage != "" {
-			label = fmt.Sprintf("[%s %d/%d] %s", ev.Stage, ev.Step, ev.Total, ev.Instruction)
-		}
-		v.steps = append(v.steps, buildStep{text: label})
-	}
-}
+func (v *buildView) add(ev buildfile.Event) { v.log.Add(ev) }
 
 func (v *buildView) finish(img *images.Image, err error, now time.Time) {
-	v.done, v.tail = true, nil
+	v.done, v.log.Tail = true, nil
 	took := now.Sub(v.started).Round(100 * time.Millisecond)
 	if err != nil {
 		v.result = "failed after " + took.String()
@@ -216,24 +185,24 @@ func (v *buildView) Update(msg tea.Msg) (tea.Cmd, bool) {
 func (v *buildView) View(w, h int) string {
 	st := v.c.Styles
 	lines := []string{st.DialogTitle.Render("$ " + v.title), ""}
-	room := max(h-8-len(v.tail), 3)
-	steps := v.steps
+	room := max(h-8-len(v.log.Tail), 3)
+	steps := v.log.Steps
 	if len(steps) > room {
 		steps = steps[len(steps)-room:]
 	}
 	for _, s := range steps {
 		status := st.Dim.Render("…")
 		switch {
-		case s.failed:
+		case s.Failed:
 			status = st.StatusError.Render("ERROR")
-		case s.cached:
+		case s.Cached:
 			status = st.Running.Render("CACHED")
-		case s.done:
-			status = st.Dim.Render(fmt.Sprintf("%.1fs", s.took.Seconds()))
+		case s.Done:
+			status = st.Dim.Render(fmt.Sprintf("%.1fs", s.Took.Seconds()))
 		}
-		lines = append(lines, " => "+s.text+"  "+status)
+		lines = append(lines, " => "+s.Label+"  "+status)
 	}
-	for _, l := range v.tail {
+	for _, l := range v.log.Tail {
 		lines = append(lines, st.Dim.Render(" => # "+l))
 	}
 	lines = append(lines, "")
