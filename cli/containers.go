@@ -292,18 +292,9 @@ func newPsFilter(f *filterFlag, container func(string) (*containers.Container, e
 		}
 	}
 	for key, dst := range map[string]**containers.Container{"before": &pf.before, "since": &pf.since} {
-		vals := f.get(key)
-		if len(vals) == 0 {
-			continue
+		if err := resolveOne(f, key, "container", dst, container); err != nil {
+			return nil, err
 		}
-		if len(vals) > 1 {
-			return nil, fmt.Errorf("invalid filter '%s': give one container", key)
-		}
-		c, err := container(vals[0])
-		if err != nil {
-			return nil, fmt.Errorf("filter '%s=%s': %w", key, vals[0], err)
-		}
-		*dst = c
 	}
 	return pf, nil
 }

@@ -280,6 +280,24 @@ func (f *filterFlag) Set(s string) error {
 // get returns the values given for key.
 func (f *filterFlag) get(key string) []string { return f.pairs[key] }
 
+// resolveOne resolves the single value a filter key takes (before=,
+// since=) with fn into dst; a key not given leaves dst alone.
+func resolveOne[T any](f *filterFlag, key, what string, dst *T, fn func(string) (T, error)) error {
+	vals := f.get(key)
+	if len(vals) == 0 {
+		return nil
+	}
+	if len(vals) > 1 {
+		return fmt.Errorf("invalid filter '%s': give one %s", key, what)
+	}
+	v, err := fn(vals[0])
+	if err != nil {
+		return fmt.Errorf("filter '%s=%s': %w", key, vals[0], err)
+	}
+	*dst = v
+	return nil
+}
+
 // has reports whether key was given.
 func (f *filterFlag) has(key string) bool { return len(f.pairs[key]) > 0 }
 

@@ -205,18 +205,9 @@ func newImageFilter(f *filterFlag, created func(ref string) (time.Time, error)) 
 		return nil, err
 	}
 	for key, dst := range map[string]*time.Time{"before": &imf.before, "since": &imf.since} {
-		vals := f.get(key)
-		if len(vals) == 0 {
-			continue
+		if err := resolveOne(f, key, "image", dst, created); err != nil {
+			return nil, err
 		}
-		if len(vals) > 1 {
-			return nil, fmt.Errorf("invalid filter '%s': give one image", key)
-		}
-		t, err := created(vals[0])
-		if err != nil {
-			return nil, fmt.Errorf("filter '%s=%s': %w", key, vals[0], err)
-		}
-		*dst = t
 	}
 	return imf, nil
 }
