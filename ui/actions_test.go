@@ -295,8 +295,17 @@ func TestBuildFromTheUI(t *testing.T) {
 	if v := view(m); !strings.Contains(v, "Build an image") || !strings.Contains(v, "$ berth build .") {
 		t.Fatalf("no build form:\n%s", v)
 	}
-	press(m, "esc")
-	run(t, m, m.startBuild(dir, "", "ui-built:1"))
+	// The context field starts at ".": replace it, skip the Dockerfile,
+	// name the tag, and start.
+	m.Update(tea.KeyPressMsg{Code: tea.KeyBackspace})
+	typeText(m, dir)
+	press(m, "tab", "tab")
+	typeText(m, "ui-built:1")
+	_, cmd := m.Update(keyMsg("enter"))
+	if _, ok := m.dialog.(*buildView); !ok {
+		t.Fatalf("starting the build shows no build view:\n%s", view(m))
+	}
+	run(t, m, cmd)
 	v := view(m)
 	for _, want := range []string{"[2/4] RUN echo built-in-ui", "[3/4] COPY note /note", "built ", "$ berth build -t ui-built:1 " + dir} {
 		if !strings.Contains(v, want) {

@@ -211,9 +211,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.cancel()
 		return tea.Quit
 	}
-	if m.dialog != nil {
-		cmd, done := m.dialog.Update(msg)
-		if done {
+	if d := m.dialog; d != nil {
+		cmd, done := d.Update(msg)
+		if done && m.dialog == d { // closing may have opened the next one
 			m.dialog = nil
 		}
 		return cmd
