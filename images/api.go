@@ -63,7 +63,10 @@ const (
 type InUseFunc func(id v1.Hash) string
 
 // Store is the content-addressed image store under one directory.
-type Store struct{ root string }
+type Store struct {
+	root string
+	view *indexView // the last index read, for look-ups that only read
+}
 
 // Open opens (creating if needed) the store at root, cleaning up leftovers
 // of interrupted operations.

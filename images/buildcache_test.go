@@ -100,3 +100,31 @@ func TestCommitFromScratch(t *testing.T) {
 		t.Errorf("scratch commit: %d layers, history %+v, os %q", len(full.DiffIDs), full.Config.History, full.Config.OS)
 	}
 }
+
+// A Store's cached index follows changes made through another Store on
+// the same root (another process), and its own.
+func TestIndexViewFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	a := newStore(t)
+	b, err := Open(a.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := importTar(t, a, makeTar(t, file("f", "x")), "one:1")
+	if got, _ := a.List(ctx); len(got) != 1 || len(got[0].RepoTags) != 1 {
+		t.Fatalf("List %+v", got)
+	}
+	if err := b.Tag(ctx, "one:1", "two:2"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := a.List(ctx)
+	if len(got) != 1 || len(got[0].RepoTags) != 2 {
+		t.Errorf("after another store tagged: %+v", got)
+	}
+	if _, err := a.Commit(ctx, img, bytes.NewReader(nil), CommitOptions{CacheKey: "fresh", Intermediate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CacheLookup(ctx, "fresh"); err != nil {
+		t.Errorf("the other store misses a new cache key: %v", err)
+	}
+}

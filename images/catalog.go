@@ -17,7 +17,7 @@ import (
 // nil: filling it would read one blob per image, and listings do not
 // need it.
 func (s *Store) list(ctx context.Context, all bool) ([]*Image, error) {
-	idx, err := s.readIndex()
+	idx, err := s.readIndexView()
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Store) resolveRecord(ctx context.Context, ref string) (*record, *Image,
 		return nil, nil, err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
+	idx, err := s.readIndexView()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,7 +122,7 @@ func (s *Store) history(ctx context.Context, ref string) ([]HistoryEntry, error)
 
 // cacheLookup finds the image with this build-step key.
 func (s *Store) cacheLookup(key string) (*Image, error) {
-	idx, err := s.readIndex()
+	idx, err := s.readIndexView()
 	if err != nil {
 		return nil, err
 	}

@@ -35,8 +35,9 @@
 // # Concurrency
 //
 // Any number of Store values, in any number of processes, may use one root
-// at once; a Store holds no state besides its root, so one value may also
-// be shared between goroutines. Locks are taken per operation and never
+// at once; a Store holds no state besides its root and the last index it
+// decoded (checked against index.json's identity before each use), so one
+// value may also be shared between goroutines. Locks are taken per operation and never
 // held between calls:
 //
 //   - index.lock, exclusively, only while index.json is read, changed and

@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // indexFile is the content of index.json: every image record with its
@@ -85,13 +88,73 @@ func (s *Store) readIndex() (*indexFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image index: %w", err)
 	}
+	return parseIndex(data, s.path(fileIndex))
+}
+
+func decodeIndex(r io.Reader, path string) (*indexFile, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read image index: %w", err)
+	}
+	return parseIndex(data, path)
+}
+
+func parseIndex(data []byte, path string) (*indexFile, error) {
 	idx := &indexFile{}
 	if err := json.Unmarshal(data, idx); err != nil {
-		return nil, fmt.Errorf("image index %s is corrupt: %w", s.path(fileIndex), err)
+		return nil, fmt.Errorf("image index %s is corrupt: %w", path, err)
 	}
 	if idx.Version > indexVersion {
-		return nil, fmt.Errorf("image index %s has version %d, newer than this berth understands (%d)", s.path(fileIndex), idx.Version, indexVersion)
+		return nil, fmt.Errorf("image index %s has version %d, newer than this berth understands (%d)", path, idx.Version, indexVersion)
 	}
+	return idx, nil
+}
+
+// indexView keeps the last index.json decoded, for look-ups that only
+// read it (list, a build's cache look-ups, resolve). index.json is only
+// ever replaced by rename, so its identity (inode, size, times) names one
+// content: a change of it, by any process, means a new index.
+type indexView struct {
+	mu  sync.Mutex
+	key indexKey
+	idx *indexFile
+}
+
+type indexKey struct {
+	ino         uint64
+	size        int64
+	mtime, ctim int64
+}
+
+// readIndexView returns the current index for reading only: callers must
+// not change it (update reads its own copy).
+func (s *Store) readIndexView() (*indexFile, error) {
+	f, err := os.Open(s.path(fileIndex))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &indexFile{Version: indexVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read image index: %w", err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("read image index: %w", err)
+	}
+	key := indexKey{ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctim: st.Ctim.Nano()}
+	v := s.view
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.idx != nil && v.key == key {
+		return v.idx, nil
+	}
+	// Decoded from the file just stat'ed: key and content agree even if
+	// index.json is replaced meanwhile.
+	idx, err := decodeIndex(f, s.path(fileIndex))
+	if err != nil {
+		return nil, err
+	}
+	v.key, v.idx = key, idx
 	return idx, nil
 }
 

@@ -42,7 +42,7 @@ func open(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store root %s: %w", root, err)
 	}
-	s := &Store{root: abs}
+	s := &Store{root: abs, view: &indexView{}}
 	for _, d := range []string{dirBlobs, dirIngest, dirSnapshots, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create image store: %w", err)
