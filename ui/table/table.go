@@ -338,12 +338,6 @@ func (m *Model[T]) nextSort() {
 	m.reapply()
 }
 
-// SortBy sorts on column i (-1: default order).
-func (m *Model[T]) SortBy(i int, desc bool) {
-	m.sortCol, m.desc = i, desc
-	m.reapply()
-}
-
 // widths lays the columns out in w cells: fixed columns take their width,
 // flex ones share the rest; columns whose MinTotal exceeds w are hidden (0).
 func (m *Model[T]) widths() []int {

@@ -36,9 +36,6 @@ func (m *Model) SetLines(lines []string, keep bool) {
 // SetPlaceholder sets what shows with no lines ("loading…").
 func (m *Model) SetPlaceholder(s string) { m.placeholder = s; m.lines = nil; m.offset = 0 }
 
-// Lines returns the content.
-func (m *Model) Lines() []string { return m.lines }
-
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h; m.clamp() }
 
 func (m *Model) clamp() {
