@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"berth/errdefs"
+	"berth/internal/shellwords"
 )
 
 // ApplyChanges applies Dockerfile instructions, as `docker import --change`
@@ -73,7 +74,7 @@ func applyChange(cfg *v1.Config, change string) error {
 		if rest == "" {
 			return bad("WORKDIR requires exactly one argument")
 		}
-		dir, err := unquote(rest)
+		dir, err := shellwords.Unquote(rest)
 		if err != nil {
 			return bad("WORKDIR: %v", err)
 		}
@@ -82,15 +83,15 @@ func applyChange(cfg *v1.Config, change string) error {
 		}
 		cfg.WorkingDir = path.Clean(dir)
 	case "USER":
-		words, err := splitWords(rest)
+		words, err := shellwords.SplitRaw(rest)
 		if err != nil || len(words) != 1 {
 			return bad("USER requires exactly one argument")
 		}
-		if cfg.User, err = unquote(words[0]); err != nil || cfg.User == "" {
+		if cfg.User, err = shellwords.Unquote(words[0]); err != nil || cfg.User == "" {
 			return bad("USER requires exactly one argument")
 		}
 	case "EXPOSE":
-		words, err := splitWords(rest)
+		words, err := shellwords.SplitRaw(rest)
 		if err != nil {
 			return bad("EXPOSE: %v", err)
 		}
@@ -127,7 +128,7 @@ func applyChange(cfg *v1.Config, change string) error {
 			cfg.Volumes[v] = struct{}{}
 		}
 	case "STOPSIGNAL":
-		words, err := splitWords(rest)
+		words, err := shellwords.SplitRaw(rest)
 		if err != nil || len(words) != 1 || !validSignal(words[0]) {
 			return bad("STOPSIGNAL requires one signal name or number")
 		}
@@ -168,13 +169,13 @@ func listArgs(rest string) ([]string, error) {
 			return args, nil
 		}
 	}
-	words, err := splitWords(rest)
+	words, err := shellwords.SplitRaw(rest)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, len(words))
 	for i, w := range words {
-		if out[i], err = unquote(w); err != nil {
+		if out[i], err = shellwords.Unquote(w); err != nil {
 			return nil, err
 		}
 	}
@@ -194,24 +195,24 @@ func setEnv(cfg *v1.Config, name, value string) {
 // nameValues parses "a=1 b=2" (quotes and escapes allowed, `"c d"=e`) or
 // the legacy "name value with spaces".
 func nameValues(rest string) ([][2]string, error) {
-	words, err := splitWords(rest)
+	words, err := shellwords.SplitRaw(rest)
 	if err != nil {
 		return nil, err
 	}
 	if len(words) == 0 {
 		return nil, fmt.Errorf("requires at least one argument")
 	}
-	if _, _, ok := cutUnquotedEq(words[0]); !ok {
+	if _, _, ok := shellwords.CutEq(words[0]); !ok {
 		// Legacy form: the first word is the name, the rest of the line
 		// the value.
 		if len(words) < 2 {
 			return nil, fmt.Errorf("%q has no value (want name=value or name value)", words[0])
 		}
-		name, err := unquote(words[0])
+		name, err := shellwords.Unquote(words[0])
 		if err != nil {
 			return nil, err
 		}
-		value, err := unquote(strings.TrimSpace(rest[len(words[0]):]))
+		value, err := shellwords.Unquote(strings.TrimSpace(rest[len(words[0]):]))
 		if err != nil {
 			return nil, err
 		}
@@ -222,123 +223,24 @@ func nameValues(rest string) ([][2]string, error) {
 	}
 	var out [][2]string
 	for _, w := range words {
-		k, v, ok := cutUnquotedEq(w)
+		k, v, ok := shellwords.CutEq(w)
 		if !ok {
 			return nil, fmt.Errorf("%q is not of the form name=value", w)
 		}
-		name, err := unquote(k)
+		name, err := shellwords.Unquote(k)
 		if err != nil {
 			return nil, err
 		}
 		if name == "" {
 			return nil, fmt.Errorf("%q has an empty name", w)
 		}
-		value, err := unquote(v)
+		value, err := shellwords.Unquote(v)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, [2]string{name, value})
 	}
 	return out, nil
-}
-
-// splitWords splits s at white space outside quotes. The words keep their
-// quotes and escapes (see unquote).
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	escaped := false
-	for _, r := range s {
-		switch {
-		case escaped:
-			escaped = false
-		case r == '\\' && quote != '\'':
-			escaped = true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
-		case unicode.IsSpace(r):
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-			continue
-		}
-		cur.WriteRune(r)
-		inWord = true
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
-	}
-	if escaped {
-		return nil, fmt.Errorf("trailing backslash in %q", s)
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
-// cutUnquotedEq splits a raw word at its first "=" outside quotes.
-func cutUnquotedEq(w string) (string, string, bool) {
-	var quote rune
-	escaped := false
-	for i, r := range w {
-		switch {
-		case escaped:
-			escaped = false
-		case r == '\\' && quote != '\'':
-			escaped = true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
-		case r == '=':
-			return w[:i], w[i+1:], true
-		}
-	}
-	return w, "", false
-}
-
-// unquote removes shell quoting: '...' is literal, "..." allows \" \\ \$
-// and \` escapes, a backslash outside quotes escapes any character.
-func unquote(w string) (string, error) {
-	var b strings.Builder
-	var quote rune
-	escaped := false
-	for _, r := range w {
-		switch {
-		case escaped:
-			if quote == '"' && !strings.ContainsRune("\"\\$`", r) {
-				b.WriteRune('\\')
-			}
-			b.WriteRune(r)
-			escaped = false
-		case r == '\\' && quote != '\'':
-			escaped = true
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote == 0 && (r == '"' || r == '\''):
-			quote = r
-		default:
-			b.WriteRune(r)
-		}
-	}
-	if quote != 0 {
-		return "", fmt.Errorf("unterminated %c quote in %q", quote, w)
-	}
-	if escaped {
-		return "", fmt.Errorf("trailing backslash in %q", w)
-	}
-	return b.String(), nil
 }
 
 // parsePorts parses "80", "443/udp" or "8000-8002/tcp" into "port/proto"

@@ -14,9 +14,9 @@ import (
 	"berth/buildfile/buildctx"
 	"berth/engine"
 	"berth/images"
+	"berth/internal/shellwords"
 	"berth/ui/common"
 	"berth/ui/dialog"
-	"berth/ui/runform"
 )
 
 // buildMsg is one event of a build the UI runs, or its end.
@@ -45,12 +45,12 @@ func (m *Model) openBuildForm() tea.Cmd {
 func buildCommand(dir, file, tag string) string {
 	parts := []string{"berth", "build"}
 	if tag != "" {
-		parts = append(parts, "-t", runform.Quote(tag))
+		parts = append(parts, "-t", shellwords.Quote(tag))
 	}
 	if file != "" {
-		parts = append(parts, "-f", runform.Quote(filepath.Join(dir, file)))
+		parts = append(parts, "-f", shellwords.Quote(filepath.Join(dir, file)))
 	}
-	return strings.Join(append(parts, runform.Quote(nonEmpty(dir, "."))), " ")
+	return strings.Join(append(parts, shellwords.Quote(nonEmpty(dir, "."))), " ")
 }
 
 func nonEmpty(s, def string) string {

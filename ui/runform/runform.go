@@ -13,6 +13,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"berth/internal/shellwords"
 	"berth/ui/common"
 )
 
@@ -150,7 +151,7 @@ func (m *Model) Args() ([]string, error) {
 				args = append(args, f.flag)
 			}
 		case f.list:
-			words, err := SplitWords(f.input.Value())
+			words, err := shellwords.Split(f.input.Value())
 			if err != nil {
 				return nil, errors.New(strings.ToLower(f.label) + ": " + err.Error())
 			}
@@ -167,7 +168,7 @@ func (m *Model) Args() ([]string, error) {
 	if image == "" {
 		return nil, errors.New("an image is needed")
 	}
-	cmd, err := SplitWords(m.fields[fCommand].input.Value())
+	cmd, err := shellwords.Split(m.fields[fCommand].input.Value())
 	if err != nil {
 		return nil, errors.New("command: " + err.Error())
 	}
@@ -225,75 +226,7 @@ func (m *Model) View(w, h int) string {
 func Command(args []string) string {
 	parts := []string{"berth", "run"}
 	for _, a := range args {
-		parts = append(parts, Quote(a))
+		parts = append(parts, shellwords.Quote(a))
 	}
 	return strings.Join(parts, " ")
-}
-
-// Quote quotes s for a POSIX shell when it needs it.
-func Quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	if strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == '@' || r == ',' || r == '+' ||
-			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// SplitWords splits a command line as a POSIX shell would for plain words:
-// blanks separate words; single quotes keep everything; double quotes keep
-// everything but backslash escapes of " and \; a backslash outside quotes
-// escapes the next character.
-func SplitWords(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == ' ' || ch == '\t' || ch == '\n':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case ch == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case ch == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '$' || s[i+1] == '`') {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New("unterminated double quote")
-			}
-			inWord = true
-		case ch == '\\':
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
-			inWord = true
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out, nil
 }
