@@ -37,6 +37,19 @@ var tabNames = map[tab]string{
 	tabLayers: "Layers", tabHistory: "History", tabImageInspect: "Inspect",
 }
 
+// tabCommands say, for the status bar, what a tab shows and the berth
+// command that shows the same ("%s" is the selection's name).
+var tabCommands = map[tab][2]string{
+	tabLogs:         {"logs of %s", "berth logs -f %s"},
+	tabStats:        {"resource use of %s", "berth stats %s"},
+	tabInspect:      {"configuration of %s", "berth inspect %s"},
+	tabProcesses:    {"processes of %s", "berth top %s"},
+	tabChanges:      {"files changed in %s", "berth diff %s"},
+	tabLayers:       {"layers of %s", "berth history --no-trunc %s"},
+	tabHistory:      {"history of %s", "berth history %s"},
+	tabImageInspect: {"configuration of %s", "berth image inspect %s"},
+}
+
 // tabsOf lists the tabs of a kind, in order.
 func tabsOf(k kind) []tab {
 	if k == kindImages {
@@ -164,34 +177,24 @@ func (d *detail) clickTab(x int) tea.Cmd {
 // tabStatus puts the command that shows what a tab shows in the status
 // bar, when the person opens the tab (not on every cursor move).
 func (d *detail) tabStatus() tea.Cmd {
-	var name string
-	switch {
-	case d.kind == kindContainers && d.ctr != nil:
-		name = d.ctr.Name
-	case d.kind == kindImages && d.hasImg:
-		name = d.img.ref()
-	default:
+	name := d.selectionName()
+	c, ok := tabCommands[d.tab()]
+	if name == "" || !ok {
 		return nil
 	}
-	switch d.tab() {
-	case tabLogs:
-		return common.Status("logs of "+name, "berth logs -f "+name)
-	case tabStats:
-		return common.Status("resource use of "+name, "berth stats "+name)
-	case tabInspect:
-		return common.Status("configuration of "+name, "berth inspect "+name)
-	case tabProcesses:
-		return common.Status("processes of "+name, "berth top "+name)
-	case tabChanges:
-		return common.Status("files changed in "+name, "berth diff "+name)
-	case tabLayers:
-		return common.Status("layers of "+name, "berth history --no-trunc "+name)
-	case tabHistory:
-		return common.Status("history of "+name, "berth history "+name)
-	case tabImageInspect:
-		return common.Status("configuration of "+name, "berth image inspect "+name)
+	return common.Status(fmt.Sprintf(c[0], name), fmt.Sprintf(c[1], name))
+}
+
+// selectionName names what the pane shows: a container's name, an
+// image's reference, or "" for nothing.
+func (d *detail) selectionName() string {
+	switch {
+	case d.kind == kindContainers && d.ctr != nil:
+		return d.ctr.Name
+	case d.kind == kindImages && d.hasImg:
+		return d.img.ref()
 	}
-	return nil
+	return ""
 }
 
 func (d *detail) showNone(k kind) tea.Cmd {
@@ -371,14 +374,7 @@ func (d *detail) render(frame lipgloss.Style, w, h int) string {
 	var b strings.Builder
 	d.tabX = d.tabX[:0]
 	x := 3 // Frame starts the title two cells in, after a space
-	name := ""
-	switch {
-	case d.kind == kindContainers && d.ctr != nil:
-		name = d.ctr.Name
-	case d.kind == kindImages && d.hasImg:
-		name = d.img.ref()
-	}
-	if name != "" {
+	if name := d.selectionName(); name != "" {
 		b.WriteString(st.Bold.Render(name) + "  ")
 		x += lipgloss.Width(name) + 2
 	}
