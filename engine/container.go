@@ -19,6 +19,7 @@ import (
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/monitor"
+	"berth/containers/runtime"
 	"berth/errdefs"
 )
 
@@ -217,8 +218,17 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		theirs.Close()
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
+	// The monitor, and the init stages it re-executes, run from the sealed
+	// view of this binary: a container never sees a writable berth.
+	self, err := runtime.SealedSelf()
+	if err != nil {
+		conn.Close()
+		theirs.Close()
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
 	cmd := &exec.Cmd{
-		Path:        e.self,
+		Path:        self,
 		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
 		Env:         []string{"GOGC=50", "GOMAXPROCS=1"}, // a monitor is small and mostly waits
 		Stderr:      logf,

@@ -21,18 +21,14 @@ const DefaultRoot = "/var/lib/berth"
 // Engine is an open state root.
 type Engine struct {
 	root       string
-	self       string // this binary, re-executed for monitors and init
 	Images     *images.Store
 	containers *containers.Store
 	events     *events.Log
 }
 
-// Options tune New.
-type Options struct {
-	// Self is the berth binary to re-execute as monitor; default: this
-	// process's own executable.
-	Self string
-}
+// Options tune New. (Monitors and init stages always run this process's
+// own binary, from its sealed view: see runtime.SealedSelf.)
+type Options struct{}
 
 // New opens (creating if needed) the state root.
 func New(root string, opts Options) (*Engine, error) {
@@ -46,12 +42,6 @@ func New(root string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("open state root %s: %w", root, err)
 	}
-	self := opts.Self
-	if self == "" {
-		if self, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find own executable: %w", err)
-		}
-	}
 	is, err := images.Open(filepath.Join(root, "images"))
 	if err != nil {
 		return nil, err
@@ -60,7 +50,7 @@ func New(root string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{root: root, self: self, Images: is, containers: cs, events: events.Open(root)}, nil
+	return &Engine{root: root, Images: is, containers: cs, events: events.Open(root)}, nil
 }
 
 // Root is the state root directory.

@@ -83,6 +83,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		Cwd:             cwd,
 		Capabilities:    caps,
 		NoNewPrivileges: c.Spec.Process.NoNewPrivileges,
+		Rlimits:         c.Spec.Process.Rlimits,
 	}
 	stdio := opts.Stdio
 	stdio.Tty = opts.Tty

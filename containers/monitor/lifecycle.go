@@ -130,7 +130,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		Upper:  filepath.Join(m.dir, "upper"),
 		Work:   filepath.Join(m.dir, "work"),
 	}
-	p, err := runtime.Start(m.opts.Self, cfg, stdio)
+	p, err := runtime.Start(cfg, stdio)
 	cleanupStdio() // the child has its copies
 	if err != nil {
 		return m.failed(runtime.ExitEngine, err), false

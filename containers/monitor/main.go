@@ -25,9 +25,5 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	self, err := os.Executable()
-	if err != nil {
-		self = "/proc/self/exe"
-	}
-	return Run(Options{Store: store, Events: events.Open(args[1]), ID: args[2], Self: self})
+	return Run(Options{Store: store, Events: events.Open(args[1]), ID: args[2]})
 }

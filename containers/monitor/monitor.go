@@ -42,7 +42,6 @@ type Options struct {
 	Store  *containers.Store
 	Events *events.Log // may be nil
 	ID     string
-	Self   string // the berth binary, re-executed for the init stage
 }
 
 type monitor struct {

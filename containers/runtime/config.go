@@ -20,6 +20,9 @@ type InitConfig struct {
 	Lowers []string `json:"lowers"`
 	Upper  string   `json:"upper"`
 	Work   string   `json:"work"`
+	// Exec: the stage was started inside a running container's namespaces
+	// (by Exec) to run one more process there; it sets up no root.
+	Exec bool `json:"exec,omitempty"`
 }
 
 // Exit codes as Docker reports them for a container that cannot start.

@@ -21,6 +21,11 @@ func openPty() (master, slave *os.File, name string, err error) {
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("open /dev/ptmx: %w", err)
 	}
+	return ptyPair(mfd)
+}
+
+// ptyPair unlocks the pty whose master is mfd and opens its slave.
+func ptyPair(mfd int) (master, slave *os.File, name string, err error) {
 	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
 		unix.Close(mfd)
 		return nil, nil, "", fmt.Errorf("unlock pty: %w", err)
@@ -39,6 +44,27 @@ func openPty() (master, slave *os.File, name string, err error) {
 	}
 	name = "/dev/pts/" + strconv.Itoa(n)
 	return os.NewFile(uintptr(mfd), "ptmx"), os.NewFile(sfd, name), name, nil
+}
+
+// openPtyIn opens a new pty pair on the devpts of the container whose first
+// process is pid, from outside its mount namespace: /dev/pts/ptmx is looked
+// up inside the container's root, where no link of the container's can
+// lead elsewhere.
+func openPtyIn(pid int) (master, slave *os.File, err error) {
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the container's root: %w", err)
+	}
+	defer unix.Close(root)
+	mfd, err := unix.Openat2(root, "dev/pts/ptmx", &unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/pts/ptmx: %w", err)
+	}
+	m, s, _, err := ptyPair(mfd)
+	return m, s, err
 }
 
 // sendFd passes f over the unix socket sock.

@@ -14,8 +14,8 @@ import (
 // ExecConfig describes a process to start inside a running container.
 type ExecConfig struct {
 	Pid     int            // host PID of the container's first process
-	Spec    *specs.Spec    // the container's spec: namespaces to join
-	Process *specs.Process // the new process: args, env, cwd, user, caps, terminal
+	Spec    *specs.Spec    // the container's spec: namespaces to join, seccomp
+	Process *specs.Process // the new process: args, env, cwd, user, caps, rlimits, terminal
 	Stdio   Stdio
 	// Rows and Cols size the terminal (with Stdio.Tty) before the process
 	// starts, so that it never sees 0x0.
@@ -25,9 +25,6 @@ type ExecConfig struct {
 	// moves the forking thread itself before it forks.
 	CgroupDir  *os.File
 	JoinThread func(tid int) error
-	// Setup, if set, runs on the new process right after it starts and
-	// before Exec returns (e.g. to join the container's cgroups).
-	Setup func(pid int) error
 }
 
 // execOrder joins the mount namespace last: once in it, /proc paths resolve
@@ -46,13 +43,14 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 // with the master of its terminal when cfg.Stdio.Tty (a new pty of the
 // container's devpts; the caller closes it).
 //
-// It needs no helper process and no cgo: a dedicated OS thread unshares its
-// filesystem context (which lets a thread of a multi-threaded process join
-// a mount namespace), joins the container's namespaces, takes the
-// container's privileges, and forks the process from there. The thread is
-// never handed back to the Go scheduler; it exits with its goroutine. (Go
-// cannot end the main thread: the program keeps its main goroutine locked
-// to it, so that this thread is never the main one.)
+// A dedicated OS thread unshares its filesystem context (which lets a
+// thread of a multi-threaded process join a mount namespace), joins the
+// container's namespaces and starts the init stage there, from the sealed
+// view of this binary; the stage takes the container's privileges, seccomp
+// filter and working directory exactly as PID 1 did, and executes the
+// process. The thread is never handed back to the Go scheduler; it exits
+// with its goroutine. (Go cannot end the main thread: the program keeps its
+// main goroutine locked to it, so that this thread is never the main one.)
 func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	type result struct {
 		cmd *exec.Cmd
@@ -70,8 +68,19 @@ func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 }
 
 func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
-	// Open every namespace first: after joining the mount namespace the
-	// host's /proc is gone.
+	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
+		return nil, nil, fmt.Errorf("exec: container has no mount namespace")
+	}
+	// The fork below is, until it executes the sealed stage, a copy of this
+	// process inside the container's PID namespace: non-dumpable, its /proc
+	// entries (exe, mem, fds) are closed to the container's processes.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return nil, nil, fmt.Errorf("exec: set non-dumpable: %w", err)
+	}
+	// The thread joins every namespace but the mount one, so that the
+	// stage forks into the container's PID namespace yet starts from the
+	// host's file system: its sealed binary is a /proc/self/fd path of the
+	// host's /proc. The stage joins the mount namespace itself, last.
 	var fds []int
 	var types []specs.LinuxNamespaceType
 	defer func() {
@@ -91,52 +100,28 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 		fds = append(fds, fd)
 		types = append(types, t)
 	}
-	// The host's cgroup file system is only reachable before we enter the
-	// container's mount namespace.
+	if _, err := SealedSelf(); err != nil {
+		return nil, nil, fmt.Errorf("exec: %w", err)
+	}
 	if cfg.JoinThread != nil {
 		if err := cfg.JoinThread(unix.Gettid()); err != nil {
 			return nil, nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
 		}
 	}
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, nil, fmt.Errorf("exec: unshare fs: %w", err)
-	}
+	var mntNS *os.File
 	for i, fd := range fds {
+		if types[i] == specs.MountNamespace {
+			mntNS = os.NewFile(uintptr(fd), "mnt-ns")
+			continue
+		}
 		if err := unix.Setns(fd, 0); err != nil {
 			return nil, nil, fmt.Errorf("exec: join %s namespace: %w", types[i], err)
-		}
-	}
-	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
-		return nil, nil, fmt.Errorf("exec: container has no mount namespace")
-	}
-	p := cfg.Process
-	// Joining the mount namespace put us at its root, which pivot_root made
-	// the container's root.
-	if err := chdirCwd(p); err != nil {
-		return nil, nil, &StartError{Code: ExitEngine, Message: err.Error()}
-	}
-	path, err := lookPath(p.Args[0], p.Env)
-	if err != nil {
-		return nil, nil, &StartError{Code: lookPathCode(err), Message: err.Error()}
-	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return nil, nil, fmt.Errorf("exec: no_new_privs: %w", err)
-		}
-	}
-	if c := p.Capabilities; c != nil {
-		bounding, err := capMask(c.Bounding)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := dropBounding(bounding); err != nil {
-			return nil, nil, err
 		}
 	}
 	stdio := cfg.Stdio
 	var master *os.File
 	if stdio.Tty {
-		m, slave, _, err := openPty()
+		m, slave, err := openPtyIn(cfg.Pid)
 		if err != nil {
 			return nil, nil, fmt.Errorf("exec: %w", err)
 		}
@@ -153,39 +138,19 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 		}
 		return nil, nil, err
 	}
-	groups := make([]uint32, len(p.User.AdditionalGids))
-	copy(groups, p.User.AdditionalGids)
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   p.Args,
-		Env:    p.Env,
-		Dir:    "", // already there
-		Stdin:  stdio.Stdin,
-		Stdout: stdio.Stdout,
-		Stderr: stdio.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setsid:     true,
-			Setctty:    stdio.Tty,
-			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
-		},
-	}
+	spec := *cfg.Spec
+	spec.Process = cfg.Process
+	attr := &syscall.SysProcAttr{Setsid: true, Setctty: stdio.Tty}
 	if cfg.CgroupDir != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(cfg.CgroupDir.Fd())
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(cfg.CgroupDir.Fd())
 	}
-	if err := cmd.Start(); err != nil {
-		code := ExitCannotExec
-		if os.IsNotExist(err) {
-			code = ExitNotFound
-		}
-		return fail(&StartError{Code: code, Message: fmt.Sprintf("exec %q: %v", p.Args[0], err)})
+	p, err := startStage(&InitConfig{Spec: &spec, Exec: true}, stdio, attr, false, mntNS)
+	if err != nil {
+		return fail(fmt.Errorf("exec: %w", err))
 	}
-	if cfg.Setup != nil {
-		if err := cfg.Setup(cmd.Process.Pid); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			return fail(err)
-		}
+	if err := p.Go(); err != nil {
+		return fail(err)
 	}
-	return cmd, master, nil
+	return p.Cmd, master, nil
 }

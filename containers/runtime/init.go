@@ -22,6 +22,8 @@ const (
 	// initConsoleFD: a unix socket on which, with a terminal, the init
 	// stage sends the master of the pty it made in the container.
 	initConsoleFD = 5
+	// initMountNSFD: for an exec, the container's mount namespace.
+	initMountNSFD = 6
 )
 
 // Init is the container's PID 1 before execve: it mounts the root and the
@@ -29,9 +31,19 @@ const (
 // user's process. It returns only on failure, after reporting it.
 func Init() {
 	goruntime.LockOSThread()
-	unix.CloseOnExec(initConfigFD)
-	unix.CloseOnExec(initStatusFD)
-	unix.CloseOnExec(initConsoleFD)
+	// Until execve, this process runs berth in the container's PID
+	// namespace with the host's privileges: non-dumpable, none of its /proc
+	// entries (mem, exe, fd) open to the container's processes. execve
+	// makes the user's program dumpable again.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Only stdio crosses into the container: every other descriptor this
+	// process was given (or inherited from whoever started berth) closes
+	// on execve, the config, status and console ones included.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		for fd := 3; fd < 1024; fd++ { // kernels before 5.11
+			unix.CloseOnExec(fd)
+		}
+	}
 	cfgFile := os.NewFile(initConfigFD, "init-config")
 	status := os.NewFile(initStatusFD, "init-status")
 
@@ -45,7 +57,11 @@ func Init() {
 	if err := dec.Decode(&cfg); err != nil {
 		fail(ExitEngine, fmt.Errorf("init: read config: %w", err))
 	}
-	if err := setupRootfs(&cfg); err != nil {
+	if cfg.Exec {
+		if err := joinMountNS(); err != nil {
+			fail(ExitEngine, err)
+		}
+	} else if err := setupRootfs(&cfg); err != nil {
 		fail(ExitEngine, err)
 	}
 	// Wait until the monitor has placed us (cgroups) and says go. The
@@ -63,7 +79,7 @@ func Init() {
 	if err != nil {
 		fail(lookPathCode(err), err)
 	}
-	if err := finalizeProcess(cfg.Spec); err != nil {
+	if err := finalizeProcess(cfg.Spec, !cfg.Exec); err != nil {
 		fail(ExitEngine, err)
 	}
 	err = unix.Exec(path, p.Args, p.Env)
@@ -72,6 +88,18 @@ func Init() {
 		code = ExitNotFound
 	}
 	fail(code, fmt.Errorf("exec %q: %w", p.Args[0], err))
+}
+
+// joinMountNS moves this thread, which the user's program will be
+// executed from, into the container's mount namespace (and so to its root).
+func joinMountNS() error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("exec: unshare fs: %w", err)
+	}
+	if err := unix.Setns(initMountNSFD, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("exec: join the container's mount namespace: %w", err)
+	}
+	return unix.Close(initMountNSFD)
 }
 
 func chdirCwd(p *specs.Process) error {
@@ -90,6 +118,21 @@ func chdirCwd(p *specs.Process) error {
 		if err := os.Chdir(cwd); err != nil {
 			return fmt.Errorf("chdir to working directory %s: %w", cwd, err)
 		}
+	}
+	return verifyCwd(cwd)
+}
+
+// verifyCwd refuses a working directory outside the container's root, as
+// a descriptor of the host's leaked into /proc/self/fd would give
+// (CVE-2024-21626): the kernel names such a directory "(unreachable)...".
+func verifyCwd(cwd string) error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("working directory %s: %w", cwd, err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return fmt.Errorf("working directory %s is outside the container's root", cwd)
 	}
 	return nil
 }
@@ -145,8 +188,10 @@ func checkExecutable(p string) error {
 }
 
 // finalizeProcess applies no_new_privs, capabilities and the user identity,
-// the last steps before execve.
-func finalizeProcess(spec *specs.Spec) error {
+// the last steps before execve. pdeath: the process dies with its parent
+// (PID 1 with its monitor; not an exec'd process, whose parent thread ends
+// at once).
+func finalizeProcess(spec *specs.Spec, pdeath bool) error {
 	p := spec.Process
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
@@ -180,8 +225,10 @@ func finalizeProcess(spec *specs.Spec) error {
 		return err
 	}
 	// A change of credentials clears the parent-death signal: set it again.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("set parent-death signal: %w", err)
+	if pdeath {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent-death signal: %w", err)
+		}
 	}
 	return setCaps(cs)
 }

@@ -37,10 +37,11 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.CgroupNamespace:  syscall.CLONE_NEWCGROUP,
 }
 
-// Start clones the init stage (self re-executed with the argument "init")
-// into the spec's new namespaces and sends it cfg. The process then sets up
-// its root and waits: the caller places it (cgroups) and calls Go.
-func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
+// Start clones the init stage (this binary, from its sealed view,
+// re-executed with the argument "init") into the spec's new namespaces and
+// sends it cfg. The process then sets up its root and waits: the caller
+// places it (cgroups) and calls Go.
+func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 	var flags uintptr
 	for _, ns := range cfg.Spec.Linux.Namespaces {
 		if ns.Path != "" {
@@ -51,6 +52,25 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 			return nil, fmt.Errorf("start: unsupported namespace %q", ns.Type)
 		}
 		flags |= f
+	}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		Setsid:     true,
+		// The container dies with its monitor: nothing else holds its
+		// terminal, pipes and exit status.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	return startStage(cfg, stdio, attr, stdio.Tty, nil)
+}
+
+// startStage starts the init stage with cfg, in the namespaces attr and
+// the calling thread give it. With console, the stage makes the terminal in
+// the container and sends its master back (Console). mntNS, for an exec,
+// is the container's mount namespace, which the stage joins itself.
+func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool, mntNS *os.File) (*Process, error) {
+	self, err := SealedSelf()
+	if err != nil {
+		return nil, err
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -64,7 +84,7 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 	}
 	// fd 5 in the child: the console socket, or nothing (a closed fd).
 	var ours, theirs *os.File
-	if stdio.Tty {
+	if console {
 		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			cfgR.Close()
@@ -81,18 +101,12 @@ func Start(self string, cfg *InitConfig, stdio Stdio) (*Process, error) {
 		// The init stage lives a few milliseconds on one thread: no
 		// collector, no extra threads. Its environment never reaches the
 		// container (execve gets the spec's).
-		Env:        []string{"GOGC=off", "GOMAXPROCS=1"},
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: []*os.File{cfgR, statusW, theirs},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			Setsid:     true,
-			// The container dies with its monitor: nothing else holds its
-			// terminal, pipes and exit status.
-			Pdeathsig: syscall.SIGKILL,
-		},
+		Env:         []string{"GOGC=off", "GOMAXPROCS=1"},
+		Stdin:       stdio.Stdin,
+		Stdout:      stdio.Stdout,
+		Stderr:      stdio.Stderr,
+		ExtraFiles:  []*os.File{cfgR, statusW, theirs, mntNS},
+		SysProcAttr: attr,
 	}
 	err = cmd.Start()
 	cfgR.Close()

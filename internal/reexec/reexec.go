@@ -10,6 +10,8 @@ import (
 	goruntime "runtime"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"berth/containers/monitor"
 	"berth/containers/runtime"
 )
@@ -26,6 +28,10 @@ func init() { goruntime.LockOSThread() }
 // when the process is not one of them. Keep it first in main: the init
 // stage must start before anything else runs.
 func Run() {
+	// Descriptors whoever started berth left open without close-on-exec
+	// (a shell's, a test's, a directory on /) must never reach a container
+	// or a monitor: berth passes on only the descriptors it names.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if len(os.Args) < 2 {
 		return
 	}

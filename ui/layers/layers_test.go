@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -474,7 +473,7 @@ func TestFlattenFind(t *testing.T) {
 
 // The pane on a real engine: an imported image, analysed from its store.
 func TestEngine(t *testing.T) {
-	e, err := engine.New(t.TempDir(), engine.Options{Self: os.Args[0]})
+	e, err := engine.New(t.TempDir(), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
