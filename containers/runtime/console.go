@@ -105,13 +105,14 @@ func setupConsole(sock int) error {
 	}
 	defer master.Close()
 	defer slave.Close()
+	// /dev is the container's own tmpfs by now: no link of the image's.
+	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	unix.Close(fd)
 	if err := unix.Mount(name, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		if err := makeTarget("/dev/console", false); err != nil {
-			return fmt.Errorf("create /dev/console: %w", err)
-		}
-		if err := unix.Mount(name, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("mount /dev/console: %w", err)
-		}
+		return fmt.Errorf("mount /dev/console: %w", err)
 	}
 	if err := sendFd(sock, master); err != nil {
 		return fmt.Errorf("send terminal to the monitor: %w", err)

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -25,12 +26,19 @@ func setupRootfs(cfg *InitConfig) error {
 	if err := mountOverlay(root, cfg.Lowers, cfg.Upper, cfg.Work); err != nil {
 		return err
 	}
+	// Every path below is looked up through this handle, inside the root:
+	// a link of the image's never leads set-up out of it.
+	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer rootDir.Close()
 	for _, m := range spec.Mounts {
-		if err := mountInRoot(root, m); err != nil {
+		if err := mountInRoot(rootDir, m); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 		}
 	}
-	if err := createDevices(root, spec); err != nil {
+	if err := createDevices(rootDir, spec); err != nil {
 		return err
 	}
 	if spec.Hostname != "" && hasNamespace(spec, specs.UTSNamespace) {
@@ -151,71 +159,137 @@ func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
 	return flags, prop, strings.Join(d, ",")
 }
 
-// mountInRoot mounts m at its destination resolved inside root: a symlink
-// in the image never sends a mount to a host path.
-func mountInRoot(root string, m specs.Mount) error {
-	dest, err := securejoin.SecureJoin(root, m.Destination)
-	if err != nil {
-		return err
-	}
+// mountInRoot mounts m at its destination inside root. The destination
+// is resolved with openat2 RESOLVE_IN_ROOT and mounted through its
+// descriptor: no link in the image sends a mount, a directory or a file to
+// a host path. A kernel file system (proc, sysfs, tmpfs, devpts, mqueue)
+// must land on a directory of the image, never on a link (as runc): an
+// image whose /proc, /sys or /dev is a link is refused. A bind mount of a
+// file (/etc/hosts) follows the image's links inside the root, as Docker's.
+func mountInRoot(root *os.File, m specs.Mount) error {
 	flags, prop, data := parseMountOptions(m.Options)
 	bind := flags&unix.MS_BIND != 0
+	dir := true
 	if bind {
 		fi, err := os.Stat(m.Source)
 		if err != nil {
 			return err
 		}
-		if err := makeTarget(dest, fi.IsDir()); err != nil {
-			return err
-		}
-		if err := unix.Mount(m.Source, dest, "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
-			return err
-		}
-		// A bind mount takes its other flags only on a remount.
-		if rest := flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
-			if err := unix.Mount("", dest, "", rest|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
-				return fmt.Errorf("remount: %w", err)
-			}
-		}
-	} else {
-		if err := makeTarget(dest, true); err != nil {
-			return err
-		}
-		if err := unix.Mount(m.Source, dest, m.Type, flags, data); err != nil {
-			return err
+		dir = fi.IsDir()
+	} else if err := refuseLink(root, m.Destination); err != nil {
+		return err
+	}
+	target, err := makeTarget(root, m.Destination, dir)
+	if err != nil {
+		return err
+	}
+	mflags := flags
+	if bind {
+		mflags &= unix.MS_BIND | unix.MS_REC
+	}
+	err = unix.Mount(m.Source, fdPath(target), m.Type, mflags, data)
+	target.Close()
+	if err != nil {
+		return err
+	}
+	// A bind mount takes its other flags only on a remount, and the
+	// propagation is set apart: both on the new mount, looked up anew.
+	rest := flags &^ (unix.MS_BIND | unix.MS_REC)
+	if !bind {
+		rest = 0
+	}
+	if rest == 0 && prop == 0 {
+		return nil
+	}
+	top, err := openInRoot(root, m.Destination, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	if rest != 0 {
+		if err := unix.Mount("", fdPath(top), "", rest|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+			return fmt.Errorf("remount: %w", err)
 		}
 	}
 	if prop != 0 {
-		if err := unix.Mount("", dest, "", prop, ""); err != nil {
+		if err := unix.Mount("", fdPath(top), "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
 	}
 	return nil
 }
 
-func makeTarget(path string, dir bool) error {
-	if dir {
-		return os.MkdirAll(path, 0o755)
+// fdPath names the file f holds, for calls that take a path (mount): the
+// magic link leads to exactly that file, whatever its name now resolves to.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// openInRoot opens path inside root, with the image's links resolved inside
+// it and no magic links (/proc/self/fd) followed.
+func openInRoot(root *os.File, path string, flags int) (*os.File, error) {
+	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if flags&unix.O_CREAT != 0 {
+		how.Mode = 0o644
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	fd, err := unix.Openat2(int(root.Fd()), path, how)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// refuseLink fails when path's last element is a link in the image.
+func refuseLink(root *os.File, path string) error {
+	f, err := openInRoot(root, path, unix.O_PATH|unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return nil
+	case unix.S_IFLNK:
+		return fmt.Errorf("the image's %s is a symbolic link: it must be a directory", path)
+	}
+	return fmt.Errorf("the image's %s is not a directory", path)
 }
 
-// createDevices makes the spec's device nodes and the usual /dev links.
-func createDevices(root string, spec *specs.Spec) error {
-	dev := filepath.Join(root, "dev")
+// makeTarget makes the mount point path inside root (a directory, or an
+// empty file and its parents) unless it exists, and returns a handle on it.
+func makeTarget(root *os.File, path string, dir bool) (*os.File, error) {
+	if dir {
+		return pathrs.MkdirAllHandle(root, path, 0o755)
+	}
+	if f, err := openInRoot(root, path, unix.O_PATH); err == nil {
+		return f, nil
+	}
+	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(path), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	parent.Close()
+	f, err := openInRoot(root, path, unix.O_CREAT|unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// createDevices makes the spec's device nodes and the usual /dev links,
+// each through a handle on its directory inside the root.
+func createDevices(root *os.File, spec *specs.Spec) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, d := range spec.Linux.Devices {
-		path, err := securejoin.SecureJoin(root, d.Path)
+		dir, err := pathrs.MkdirAllHandle(root, filepath.Dir(d.Path), 0o755)
 		if err != nil {
-			return err
+			return fmt.Errorf("create device %s: %w", d.Path, err)
 		}
 		mode := uint32(0o666)
 		if d.FileMode != nil {
@@ -225,19 +299,36 @@ func createDevices(root string, spec *specs.Spec) error {
 		if d.Type == "b" {
 			typ = unix.S_IFBLK
 		}
-		_ = os.Remove(path)
-		if err := unix.Mknod(path, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		name := filepath.Base(d.Path)
+		_ = unix.Unlinkat(int(dir.Fd()), name, 0)
+		err = unix.Mknodat(int(dir.Fd()), name, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
+		if err == nil && (d.UID != nil || d.GID != nil) {
+			uid, gid := -1, -1
+			if d.UID != nil {
+				uid = int(*d.UID)
+			}
+			if d.GID != nil {
+				gid = int(*d.GID)
+			}
+			err = unix.Fchownat(int(dir.Fd()), name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		dir.Close()
+		if err != nil {
 			return fmt.Errorf("create device %s: %w", d.Path, err)
 		}
 	}
+	dev, err := openInRoot(root, "/dev", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("open /dev: %w", err)
+	}
+	defer dev.Close()
 	links := [][2]string{
 		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
 		{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
 	}
 	for _, l := range links {
-		p := filepath.Join(dev, l[1])
-		_ = os.Remove(p)
-		if err := os.Symlink(l[0], p); err != nil {
+		_ = unix.Unlinkat(int(dev.Fd()), l[1], 0)
+		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil {
 			return fmt.Errorf("create /dev/%s: %w", l[1], err)
 		}
 	}
