@@ -37,6 +37,8 @@ type createFlags struct {
 	stopTimeout                                int
 	env, envFile, labels, logOpts, securityOpt []string
 	capAdd, capDrop                            []string
+	devices, deviceCgroupRules                 []string
+	sysctls                                    []string
 	res                                        resourceFlags
 }
 
@@ -61,10 +63,13 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.capAdd, "cap-add", nil, "Add Linux capabilities")
 	fl.StringSliceVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities")
 	fl.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container")
+	fl.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container (HOST[:CONTAINER][:rwm])")
+	fl.StringArrayVar(&f.deviceCgroupRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list (e.g. 'c 1:3 mr')")
 	fl.BoolVar(&f.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
 	fl.StringVar(&f.logDriver, "log-driver", "json-file", "Logging driver for the container")
-	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options (no-new-privileges, seccomp=unconfined|PROFILE.json)")
+	fl.StringArrayVar(&f.sysctls, "sysctl", nil, "Sysctl options of the container's own namespaces (KEY=VALUE)")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	f.res.register(cmd, true)
@@ -98,6 +103,23 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 			return engine.CreateOptions{}, err
 		}
 	}
+	var devices []containers.DeviceMapping
+	for _, d := range f.devices {
+		m, err := containers.ParseDevice(d)
+		if err != nil {
+			return engine.CreateOptions{}, err
+		}
+		devices = append(devices, m)
+	}
+	for _, r := range f.deviceCgroupRules {
+		if _, err := containers.ParseDeviceCgroupRule(r); err != nil {
+			return engine.CreateOptions{}, err
+		}
+	}
+	sysctls, err := containers.ParseSysctls(f.sysctls)
+	if err != nil {
+		return engine.CreateOptions{}, err
+	}
 	opts := engine.CreateOptions{
 		Name:  f.name,
 		Image: args[0],
@@ -110,8 +132,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 		HostConfig: containers.HostConfig{
 			AutoRemove: f.rm, NetworkMode: f.network, Privileged: f.privileged,
 			ReadonlyRootfs: f.readOnly, CapAdd: f.capAdd, CapDrop: f.capDrop,
-			SecurityOpt: f.securityOpt,
-			LogConfig:   containers.LogConfig{Type: f.logDriver, Config: logCfg},
+			SecurityOpt: f.securityOpt, Sysctls: sysctls,
+			LogConfig: containers.LogConfig{Type: f.logDriver, Config: logCfg},
+			Devices:   devices, DeviceCgroupRules: f.deviceCgroupRules,
 		},
 		EntrypointSet: cmd.Flags().Changed("entrypoint"),
 	}

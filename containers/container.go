@@ -62,15 +62,24 @@ type Config struct {
 
 // HostConfig is the host-specific part of a container's configuration.
 type HostConfig struct {
-	AutoRemove     bool          `json:"AutoRemove"`
-	NetworkMode    string        `json:"NetworkMode"`
-	Privileged     bool          `json:"Privileged"`
-	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
-	CapAdd         []string      `json:"CapAdd"`
-	CapDrop        []string      `json:"CapDrop"`
-	SecurityOpt    []string      `json:"SecurityOpt"`
-	LogConfig      LogConfig     `json:"LogConfig"`
-	RestartPolicy  RestartPolicy `json:"RestartPolicy"`
+	AutoRemove     bool     `json:"AutoRemove"`
+	NetworkMode    string   `json:"NetworkMode"`
+	Privileged     bool     `json:"Privileged"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	CapAdd         []string `json:"CapAdd"`
+	CapDrop        []string `json:"CapDrop"`
+	SecurityOpt    []string `json:"SecurityOpt"`
+	// Sysctls (--sysctl) are set in the container's own namespaces.
+	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// Devices (--device) are host device nodes made in the container and
+	// allowed in its devices cgroup; DeviceCgroupRules
+	// (--device-cgroup-rule) allow more, e.g. "c 1:3 mr". `update` does
+	// not change either: device rules are fixed when the container is
+	// created.
+	Devices           []DeviceMapping `json:"Devices"`
+	DeviceCgroupRules []string        `json:"DeviceCgroupRules"`
+	LogConfig         LogConfig       `json:"LogConfig"`
+	RestartPolicy     RestartPolicy   `json:"RestartPolicy"`
 	// Resources are flattened into HostConfig, as in `docker inspect`.
 	Resources
 }
@@ -97,6 +106,14 @@ type Ulimit struct {
 	Name string `json:"Name"`
 	Soft int64  `json:"Soft"`
 	Hard int64  `json:"Hard"`
+}
+
+// DeviceMapping is one --device: a host device node, where it appears in
+// the container, and the access the container gets ("rwm" or part).
+type DeviceMapping struct {
+	PathOnHost        string `json:"PathOnHost"`
+	PathInContainer   string `json:"PathInContainer"`
+	CgroupPermissions string `json:"CgroupPermissions"`
 }
 
 // RestartPolicy says whether the monitor restarts a container that exits:

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"berth/containers/cgroups"
 	"berth/containers/runtime"
 	"berth/errdefs"
 )
@@ -56,20 +57,9 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, errdefs.InvalidArgument("%v", err)
 	}
-	noNewPrivs := false
-	for _, o := range hc.SecurityOpt {
-		k, v, _ := strings.Cut(o, "=")
-		if k2, v2, ok := strings.Cut(o, ":"); ok && !strings.Contains(o, "=") {
-			k, v = k2, v2
-		}
-		switch k {
-		case "no-new-privileges":
-			noNewPrivs = v == "" || v == "true"
-		case "seccomp", "apparmor", "label":
-			// Accepted for compatibility; berth applies no seccomp or LSM profile.
-		default:
-			return nil, errdefs.InvalidArgument("invalid --security-opt %q", o)
-		}
+	noNewPrivs, seccompOpt, err := parseSecurityOpts(hc.SecurityOpt)
+	if err != nil {
+		return nil, err
 	}
 
 	mode := 0o666
@@ -83,6 +73,16 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	}
 	if hc.NetworkMode != "host" {
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if cgroups.Detect() == cgroups.V2 {
+		// A private cgroup namespace, Docker's and Podman's default on v2:
+		// the container sees its own cgroup as the root.
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	// The files berth writes for the container follow --read-only too.
+	etcOpts := []string{"rbind", "rprivate"}
+	if hc.ReadonlyRootfs {
+		etcOpts = append(etcOpts, "ro")
 	}
 	sysOpts := []string{"nosuid", "noexec", "nodev", "ro"}
 	if hc.Privileged {
@@ -110,9 +110,9 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
-			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(in.Dir, "resolv.conf"), Options: []string{"rbind", "rprivate"}},
-			{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(in.Dir, "hostname"), Options: []string{"rbind", "rprivate"}},
-			{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(in.Dir, "hosts"), Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(in.Dir, "resolv.conf"), Options: etcOpts},
+			{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(in.Dir, "hostname"), Options: etcOpts},
+			{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(in.Dir, "hosts"), Options: etcOpts},
 		},
 		Linux: &specs.Linux{
 			Namespaces: namespaces,
@@ -126,7 +126,18 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	spec.Linux.Resources = ResourcesSpec(hc.Resources)
+	// Device nodes and the devices cgroup's rules (devices.go): the
+	// nodes above, Docker's defaults, --device, --device-cgroup-rule.
+	devs, devRules, err := deviceSpec(hc)
+	if err != nil {
+		return nil, err
+	}
+	spec.Linux.Devices = append(spec.Linux.Devices, devs...)
+	spec.Linux.Resources.Devices = devRules
 	spec.Linux.CgroupsPath = "berth/" + filepath.Base(in.Dir)
+	if spec.Linux.Sysctl, err = Sysctls(hc); err != nil {
+		return nil, err
+	}
 	if spec.Process.Rlimits, err = RlimitsSpec(hc.Ulimits); err != nil {
 		return nil, err
 	}
@@ -139,6 +150,10 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 		spec.Linux.ReadonlyPaths = []string{
 			"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 		}
+	}
+	// Seccomp last: the profile's rules depend on the capabilities.
+	if spec.Linux.Seccomp, err = seccompSpec(seccompOpt, hc.Privileged, spec); err != nil {
+		return nil, err
 	}
 	return spec, nil
 }

@@ -77,6 +77,11 @@ func TestLookupUser(t *testing.T) {
 		{"1000:55", User{UID: 1000, GID: 55, Home: "/home/alice"}, false},
 		{"nobody-here", User{}, true},
 		{"alice:nogroup", User{}, true},
+		// Out of Docker's range: 4294967295 would be -1 (keep root) to setresuid.
+		{"2147483647", User{UID: 2147483647, GID: 0, Home: "/"}, false},
+		{"4294967295", User{}, true},
+		{"2147483648", User{}, true},
+		{"0:4294967295", User{}, true},
 	} {
 		got, err := LookupUser(lowers, tc.spec)
 		if tc.wantErr {

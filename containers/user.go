@@ -88,7 +88,21 @@ func LookupUser(lowers []string, spec string) (User, error) {
 			}
 		}
 	}
-	return u, nil
+	return u, u.check()
+}
+
+// MaxID is the largest uid or gid a container process may take, as in
+// Docker: 4294967295 is -1 to setresuid (keep root), and ids past 2^31-1
+// are negative to much of the system.
+const MaxID = 2147483647
+
+func (u User) check() error {
+	for _, id := range append([]uint32{u.UID, u.GID}, u.Groups...) {
+		if id > MaxID {
+			return errdefs.InvalidArgument("uids and gids must be in range 0-%d (got %d)", MaxID, id)
+		}
+	}
+	return nil
 }
 
 func parseID(s string) uint32 {

@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"berth/containers/seccomp"
 )
 
 // File descriptors the monitor passes to the init stage.
@@ -64,12 +66,22 @@ func Init() {
 	} else if err := setupRootfs(&cfg); err != nil {
 		fail(ExitEngine, err)
 	}
+	// The filter is compiled while the monitor places us, and loaded last.
+	filter, err := compileSeccomp(cfg.Spec)
+	if err != nil {
+		fail(ExitEngine, err)
+	}
 	// Wait until the monitor has placed us (cgroups) and says go. The
 	// decoder may have buffered the byte already.
 	if err := waitGo(io.MultiReader(dec.Buffered(), cfgFile)); err != nil {
 		fail(ExitEngine, err)
 	}
 	cfgFile.Close()
+	if !cfg.Exec && hasNamespace(cfg.Spec, specs.CgroupNamespace) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			fail(ExitEngine, fmt.Errorf("init: cgroup namespace: %w", err))
+		}
+	}
 
 	p := cfg.Spec.Process
 	if err := chdirCwd(p); err != nil {
@@ -79,7 +91,7 @@ func Init() {
 	if err != nil {
 		fail(lookPathCode(err), err)
 	}
-	if err := finalizeProcess(cfg.Spec, !cfg.Exec); err != nil {
+	if err := finalizeProcess(cfg.Spec, filter, !cfg.Exec); err != nil {
 		fail(ExitEngine, err)
 	}
 	err = unix.Exec(path, p.Args, p.Env)
@@ -191,7 +203,7 @@ func checkExecutable(p string) error {
 // the last steps before execve. pdeath: the process dies with its parent
 // (PID 1 with its monitor; not an exec'd process, whose parent thread ends
 // at once).
-func finalizeProcess(spec *specs.Spec, pdeath bool) error {
+func finalizeProcess(spec *specs.Spec, filter *seccomp.Program, pdeath bool) error {
 	p := spec.Process
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
@@ -200,6 +212,14 @@ func finalizeProcess(spec *specs.Spec, pdeath bool) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
+	} else if filter != nil {
+		// Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load
+		// it before the capabilities go (as runc). The profile must then
+		// allow the few calls below, which Docker's does.
+		if err := filter.Apply(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+		filter = nil
 	}
 	var cs capState
 	if c := p.Capabilities; c != nil {
@@ -230,7 +250,28 @@ func finalizeProcess(spec *specs.Spec, pdeath bool) error {
 			return fmt.Errorf("set parent-death signal: %w", err)
 		}
 	}
-	return setCaps(cs)
+	if err := setCaps(cs); err != nil {
+		return err
+	}
+	// With no_new_privs, as late as possible: the fewest calls after it.
+	if filter != nil {
+		if err := filter.Apply(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
+	return nil
+}
+
+// compileSeccomp turns the spec's seccomp profile into a filter program.
+func compileSeccomp(spec *specs.Spec) (*seccomp.Program, error) {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	p, err := seccomp.Compile(spec.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	return p, nil
 }
 
 func setUser(u specs.User) error {

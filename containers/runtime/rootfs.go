@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,11 @@ func setupRootfs(cfg *InitConfig) error {
 		if err != nil {
 			return err
 		}
+	}
+	// Sysctls go in before /proc/sys turns read-only; the engine allowed
+	// only those of the container's own namespaces.
+	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+		return err
 	}
 	for _, p := range spec.Linux.MaskedPaths {
 		if err := maskPath(p); err != nil {
@@ -382,6 +388,24 @@ func readonlyPath(p string) error {
 	}
 	if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	return nil
+}
+
+func writeSysctls(sysctls map[string]string) error {
+	keys := make([]string, 0, len(sysctls))
+	for k := range sysctls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.Contains(k, "/") || strings.Contains(k, "..") {
+			return fmt.Errorf("sysctl %q: invalid name", k)
+		}
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(sysctls[k]), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, sysctls[k], err)
+		}
 	}
 	return nil
 }

@@ -51,7 +51,11 @@ func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 		if !ok {
 			return nil, fmt.Errorf("start: unsupported namespace %q", ns.Type)
 		}
-		flags |= f
+		// The cgroup namespace is made by the stage itself once it is in
+		// its cgroup, so that this cgroup is the namespace's root.
+		if ns.Type != specs.CgroupNamespace {
+			flags |= f
+		}
 	}
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
