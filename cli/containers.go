@@ -949,6 +949,7 @@ type containerView struct {
 	Driver          string                `json:"Driver"`
 	Platform        string                `json:"Platform"`
 	HostConfig      containers.HostConfig `json:"HostConfig"`
+	SeccompProfile  string                `json:"SeccompProfile"` // builtin, unconfined or a profile's path
 	GraphDriver     graphDriver           `json:"GraphDriver"`
 	Mounts          []any                 `json:"Mounts"`
 	Config          containers.Config     `json:"Config"`
@@ -981,6 +982,7 @@ func newContainerView(e *engine.Engine, c *containers.Container) containerView {
 		Driver:         "overlay",
 		Platform:       "linux",
 		HostConfig:     c.HostConfig,
+		SeccompProfile: containers.SeccompProfile(c),
 		RestartCount:   c.State.RestartCount,
 		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{
 			"LowerDir":  strings.Join(reversed(c.LowerDirs), ":"),
