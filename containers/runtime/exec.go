@@ -71,12 +71,11 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
 		return nil, nil, fmt.Errorf("exec: container has no mount namespace")
 	}
-	// The fork below is, until it executes the sealed stage, a copy of this
-	// process inside the container's PID namespace: non-dumpable, its /proc
-	// entries (exe, mem, fds) are closed to the container's processes.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return nil, nil, fmt.Errorf("exec: set non-dumpable: %w", err)
-	}
+	// The fork below is, until it executes the sealed stage, this process
+	// inside the container's PID namespace: the container's processes can't
+	// open its /proc entries (exe, mem) since they hold fewer capabilities
+	// than it does (the kernel's ptrace access check), unless they were
+	// given CAP_SYS_PTRACE (README: Security).
 	// The thread joins every namespace but the mount one, so that the
 	// stage forks into the container's PID namespace yet starts from the
 	// host's file system: its sealed binary is a /proc/self/fd path of the
