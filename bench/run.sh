@@ -12,6 +12,10 @@
 #           --peer-net=none     (default) Docker and Podman containers get
 #                               --network none, as berth's containers have no
 #                               network by default
+#           --baseline=REV      also build berth at git revision REV (a
+#                               temporary worktree) and measure it beside
+#                               the tree in run and exec: "no slower than
+#                               before" in one run
 #           --peer-net=default  their default networks instead (Docker's
 #                               bridge, Podman's labnet; ip_forward is reset
 #                               to 0 afterwards)
@@ -37,12 +41,14 @@ SECTIONS=()
 QUICK=0
 SKIP=","
 PEER_NET=none
+BASELINE=""
 for a in "$@"; do
 	case $a in
 	-h | --help) usage; exit 0 ;;
 	--quick) QUICK=1 ;;
 	--skip=*) SKIP=",${a#--skip=}," ;;
 	--peer-net=none | --peer-net=default) PEER_NET=${a#--peer-net=} ;;
+	--baseline=*) BASELINE=${a#--baseline=} ;;
 	run | exec | parallel | logs | tail | monitor | stats | sampling | commit) SECTIONS+=("$a") ;;
 	all) SECTIONS=("${ALL_SECTIONS[@]}") ;;
 	*) echo "bench/run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
@@ -129,6 +135,11 @@ cleanup() {
 		awk -v r="$R" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
 			while read -r m; do umount -l "$m" 2>/dev/null; done
 	fi
+	if [[ -n ${R_BASE:-} && -d $R_BASE/containers ]]; then
+		ids=$(ls "$R_BASE/containers" 2>/dev/null)
+		[[ -n $ids && -x $BASE_BERTH ]] && timeout 60 "$BASE_BERTH" --root "$R_BASE" rm -f $ids >/dev/null 2>&1
+	fi
+	[[ -n ${BASELINE:-} ]] && git -C "$REPO" worktree prune >/dev/null 2>&1
 	[[ -n $TMP && -d $TMP ]] && rm -rf --one-file-system "$TMP"
 	[[ $PEER_NET == default ]] && sysctl -qw net.ipv4.ip_forward=0 2>/dev/null
 	return 0
@@ -280,6 +291,21 @@ if ! (cd "$REPO" && go run ./internal/cmd/mkrootfs | "$BERTH" --root "$R" import
 	exit 1
 fi
 echo "  state root $R, busybox imported"
+BASE_BERTH=$TMP/berth-base
+R_BASE=$TMP/root-base
+if [[ -n $BASELINE ]]; then
+	echo "  building the baseline berth at $BASELINE"
+	if git -C "$REPO" worktree add -q --detach "$TMP/base-src" "$BASELINE" >>"$LOG" 2>&1 &&
+		(cd "$TMP/base-src" && CGO_ENABLED=0 go build -o "$BASE_BERTH" .) >>"$LOG" 2>&1 &&
+		mkdir -p "$R_BASE" &&
+		(cd "$REPO" && go run ./internal/cmd/mkrootfs | "$BASE_BERTH" --root "$R_BASE" import -c 'CMD ["sh"]' - busybox >/dev/null); then
+		echo "  baseline $(git -C "$REPO" rev-parse --short "$BASELINE"), state root $R_BASE"
+	else
+		problem "could not build the baseline at $BASELINE (see $LOG)"
+		BASELINE=""
+	fi
+	git -C "$REPO" worktree remove --force "$TMP/base-src" >/dev/null 2>&1
+fi
 
 # ---------------------------------------------------------------- machine, versions
 cgroup_mode() {
@@ -327,6 +353,7 @@ fi
 if want run; then
 	section "1. run: \`run --rm busybox true\` end to end (hyperfine -N)"
 	hf berth_run "$R_FAST" "$W_FAST" "$BERTH --root $R run --rm busybox true"
+	[[ -z $BASELINE ]] || hf base_run "$R_FAST" "$W_FAST" "$BASE_BERTH --root $R_BASE run --rm busybox true"
 	# crun/runc: each run gets its own container id
 	for m in crun runc; do
 		if have $m; then
@@ -340,6 +367,7 @@ if want run; then
 	done
 	row_head
 	row "berth run --rm" berth_run
+	[[ -z $BASELINE ]] || row "berth run --rm at $BASELINE" base_run berth_run
 	row "crun run (anchors' bundle)" crun_run berth_run
 	row "runc run (anchors' bundle)" runc_run berth_run
 	row "docker run --rm" docker_run berth_run
@@ -367,8 +395,15 @@ if want exec; then
 		else hf ${e}_exec "$R_PEER" "$W_PEER" "$(engstr $e) exec $n true"; fi
 		rmf $e "$n" >/dev/null 2>"$TMP/err" || problem "$e rm -f $n failed: $(tail -1 "$TMP/err")"
 	done
+	if [[ -n $BASELINE ]]; then
+		n=$PFX-exec
+		"$BASE_BERTH" --root "$R_BASE" run -d --name "$n" busybox sleep 1000000 >/dev/null
+		hf base_exec "$R_FAST" "$W_FAST" "$BASE_BERTH --root $R_BASE exec $n true"
+		"$BASE_BERTH" --root "$R_BASE" rm -f "$n" >/dev/null
+	fi
 	row_head
 	row "berth exec" berth_exec
+	[[ -z $BASELINE ]] || row "berth exec at $BASELINE" base_exec berth_exec
 	row "docker exec" docker_exec berth_exec
 	row "podman exec" podman_exec berth_exec
 	if [[ -n ${MED[berth_exec]:-} && -n ${MED[docker_exec]:-} ]]; then
