@@ -130,6 +130,11 @@ func (e *Engine) Update(ctx context.Context, ref string, opts UpdateOptions) err
 			}
 		}
 		c.HostConfig = hc
+		// Device rules are no limit: update keeps them (res has none,
+		// so the live cgroup's are not touched either).
+		if old := c.Spec.Linux.Resources; old != nil {
+			res.Devices = old.Devices
+		}
 		c.Spec.Linux.Resources = res
 		return nil
 	})

@@ -3,14 +3,21 @@
 // on cgroup v1 (including "hybrid" hosts, whose controllers sit on v1
 // hierarchies next to an empty cgroup2 mount) and on cgroup v2.
 //
-// It uses the standard library and x/sys/unix only: it runs in every
-// container's monitor, where start-up time and memory count.
+// It runs in every container's monitor, where start-up time and memory
+// count: it writes cgroup files directly, with the standard library and
+// x/sys/unix.
 //
 // Every container gets one cgroup, Path(id) = "berth/<id>": on v2 the
 // directory /sys/fs/cgroup/berth/<id>, on v1 that directory under each
 // controller's hierarchy berth uses (cpu, cpuacct, cpuset, memory, pids,
-// blkio, freezer). The devices controller is not used: device access is
-// the runtime's business.
+// blkio, freezer, devices).
+//
+// Device access (the spec's LinuxResources.Devices) is enforced by the
+// kernel, as Docker's runc does: on v1 through the devices controller's
+// devices.allow and devices.deny, on v2 by an eBPF program attached to the
+// container's cgroup (devices.go, devicefilter.go). Building and loading
+// that program is the one part that needs more than x/sys:
+// github.com/cilium/ebpf, pure Go.
 package cgroups
 
 import (
@@ -52,8 +59,10 @@ func (m Mode) String() string {
 }
 
 // v1Controllers are the v1 controllers berth uses, in the order they are
-// created and written.
-var v1Controllers = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer"}
+// created and written. A new devices cgroup starts with its parent's
+// rules; berth's parent ("berth", made by berth under the root) allows
+// all, so a container's own rules are the ones that count.
+var v1Controllers = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices"}
 
 // v2Controllers are enabled in each ancestor's cgroup.subtree_control.
 var v2Controllers = []string{"cpu", "cpuset", "memory", "pids", "io"}

@@ -32,8 +32,9 @@ import (
 //	Unified              (error)                             the named files
 //
 // ¹ skipped when the kernel does not account swap (the file is missing).
-// Devices, hugepages, network, RDMA and realtime/idle/burst CPU settings
-// are not handled here.
+// Devices (devices.allow and devices.deny on v1, an eBPF program on v2)
+// are in devices.go and devicefilter.go. Hugepages, network, RDMA and
+// realtime/idle/burst CPU settings are not handled.
 
 // A write sets one cgroup file.
 type write struct {
@@ -57,7 +58,8 @@ func (w write) err(err error) error {
 type reader func(ctrl, file string) string
 
 // Update applies r to the cgroup; fields left nil (or 0, where 0 means
-// "unset" in the runtime spec) are not touched. A value the kernel refuses
+// "unset" in the runtime spec) are not touched: device rules are set only
+// when r.Devices is not nil. A value the kernel refuses
 // comes back as an error naming the setting, the value and the file, e.g.
 // "set memory limit 4096: write memory.limit_in_bytes: device or resource
 // busy" (the errno is wrapped).
@@ -82,7 +84,21 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	return c.apply(ws)
+	// Device rules are read before anything is written: a bad rule
+	// leaves the cgroup as it was.
+	var devs *deviceSet
+	if r.Devices != nil {
+		if devs, err = newDeviceSet(r.Devices); err != nil {
+			return fmt.Errorf("set device rules: %w", err)
+		}
+	}
+	if err := c.apply(ws); err != nil {
+		return err
+	}
+	if devs != nil {
+		return c.setDevices(devs)
+	}
+	return nil
 }
 
 func (c *Cgroup) apply(ws []write) error {

@@ -105,6 +105,11 @@ func Validate(r *specs.LinuxResources) error {
 		}
 	}
 	// Pids: any value (<= 0 is unlimited).
+	if r.Devices != nil {
+		if _, err := newDeviceSet(r.Devices); err != nil {
+			return errdefs.InvalidArgument("%v", err)
+		}
+	}
 	return nil
 }
 
