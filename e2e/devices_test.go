@@ -111,6 +111,18 @@ func TestDevicesFlags(t *testing.T) {
 		t.Errorf("--device /dev/null:/dev/mynull:r: %q", out)
 	}
 
+	// A directory hands in every device node under it, in sub-directories
+	// of the container path.
+	dir := t.TempDir()
+	if err := unix.Mknod(filepath.Join(dir, "lc"), unix.S_IFCHR|0o600, int(unix.Mkdev(10, 237))); err != nil {
+		t.Fatal(err)
+	}
+	out = e.ok("run", "--rm", "--device", dir+":/dev/mine", "busybox", "sh", "-c",
+		"dd if=/dev/mine/lc of=/dev/null count=0 2>/dev/null && echo opened")
+	if out != "opened\n" {
+		t.Errorf("--device DIR:/dev/mine: %q", out)
+	}
+
 	// --device-cgroup-rule opens what it names.
 	out = e.ok("run", "--rm", "--device-cgroup-rule", "c 10:237 rwm", "busybox", "sh", "-c",
 		"mknod /tmp/lc c 10 237 && dd if=/tmp/lc of=/dev/null count=0 2>/dev/null && echo opened")
