@@ -46,7 +46,7 @@ func (a *app) buildCmd() *cobra.Command {
 			default:
 				return errdefs.InvalidArgument("invalid --network %q: berth builds with default, none or host", o.network)
 			}
-			bctx, dockerfile, name, done, err := a.buildContext(args[0], o.file, e.Root())
+			bctx, dockerfile, name, done, err := a.buildContext(args[0], o.file, e.TempDir)
 			if err != nil {
 				return err
 			}
@@ -116,38 +116,41 @@ func (a *app) buildCmd() *cobra.Command {
 
 // buildContext opens the context (a directory, or - for a tar or a lone
 // Dockerfile on stdin) and reads the Dockerfile (-f, possibly - for
-// stdin). done releases the context.
-func (a *app) buildContext(arg, file, stateRoot string) (bctx *buildctx.Context, dockerfile []byte, name string, done func(), err error) {
+// stdin). done releases the context. A context from stdin is unpacked
+// into a dir tempDir makes: the engine's, named after this process, so
+// that what a killed build leaves is known for a leftover (system check)
+// rather than kept for good.
+func (a *app) buildContext(arg, file string, tempDir func(pattern string) (string, error)) (bctx *buildctx.Context, dockerfile []byte, name string, done func(), err error) {
 	name = "Dockerfile"
-	tmp := filepath.Join(stateRoot, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return nil, nil, "", nil, err
-	}
 	fail := func(err error) (*buildctx.Context, []byte, string, func(), error) { return nil, nil, "", nil, err }
+	release := func() {}
 	if arg == "-" {
 		if file == "-" {
 			return fail(errdefs.InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile"))
 		}
+		tmp, err := tempDir("context-")
+		if err != nil {
+			return fail(err)
+		}
+		release = func() { os.RemoveAll(tmp) }
 		in := bufio.NewReaderSize(a.stdin, 1<<20)
 		head, _ := in.Peek(512)
 		if !isTar(head) {
 			// docker build - < Dockerfile: a Dockerfile and no context.
 			data, err := io.ReadAll(in)
 			if err != nil {
+				release()
 				return fail(fmt.Errorf("read the Dockerfile from stdin: %w", err))
 			}
-			dir, err := os.MkdirTemp(tmp, "build-empty-")
+			c, err := buildctx.FromDir(tmp)
 			if err != nil {
+				release()
 				return fail(err)
 			}
-			c, err := buildctx.FromDir(dir)
-			if err != nil {
-				os.RemoveAll(dir)
-				return fail(err)
-			}
-			return c, data, name, func() { c.Close(); os.RemoveAll(dir) }, nil
+			return c, data, name, func() { c.Close(); release() }, nil
 		}
 		if bctx, err = buildctx.FromTar(in, tmp); err != nil {
+			release()
 			return fail(fmt.Errorf("read the build context from stdin: %w", err))
 		}
 	} else {
@@ -177,12 +180,13 @@ func (a *app) buildContext(arg, file, stateRoot string) (bctx *buildctx.Context,
 	}
 	if err != nil {
 		bctx.Close()
+		release()
 		if errors.Is(err, os.ErrNotExist) {
 			return fail(errdefs.InvalidArgument("failed to read dockerfile: open %s: no such file or directory", nonEmpty(file, "Dockerfile")))
 		}
 		return fail(fmt.Errorf("read the Dockerfile: %w", err))
 	}
-	return bctx, dockerfile, name, func() { bctx.Close() }, nil
+	return bctx, dockerfile, name, func() { bctx.Close(); release() }, nil
 }
 
 func nonEmpty(s, def string) string {

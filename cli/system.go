@@ -16,6 +16,9 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+
+	"berth/containers"
+	"berth/engine"
 )
 
 // Build details, set with -ldflags "-X berth/cli.GitCommit=... -X
@@ -32,7 +35,7 @@ const apiVersion = "berth"
 
 func (a *app) addSystemCommands(root *cobra.Command) {
 	root.AddCommand(a.newVersionCmd(), a.newInfoCmd())
-	parentCommand(root, "system", "Manage berth").AddCommand(a.newInfoCmd())
+	parentCommand(root, "system", "Manage berth").AddCommand(a.newInfoCmd(), a.newSystemCheckCmd())
 }
 
 // ---- version ----
@@ -228,6 +231,7 @@ type systemInfo struct {
 	LoggingDriver     string                   `json:"LoggingDriver"`
 	CgroupDriver      string                   `json:"CgroupDriver"`
 	CgroupVersion     string                   `json:"CgroupVersion"`
+	SecurityOptions   []string                 `json:"SecurityOptions"`
 	KernelVersion     string                   `json:"KernelVersion"`
 	OperatingSystem   string                   `json:"OperatingSystem"`
 	OSType            string                   `json:"OSType"`
@@ -285,6 +289,11 @@ func (a *app) systemInfo(ctx context.Context) (systemInfo, error) {
 		OSType: runtime.GOOS, NCPU: runtime.NumCPU(),
 	}
 	info.ClientInfo.Version = Version
+	// What every container gets unless told otherwise, in Docker's words.
+	info.SecurityOptions = []string{"name=seccomp,profile=" + containers.SeccompBuiltin}
+	if info.CgroupVersion == "2" {
+		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
+	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
 		info.Architecture = unix.ByteSliceToString(u.Machine[:])
@@ -336,6 +345,21 @@ func writeInfo(w io.Writer, info systemInfo) error {
 		{"Logging Driver", info.LoggingDriver},
 		{"Cgroup Driver", info.CgroupDriver},
 		{"Cgroup Version", info.CgroupVersion},
+	} {
+		fmt.Fprintf(b, " %s: %s\n", kv[0], kv[1])
+	}
+	fmt.Fprintln(b, " Security Options:")
+	for _, o := range info.SecurityOptions {
+		for i, kv := range strings.Split(o, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			if i == 0 {
+				fmt.Fprintf(b, "  %s\n", v)
+			} else {
+				fmt.Fprintf(b, "   %s%s: %s\n", strings.ToUpper(k[:1]), k[1:], v)
+			}
+		}
+	}
+	for _, kv := range [][2]string{
 		{"Kernel Version", info.KernelVersion},
 		{"Operating System", info.OperatingSystem},
 		{"OSType", info.OSType},
@@ -371,3 +395,91 @@ func (a *app) newInfoCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
 	return cmd
 }
+
+// ---- system check ----
+
+// Exit codes of `system check`.
+const (
+	checkClean    = 0 // no problem (harmless leftovers may be listed)
+	checkProblems = 1 // problems found (and, with --repair, not all fixed)
+	checkFailed   = 2 // the check itself could not run
+)
+
+func (a *app) newSystemCheckCmd() *cobra.Command {
+	var repair bool
+	cmd := &cobra.Command{
+		Use:   "check [OPTIONS]",
+		Short: "Verify the state root (blobs, images, snapshots, containers), and repair it",
+		Long: `Verify the state root: every blob against its digest, every image's blobs
+and snapshots, every container's record, state, directories, image and
+cgroup, and what interrupted operations left. One line per finding, then a
+summary.
+
+A "problem" is damage or a broken reference. A "harmless" finding is what
+an interrupted operation may leave (a half-written blob, garbage, a dead
+build's temporary dir, a container whose monitor died): the next berth
+command, or --repair, removes it. --repair fixes what it safely can, taking
+the same locks as the other commands, so it is safe while berth runs.
+
+Exit status: 0 no problem, 1 problems found (with --repair: left), 2 the
+check could not run.`,
+		Args: argsExactly(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Not a.engine(): opening the stores cleans up, and the check
+			// is to see what was there.
+			e, err := engine.New(a.root, engine.Options{KeepLeftovers: true})
+			if err != nil {
+				return &statusError{code: checkFailed, msg: err.Error()}
+			}
+			rep, err := e.Check(cmd.Context(), engine.CheckOptions{Repair: repair})
+			if err != nil {
+				return &statusError{code: checkFailed, msg: "system check: " + err.Error()}
+			}
+			if err := writeCheckReport(a.stdout, rep); err != nil {
+				return err
+			}
+			if !rep.Clean() {
+				return &statusError{code: checkProblems}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&repair, "repair", false, "Fix what can be fixed safely")
+	return cmd
+}
+
+// writeCheckReport prints one line per finding and a summary.
+func writeCheckReport(w io.Writer, rep *engine.CheckReport) error {
+	b := bufio.NewWriter(w)
+	var problems, harmless, fixed int
+	for _, f := range rep.Findings {
+		fmt.Fprintf(b, "%-8s  %s: %s", f.Severity, f.Object, f.Problem)
+		if f.Repaired != "" {
+			fixed++
+			fmt.Fprintf(b, " [repaired: %s]", f.Repaired)
+		}
+		b.WriteByte('\n')
+		if f.Severity == engine.Problem {
+			problems++
+		} else {
+			harmless++
+		}
+	}
+	var checked []string
+	for _, c := range rep.Checked {
+		checked = append(checked, count(c.N, c.Kind))
+	}
+	fmt.Fprintf(b, "Checked %s: %s, %s", strings.Join(checked, ", "), count(problems, "problem"), count(harmless, "harmless finding"))
+	if fixed > 0 {
+		fmt.Fprintf(b, ", %d repaired", fixed)
+	}
+	if left := rep.Problems(); left > 0 {
+		fmt.Fprintf(b, ": the state root is not consistent (%s left)\n", count(left, "problem"))
+	} else {
+		fmt.Fprintln(b, ": consistent")
+	}
+	return b.Flush()
+}
+
+// count is "1 problem", "2 problems".
+func count(n int, what string) string { return fmt.Sprintf("%d %s", n, plural(n, what)) }

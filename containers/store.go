@@ -26,21 +26,38 @@ import (
 //	<dir>/<id>/state.json  its State
 //	<dir>/<id>/monitor.lock held by the container's monitor while it lives
 //	<dir>/.tmp-<pid>-<id>  a record being created (renamed into place when complete)
+//	<dir>/.tmp-<pid>-<id>-<file>-<rand>  a new config.json or state.json being
+//	                       written (renamed over the old one when complete)
 //	<dir>/.rm-<id>         a record being removed (renamed away first, then deleted)
 //
 // Renames make every change atomic: a crash leaves either the old or the new
-// record, and a name always belongs to a record that exists.
+// record, and a name always belongs to a record that exists. What a crash
+// leaves besides (.tmp- items of dead processes, .rm- dirs) the next
+// OpenStore deletes.
 type Store struct {
 	dir string
 }
 
 // OpenStore opens the container store at dir, cleaning up what interrupted
 // operations left.
-func OpenStore(dir string) (*Store, error) {
+func OpenStore(dir string) (*Store, error) { return OpenStoreWith(dir, OpenOptions{}) }
+
+// OpenOptions tune OpenStoreWith.
+type OpenOptions struct {
+	// KeepLeftovers skips the clean-up of what interrupted operations
+	// left, so that Check sees the store as the last process left it.
+	KeepLeftovers bool
+}
+
+// OpenStoreWith is OpenStore with options.
+func OpenStoreWith(dir string, opts OpenOptions) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open container store: %w", err)
 	}
 	s := &Store{dir: dir}
+	if opts.KeepLeftovers {
+		return s, nil
+	}
 	if err := s.cleanup(); err != nil {
 		return nil, err
 	}
@@ -58,14 +75,19 @@ func (s *Store) cleanup() error {
 		case strings.HasPrefix(name, ".rm-"):
 			_ = os.RemoveAll(filepath.Join(s.dir, name))
 		case strings.HasPrefix(name, ".tmp-"):
-			pid, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, ".tmp-"), "-", 2)[0])
-			if pid > 0 && unix.Kill(pid, 0) == nil {
+			if pid := tmpOwner(name); pid > 0 && unix.Kill(pid, 0) == nil {
 				continue // its creator still works on it
 			}
 			_ = os.RemoveAll(filepath.Join(s.dir, name))
 		}
 	}
 	return nil
+}
+
+// tmpOwner is the pid in a ".tmp-<pid>-..." name, or 0.
+func tmpOwner(name string) int {
+	pid, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, ".tmp-"), "-", 2)[0])
+	return pid
 }
 
 // Dir is the directory of container id.
@@ -253,18 +275,25 @@ func (s *Store) LoadState(id string) (State, error) {
 			return st, err
 		}
 		if st.Active() {
-			st.Status, st.Running, st.Paused, st.Restarting = StatusExited, false, false, false
-			st.Pid, st.MonitorPid = 0, 0
-			if st.ExitCode == 0 {
-				st.ExitCode = 137
-			}
-			st.Error = "container monitor exited unexpectedly"
-			if st.FinishedAt.IsZero() {
-				st.FinishedAt = time.Now().UTC()
-			}
+			monitorGone(&st)
 		}
 	}
 	return st, nil
+}
+
+// monitorGone turns the state of a container whose monitor died without
+// recording an exit (kill -9, a reboot) into the exit it was: its
+// processes died with the monitor.
+func monitorGone(st *State) {
+	st.Status, st.Running, st.Paused, st.Restarting = StatusExited, false, false, false
+	st.Pid, st.MonitorPid = 0, 0
+	if st.ExitCode == 0 {
+		st.ExitCode = 137
+	}
+	st.Error = "container monitor exited unexpectedly"
+	if st.FinishedAt.IsZero() {
+		st.FinishedAt = time.Now().UTC()
+	}
 }
 
 // SaveState records a container's state atomically.
@@ -401,16 +430,30 @@ func (s *Store) Unlink(id string) (purge func() error, err error) {
 	}, nil
 }
 
-// writeJSON writes v to path atomically (temp file + rename). No fsync:
-// rename on the same filesystem is atomic, and a container record lost in
-// a power cut is not worth a disk flush on every start.
+// writeJSON writes v to path, a file in a container's directory,
+// atomically (temp file + rename). The temp file is a ".tmp-<pid>-" item
+// of the store's own directory, so that OpenStore deletes it if we die
+// before the rename: left in the container's directory, it would stay
+// there for the container's life. No fsync: rename on the same filesystem
+// is atomic, and a container record lost in a power cut is not worth a
+// disk flush on every start.
 func writeJSON(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(filepath.Dir(dir), fmt.Sprintf(".tmp-%d-%s-%s-*", os.Getpid(), strings.TrimPrefix(filepath.Base(dir), ".tmp-"), filepath.Base(path)))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

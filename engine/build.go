@@ -185,12 +185,15 @@ func mountLowers(target string, lowers []string) error {
 func (e *Engine) tmpDir() string { return filepath.Join(e.root, "build") }
 
 // TempDir makes a new private directory for short-lived files under the
-// state root (same filesystem as the store); the caller removes it.
+// state root (same filesystem as the store); the caller removes it. Its
+// name, "<pattern><pid>-<random>", names its owner, so that `system check`
+// can tell the dirs of builds that were killed from those of builds that
+// run.
 func (e *Engine) TempDir(pattern string) (string, error) {
 	if err := os.MkdirAll(e.tmpDir(), 0o700); err != nil {
 		return "", err
 	}
-	return os.MkdirTemp(e.tmpDir(), pattern)
+	return os.MkdirTemp(e.tmpDir(), pattern+strconv.Itoa(os.Getpid())+"-")
 }
 
 // Build builds an image from a Dockerfile (see buildfile.Build): its RUN
@@ -209,7 +212,9 @@ func (e *Engine) RunStep(ctx context.Context, img *images.Image, step buildfile.
 	cc := containers.Config{
 		Cmd: step.Args, Env: step.Env, WorkingDir: step.WorkingDir, User: step.User,
 		OpenStdin: step.Stdin != "", StdinOnce: step.Stdin != "",
-		Labels: map[string]string{containers.BuildStepLabel: "true"},
+		// The label's value is the build's pid: `system check` finds the
+		// containers of builds that were killed.
+		Labels: map[string]string{containers.BuildStepLabel: strconv.Itoa(os.Getpid())},
 	}
 	c, err := e.Create(ctx, CreateOptions{
 		Name: buildContainerName(), Image: img.ID.String(), Config: cc, EntrypointSet: true,

@@ -97,17 +97,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 				return err
 			}
 		}
-		files := map[string][]byte{
-			"hostname":    []byte(cfg.Hostname + "\n"),
-			"hosts":       []byte(containers.HostsFile(cfg.Hostname)),
-			"resolv.conf": containers.ResolvConf(hc.NetworkMode == "host"),
-		}
-		if hc.NetworkMode == "host" {
-			if b, err := os.ReadFile("/etc/hosts"); err == nil {
-				files["hosts"] = b
-			}
-		}
-		for name, b := range files {
+		for name, b := range containers.EtcFiles(cfg.Hostname, hc.NetworkMode == "host") {
 			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
 				return err
 			}

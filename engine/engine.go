@@ -28,7 +28,12 @@ type Engine struct {
 
 // Options tune New. (Monitors and init stages always run this process's
 // own binary, from its sealed view: see runtime.SealedSelf.)
-type Options struct{}
+type Options struct {
+	// KeepLeftovers skips the clean-up the stores do when opened (the
+	// leftovers of interrupted operations, garbage): `system check` wants
+	// to see and report the state root as the last process left it.
+	KeepLeftovers bool
+}
 
 // New opens (creating if needed) the state root.
 func New(root string, opts Options) (*Engine, error) {
@@ -42,11 +47,11 @@ func New(root string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("open state root %s: %w", root, err)
 	}
-	is, err := images.Open(filepath.Join(root, "images"))
+	is, err := images.OpenWith(filepath.Join(root, "images"), images.OpenOptions{KeepLeftovers: opts.KeepLeftovers})
 	if err != nil {
 		return nil, err
 	}
-	cs, err := containers.OpenStore(filepath.Join(root, "containers"))
+	cs, err := containers.OpenStoreWith(filepath.Join(root, "containers"), containers.OpenOptions{KeepLeftovers: opts.KeepLeftovers})
 	if err != nil {
 		return nil, err
 	}

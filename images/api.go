@@ -11,6 +11,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"berth/internal/check"
 )
 
 // Image is one image in the store: its ID is the digest of its config blob.
@@ -70,7 +72,25 @@ type Store struct {
 
 // Open opens (creating if needed) the store at root, cleaning up leftovers
 // of interrupted operations.
-func Open(root string) (*Store, error) { return open(root) }
+func Open(root string) (*Store, error) { return open(root, OpenOptions{}) }
+
+// OpenOptions tune OpenWith.
+type OpenOptions struct {
+	// KeepLeftovers skips Open's clean-up (leftovers of dead writers
+	// removed, unreferenced blobs and snapshots collected), so that Check
+	// sees the store as the last process left it.
+	KeepLeftovers bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(root string, opts OpenOptions) (*Store, error) { return open(root, opts) }
+
+// Check verifies the store (see check.go): every blob against its digest,
+// every image's blobs and snapshots, leftovers of interrupted operations
+// and garbage. With opts.Repair it fixes what it safely can.
+func (s *Store) Check(ctx context.Context, opts CheckOptions) (check.Report, error) {
+	return s.check(ctx, opts)
+}
 
 // List returns every image, newest first.
 func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.list(ctx, false) }

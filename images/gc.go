@@ -239,36 +239,25 @@ func (s *Store) gc(ctx context.Context, wait bool) (bool, error) {
 			return nil
 		})
 	}
-	locked := true
-	unlock := func() {
-		if locked {
-			l.Unlock()
-			locked = false
-		}
+	trash, err := s.sweep()
+	l.Unlock()
+	trash.remove()
+	if err != nil {
+		return false, fmt.Errorf("garbage collection: %w", err)
 	}
-	defer unlock()
+	return true, nil
+}
 
-	// Unused snapshots are renamed into a temporary dir (gone at once for
-	// everyone, cleaned up by Open if we crash) and deleted once the locks
-	// are released.
+// sweep deletes the blobs and snapshots no image references. The caller
+// holds the gc lock exclusively; the sweep runs under the index lock too,
+// so that clearing GCPending cannot hide a removal that happened
+// meanwhile. Unused snapshots are renamed into the returned temporary dir
+// (gone at once for everyone, cleaned up by Open after a crash), which the
+// caller deletes once it has let go of the gc lock.
+func (s *Store) sweep() (*tempDir, error) {
 	var trash *tempDir
-	defer func() {
-		unlock()
-		trash.remove()
-	}()
-	// The sweep runs under the index lock too, so that clearing GCPending
-	// cannot hide a removal that happened meanwhile.
-	err = s.update(func(idx *indexFile) error {
-		blobs := map[string]bool{}
-		snaps := map[string]bool{}
-		for _, r := range idx.Images {
-			blobs[r.ID.Hex] = true
-			blobs[r.Manifest.Hex] = true
-			for _, l := range r.Layers {
-				blobs[l.Digest.Hex] = true
-				snaps[l.DiffID.Hex] = true
-			}
-		}
+	err := s.update(func(idx *indexFile) error {
+		blobs, snaps := idx.referenced()
 		entries, err := os.ReadDir(s.path(dirBlobs))
 		if err != nil {
 			return err
@@ -308,8 +297,20 @@ func (s *Store) gc(ctx context.Context, wait bool) (bool, error) {
 		idx.GCPending = false
 		return nil
 	})
-	if err != nil {
-		return false, fmt.Errorf("garbage collection: %w", err)
+	return trash, err
+}
+
+// referenced returns the hex digests of the blobs and the names of the
+// snapshots that the images of idx need.
+func (idx *indexFile) referenced() (blobs, snaps map[string]bool) {
+	blobs, snaps = map[string]bool{}, map[string]bool{}
+	for _, r := range idx.Images {
+		blobs[r.ID.Hex] = true
+		blobs[r.Manifest.Hex] = true
+		for _, l := range r.Layers {
+			blobs[l.Digest.Hex] = true
+			snaps[l.DiffID.Hex] = true
+		}
 	}
-	return true, nil
+	return blobs, snaps
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -139,6 +140,14 @@ func (s *Store) commitImages(imgs []*newImage) ([]*Image, error) {
 			return nil, err
 		}
 	}
+	// The blobs and snapshots were renamed into place: their names must
+	// be on disk before a record that needs them is, or a power cut could
+	// leave the synced index naming files its directories lost.
+	for _, d := range []string{dirBlobs, dirSnapshots} {
+		if err := syncDir(s.path(d)); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", s.path(d), err)
+		}
+	}
 	var out []*Image
 	err = s.update(func(idx *indexFile) error {
 		var ids []v1.Hash
@@ -219,4 +228,18 @@ func (s *Store) prepareRecord(idx *indexFile, ni *newImage) (*record, error) {
 		rec.Layers = append(rec.Layers, layerRecord{Digest: l.Digest, DiffID: l.DiffID, Size: size})
 	}
 	return rec, nil
+}
+
+// syncDir flushes a directory's entries (names renamed into it) to disk.
+// A variable, so that tests can watch the order of syncs and writes.
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

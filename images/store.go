@@ -34,7 +34,7 @@ const (
 	staleAge = 30 * time.Minute
 )
 
-func open(root string) (*Store, error) {
+func open(root string, opts OpenOptions) (*Store, error) {
 	if root == "" {
 		return nil, errdefs.InvalidArgument("image store root is empty")
 	}
@@ -47,6 +47,9 @@ func open(root string) (*Store, error) {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create image store: %w", err)
 		}
+	}
+	if opts.KeepLeftovers {
+		return s, nil
 	}
 	stale, err := s.cleanup()
 	if err != nil {
@@ -90,7 +93,7 @@ func (s *Store) cleanup() (int, error) {
 			return n, fmt.Errorf("clean up %s: %w", dir, err)
 		}
 		for _, e := range entries {
-			removed, err := removeIfStale(filepath.Join(dir, e.Name()))
+			removed, err := staleItem(filepath.Join(dir, e.Name()), true)
 			if err != nil {
 				return n, err
 			}
@@ -102,10 +105,10 @@ func (s *Store) cleanup() (int, error) {
 	return n, nil
 }
 
-// removeIfStale removes a temporary item if no live process owns it: its
-// owner holds an exclusive flock on it for as long as it works on it, and
-// names it after its pid.
-func removeIfStale(p string) (bool, error) {
+// staleItem reports whether no live process owns a temporary item, and
+// with remove removes it if so: its owner holds an exclusive flock on it
+// for as long as it works on it, and names it after its pid.
+func staleItem(p string, remove bool) (bool, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -113,6 +116,9 @@ func removeIfStale(p string) (bool, error) {
 		}
 		// Not openable (a symlink or a socket nobody should have put here):
 		// it cannot be a live item of ours.
+		if !remove {
+			return true, nil
+		}
 		return true, os.RemoveAll(p)
 	}
 	defer f.Close()
@@ -129,6 +135,9 @@ func removeIfStale(p string) (bool, error) {
 		if err == nil && time.Since(st.ModTime()) < staleAge {
 			return false, nil
 		}
+	}
+	if !remove {
+		return true, nil
 	}
 	if err := os.RemoveAll(p); err != nil {
 		return false, fmt.Errorf("remove stale %s: %w", p, err)
