@@ -41,11 +41,24 @@ func parseRef(ref string) (imageRef, error) {
 		}
 		return imageRef{}, errdefs.InvalidArgument("invalid reference format %q", ref)
 	}
+	// go-containerregistry checks the path's characters only: "library/",
+	// "a//b" and "a/../b" pass it, and would be stored under names that do
+	// not parse back. Docker refuses them.
+	for _, c := range strings.Split(r.Context().RepositoryStr(), "/") {
+		if !validPathComponent(c) {
+			return imageRef{}, errdefs.InvalidArgument("invalid reference format %q: invalid repository path component %q", ref, c)
+		}
+	}
 	reg := r.Context().RegistryStr()
 	if reg == name.DefaultRegistry {
 		reg = "docker.io" // Docker writes Docker Hub so
 	}
 	out := imageRef{repo: reg + "/" + r.Context().RepositoryStr()}
+	if len(out.repo) > 255 {
+		// As Docker counts: the whole normal name ("library/" included,
+		// which go-containerregistry leaves out).
+		return imageRef{}, errdefs.InvalidArgument("invalid reference format %q: repository name must not be more than 255 characters", ref)
+	}
 	switch t := r.(type) {
 	case name.Digest:
 		out.digest = t.DigestStr()
@@ -53,6 +66,33 @@ func parseRef(ref string) (imageRef, error) {
 		out.tag = t.TagStr()
 	}
 	return out, nil
+}
+
+// validPathComponent reports whether c is a component of a repository
+// path in Docker's grammar: lower-case letters and digits, separated by
+// one ".", one "_", "__", or any number of "-".
+func validPathComponent(c string) bool {
+	for i := 0; i < len(c); {
+		j := i
+		for j < len(c) && ('a' <= c[j] && c[j] <= 'z' || '0' <= c[j] && c[j] <= '9') {
+			j++
+		}
+		if j == i {
+			return false // no letter or digit where one must be
+		}
+		if j == len(c) {
+			return true
+		}
+		k := j
+		for k < len(c) && (c[k] == '.' || c[k] == '_' || c[k] == '-') {
+			k++
+		}
+		if sep := c[j:k]; sep != "." && sep != "_" && sep != "__" && strings.Trim(sep, "-") != "" {
+			return false
+		}
+		i = k
+	}
+	return false // empty, or ends with a separator
 }
 
 // NormalizeRef returns the canonical form of an image reference as the
@@ -89,8 +129,12 @@ func FamiliarName(ref string) string {
 		return ref
 	}
 	repo := r.repo
+	// Docker Hub's name goes, unless what follows would then read as a
+	// registry: docker.io/my.org/app is not my.org/app.
 	if rest, ok := strings.CutPrefix(repo, "docker.io/"); ok {
-		repo = rest
+		if first, _, _ := strings.Cut(rest, "/"); first != "localhost" && !strings.Contains(first, ".") {
+			repo = rest
+		}
 		if short, ok := strings.CutPrefix(repo, "library/"); ok && !strings.Contains(short, "/") {
 			repo = short
 		}
@@ -101,6 +145,9 @@ func FamiliarName(ref string) string {
 		return repo + "@" + r.digest
 	case strings.Contains(ref[strings.LastIndexByte(ref, '/')+1:], ":"):
 		return repo + ":" + r.tag
+	}
+	if isHex(repo) && len(repo) == 64 {
+		return "library/" + repo // bare, it would read as an image ID
 	}
 	return repo
 }

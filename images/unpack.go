@@ -133,6 +133,9 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (int64, error) {
 		}
 		last = hdr.Name
 		if err := x.entry(hdr, tr); err != nil {
+			if errors.Is(err, unix.ENAMETOOLONG) {
+				err = invalid(err) // a name or link target longer than Linux allows
+			}
 			return 0, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	}
