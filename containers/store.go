@@ -205,6 +205,10 @@ func (s *Store) listLocked() ([]*Container, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			continue // removed meanwhile
 		}
+		var bad *recordError
+		if errors.As(err, &bad) {
+			continue // one unreadable record must not hide the others
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -216,8 +220,17 @@ func (s *Store) listLocked() ([]*Container, error) {
 
 func (s *Store) load(id string) (*Container, error) {
 	var c Container
-	if err := readJSON(filepath.Join(s.Dir(id), "config.json"), &c); err != nil {
+	path := filepath.Join(s.Dir(id), "config.json")
+	if err := readJSON(path, &c); err != nil {
 		return nil, err
+	}
+	// Paths are made from the ID, and the engine and the runtime use these
+	// parts of the spec without checking: a record without them is damaged.
+	if c.ID != id {
+		return nil, &recordError{path, fmt.Errorf("the record is of container %q", c.ID)}
+	}
+	if sp := c.Spec; sp == nil || sp.Process == nil || len(sp.Process.Args) == 0 || sp.Root == nil || sp.Linux == nil {
+		return nil, &recordError{path, errors.New("the record has no runtime spec, or one without process, root or linux section")}
 	}
 	st, err := s.LoadState(id)
 	if err != nil {
@@ -469,7 +482,16 @@ func readJSON(path string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return &recordError{path, err}
 	}
 	return nil
 }
+
+// recordError is a record or state file whose content cannot be used.
+type recordError struct {
+	path string
+	err  error
+}
+
+func (e *recordError) Error() string { return fmt.Sprintf("read %s: %v", e.path, e.err) }
+func (e *recordError) Unwrap() error { return e.err }
