@@ -247,8 +247,13 @@ func (s *Store) Get(ref string) (*Container, error) {
 		return nil, errdefs.InvalidArgument("no container name or ID given")
 	}
 	if len(ref) == 64 {
-		if c, err := s.load(ref); err == nil {
+		c, err := s.load(ref)
+		if err == nil {
 			return c, nil
+		}
+		var bad *recordError
+		if errors.As(err, &bad) {
+			return nil, err // List leaves it out: say what is wrong with it
 		}
 	}
 	all, err := s.List()

@@ -62,9 +62,12 @@ func FuzzStoreRecord(f *testing.F) {
 		if _, err := s.LoadState(badID); err != nil && !strings.Contains(err.Error(), filepath.Join(dir, "state.json")) {
 			t.Errorf("LoadState: %q does not name the file", err)
 		}
+		// By its full ID, a damaged record is reported, naming its file.
 		bad, err := s.Get(badID)
 		if err == nil {
 			checkUsable(t, bad, badID)
+		} else if !strings.Contains(err.Error(), dir) {
+			t.Errorf("Get(%s): %q does not name the file", badID, err)
 		}
 		all, err := s.List()
 		if err != nil {
