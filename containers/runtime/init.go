@@ -54,10 +54,10 @@ func Init() {
 		os.Exit(code)
 	}
 
-	var cfg InitConfig
 	dec := json.NewDecoder(cfgFile)
-	if err := dec.Decode(&cfg); err != nil {
-		fail(ExitEngine, fmt.Errorf("init: read config: %w", err))
+	cfg, err := readInitConfig(dec)
+	if err != nil {
+		fail(ExitEngine, err)
 	}
 	if cfg.Exec {
 		if err := joinMountNS(); err != nil {
