@@ -2,8 +2,10 @@ package containers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -142,7 +144,11 @@ func (s *Store) checkContainer(r *check.Report, id string, repair bool) *Contain
 			return nil // removed meanwhile
 		}
 		f := check.Problemf(dir, "a container directory without a readable record: %v", err)
-		if repair {
+		// Only a record that is not there or not JSON makes an orphan:
+		// records are replaced by rename, never seen half-written.
+		var syntax *json.SyntaxError
+		orphan := errors.Is(err, fs.ErrNotExist) || errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)
+		if repair && orphan {
 			f.Repaired = s.removeOrphan(id)
 		}
 		r.Add(f)

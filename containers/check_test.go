@@ -313,8 +313,8 @@ func TestCheckCgroups(t *testing.T) {
 // TestCheckOrphanMonitor: a process that holds the monitor lock of a
 // removed container is a monitor nobody can reach; a repair kills it.
 func TestCheckOrphanMonitor(t *testing.T) {
+	defer func(g time.Duration) { monitorGrace = g }(monitorGrace)
 	monitorGrace = 100 * time.Millisecond
-	defer func() { monitorGrace = 2 * time.Second }()
 	s := newCheckStore(t)
 	c := newRecord(t, s)
 	// A stand-in monitor: flock(1) holding the lock while its child sleeps.

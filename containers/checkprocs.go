@@ -17,7 +17,7 @@ import (
 // monitorGrace is how long Check gives the monitor of a container that was
 // just removed to finish: `rm -f` removes the record once the monitor has
 // recorded the exit, and the monitor exits a moment later.
-var monitorGrace = 2 * time.Second
+var monitorGrace = 5 * time.Second
 
 // checkMonitors finds monitors of containers that are gone: a monitor
 // holds its container's monitor.lock open for its whole life, so a process

@@ -56,6 +56,10 @@ type CheckOptions struct {
 // Check calls it a leftover (older berths did not name the owner).
 const staleTemp = time.Hour
 
+// cgroupGrace is how long processes found in the cgroup of a removed
+// container get to leave before they are a problem.
+const cgroupGrace = 5 * time.Second
+
 // Check verifies the state root. It runs under the engine's gc lock,
 // shared (exclusive to repair): images cannot be removed while container
 // records are compared with them, and a repair waits for the creations and
@@ -187,6 +191,16 @@ func (e *Engine) checkGoneCgroups(ctx context.Context, rep *CheckReport, repair 
 		}
 		object := "removed container " + containers.ShortID(id)
 		f, ok := containers.CheckCgroup(object, cgroups.Path(id), "the container is gone")
+		// The last processes of a container just removed may take a moment
+		// to leave, and its monitor to delete the cgroup.
+		for deadline := time.Now().Add(cgroupGrace); ok && f.Severity == Problem && time.Now().Before(deadline); {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			f, ok = containers.CheckCgroup(object, cgroups.Path(id), "the container is gone")
+		}
 		if !ok {
 			return nil
 		}
@@ -214,18 +228,30 @@ func isContainerID(id string) bool {
 	return true
 }
 
-// checkTempDirs reports the temporary dirs of builds that are gone: build/
-// holds "<kind>-<pid>-<random>" dirs (downloads, inline files, build
-// contexts) and the mount point "mnt"; tmp/ holds what older berths put
-// there, which names no owner.
+// checkTempDirs reports the temporary dirs of builds that are gone (New
+// removes them too).
 func (e *Engine) checkTempDirs(rep *CheckReport, repair bool) {
+	for _, p := range e.deadTempDirs() {
+		f := check.Harmlessf(p, "a build's temporary dir, left by a process that is gone (the next command removes it)")
+		if repair && os.RemoveAll(p) == nil {
+			f.Repaired = "removed"
+		}
+		rep.Add(f)
+	}
+}
+
+// deadTempDirs lists the temporary dirs of builds that are gone: build/
+// holds "<kind>-<pid>-<random>" dirs (downloads, inline files, contexts
+// read from stdin) and the mount point "mnt"; tmp/ holds what older
+// berths put there, which names no owner: those count once they are old.
+func (e *Engine) deadTempDirs() []string {
+	var out []string
 	for _, d := range []string{e.tmpDir(), filepath.Join(e.root, "tmp")} {
 		entries, _ := os.ReadDir(d)
 		for _, ent := range entries {
 			if d == e.tmpDir() && ent.Name() == "mnt" {
 				continue
 			}
-			p := filepath.Join(d, ent.Name())
 			pid := tempOwner(ent.Name())
 			switch {
 			case pid > 0 && processAlive(pid):
@@ -236,13 +262,10 @@ func (e *Engine) checkTempDirs(rep *CheckReport, repair bool) {
 					continue
 				}
 			}
-			f := check.Harmlessf(p, "a build's temporary dir, left by a process that is gone")
-			if repair && os.RemoveAll(p) == nil {
-				f.Repaired = "removed"
-			}
-			rep.Add(f)
+			out = append(out, filepath.Join(d, ent.Name()))
 		}
 	}
+	return out
 }
 
 // tempOwner is the pid in a "<kind>-<pid>-<random>" name, or 0.

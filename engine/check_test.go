@@ -184,6 +184,20 @@ func TestCheckBuildLeftovers(t *testing.T) {
 	if _, err := os.Stat(mine); err != nil {
 		t.Errorf("a live build's temp dir went: %v", err)
 	}
+	// Opening the root removes a killed build's temp dirs, as the stores
+	// remove their leftovers.
+	if err := os.MkdirAll(theirs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.New(e.Root(), engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(theirs); !os.IsNotExist(err) {
+		t.Errorf("New left %s (%v)", theirs, err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("New removed a live build's temp dir: %v", err)
+	}
 }
 
 // TestCheckGoneCgroup: the cgroup of a removed container (the event log

@@ -55,7 +55,14 @@ func New(root string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{root: root, Images: is, containers: cs, events: events.Open(root)}, nil
+	e := &Engine{root: root, Images: is, containers: cs, events: events.Open(root)}
+	if !opts.KeepLeftovers {
+		// As the stores do for theirs: what killed builds left goes.
+		for _, p := range e.deadTempDirs() {
+			_ = os.RemoveAll(p)
+		}
+	}
+	return e, nil
 }
 
 // Root is the state root directory.

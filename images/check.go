@@ -301,7 +301,7 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 		}
 		if !refs[name] {
 			// Corrupt or not, garbage: collected, never read.
-			f := check.Harmlessf(object, "no image references it (garbage: the next removal or open collects it)")
+			f := check.Harmlessf(object, "no image references it (garbage: the next image removal or prune collects it)")
 			if c.repair {
 				c.garbage = true
 				f.Repaired = "collected"
@@ -523,7 +523,7 @@ func (c *checker) checkSnapshots() error {
 		if snaps[e.Name()] {
 			continue
 		}
-		f := check.Harmlessf("snapshot "+e.Name(), "no image has this layer (garbage: the next removal or open collects it)")
+		f := check.Harmlessf("snapshot "+e.Name(), "no image has this layer (garbage: the next image removal or prune collects it)")
 		if c.repair {
 			c.garbage = true
 			f.Repaired = "collected"

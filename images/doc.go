@@ -30,7 +30,11 @@
 // its blobs and snapshots are in place, so a crash at any point leaves at
 // worst unreferenced files: Open removes the leftovers of dead writers
 // (items in ingest/ and tmp/ are flocked by their owner and carry its pid)
-// and then collects unreferenced blobs and snapshots.
+// and then collects unreferenced blobs and snapshots. The directories
+// blobs and snapshots are renamed into are synced before the index names
+// them, so that after a power cut too the index names only what exists.
+// Check (check.go) verifies all of this, telling what a crash may leave
+// (harmless) from what it may not (a problem).
 //
 // # Concurrency
 //
@@ -44,7 +48,10 @@
 //     rewritten;
 //   - gc.lock, shared, for the whole of Import, Load, Save, Snapshots,
 //     Resolve and History, so that garbage collection never deletes a blob
-//     or snapshot that is about to be referenced or is being read.
+//     or snapshot that is about to be referenced or is being read;
+//   - Check holds gc.lock shared for its whole run (exclusively with
+//     Repair, waiting for it as Prune does) and takes index.lock inside
+//     it, as garbage collection does.
 //
 // Remove and Prune delete the index records first and then collect
 // garbage under gc.lock held exclusively. Remove does not wait for it: if

@@ -13,10 +13,10 @@ type Severity int
 const (
 	// Harmless findings are what interrupted operations are allowed to
 	// leave (a half-written blob in ingest/, an unreferenced blob, the temp
-	// dir of a killed build, a "running" container whose monitor is gone)
-	// and what berth corrects or collects by itself when next it opens the
-	// store or uses the object. They cost disk space, never correctness;
-	// --repair removes them at once.
+	// dir of a killed build, a "running" container whose monitor is gone).
+	// They cost disk space (or a stale word in a state file that every
+	// reader corrects), never correctness: the clean-up the stores do when
+	// opened, the next garbage collection, or --repair removes them.
 	Harmless Severity = iota
 	// Problem findings are damage or broken references: a blob that does
 	// not match its digest, an image whose blob is missing, a container
