@@ -65,7 +65,7 @@ func seccompSpec(opt string, privileged bool, spec *specs.Spec) (*specs.LinuxSec
 	}
 	s, err := seccomp.Load(body, spec)
 	if err != nil {
-		return nil, errdefs.InvalidArgument("seccomp profile %s: %v", opt, err)
+		return nil, errdefs.InvalidArgument("%s: %v", opt, err)
 	}
 	return s, nil
 }

@@ -20,9 +20,10 @@ type InitConfig struct {
 	Lowers []string `json:"lowers"`
 	Upper  string   `json:"upper"`
 	Work   string   `json:"work"`
-	// Exec: the stage was started inside a running container's namespaces
-	// (by Exec) to run one more process there; it sets up no root.
+	// Exec: the stage runs one more process in the running container whose
+	// first process is Pid (see execStage); it sets up no root.
 	Exec bool `json:"exec,omitempty"`
+	Pid  int  `json:"pid,omitempty"`
 }
 
 // Exit codes as Docker reports them for a container that cannot start.

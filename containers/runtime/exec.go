@@ -43,14 +43,14 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 // with the master of its terminal when cfg.Stdio.Tty (a new pty of the
 // container's devpts; the caller closes it).
 //
-// A dedicated OS thread unshares its filesystem context (which lets a
-// thread of a multi-threaded process join a mount namespace), joins the
-// container's namespaces and starts the init stage there, from the sealed
-// view of this binary; the stage takes the container's privileges, seccomp
-// filter and working directory exactly as PID 1 did, and executes the
-// process. The thread is never handed back to the Go scheduler; it exits
-// with its goroutine. (Go cannot end the main thread: the program keeps its
-// main goroutine locked to it, so that this thread is never the main one.)
+// The init stage, from the sealed view of this binary, is started on the
+// host inside the container's cgroup; it joins the container's namespaces
+// and forks the process there (execStage), and the returned Cmd is that
+// stage, which exits with the process's status. The start runs on a
+// dedicated OS thread (on cgroup v1 it joins the container's cgroups),
+// never handed back to the Go scheduler: it exits with its goroutine. (Go
+// cannot end the main thread: the program keeps its main goroutine locked
+// to it, so that this thread is never the main one.)
 func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	type result struct {
 		cmd *exec.Cmd
@@ -68,53 +68,14 @@ func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 }
 
 func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
-	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
-		return nil, nil, fmt.Errorf("exec: container has no mount namespace")
-	}
-	// The fork below is, until it executes the sealed stage, this process
-	// inside the container's PID namespace: the container's processes can't
-	// open its /proc entries (exe, mem) since they hold fewer capabilities
-	// than it does (the kernel's ptrace access check), unless they were
-	// given CAP_SYS_PTRACE (README: Security).
-	// The thread joins every namespace but the mount one, so that the
-	// stage forks into the container's PID namespace yet starts from the
-	// host's file system: its sealed binary is a /proc/self/fd path of the
-	// host's /proc. The stage joins the mount namespace itself, last.
-	var fds []int
-	var types []specs.LinuxNamespaceType
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	for _, t := range execOrder {
-		if !hasNamespace(cfg.Spec, t) {
-			continue
-		}
-		p := fmt.Sprintf("/proc/%d/ns/%s", cfg.Pid, nsProcName[t])
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, nil, fmt.Errorf("exec: open namespace %s: %w", p, err)
-		}
-		fds = append(fds, fd)
-		types = append(types, t)
-	}
 	if _, err := SealedSelf(); err != nil {
 		return nil, nil, fmt.Errorf("exec: %w", err)
 	}
+	// On cgroup v1 the stage is forked from a thread already in the
+	// container's cgroups.
 	if cfg.JoinThread != nil {
 		if err := cfg.JoinThread(unix.Gettid()); err != nil {
 			return nil, nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
-		}
-	}
-	var mntNS *os.File
-	for i, fd := range fds {
-		if types[i] == specs.MountNamespace {
-			mntNS = os.NewFile(uintptr(fd), "mnt-ns")
-			continue
-		}
-		if err := unix.Setns(fd, 0); err != nil {
-			return nil, nil, fmt.Errorf("exec: join %s namespace: %w", types[i], err)
 		}
 	}
 	stdio := cfg.Stdio
@@ -139,12 +100,13 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	}
 	spec := *cfg.Spec
 	spec.Process = cfg.Process
-	attr := &syscall.SysProcAttr{Setsid: true, Setctty: stdio.Tty}
+	// A session of its own: the caller's terminal signals are the caller's.
+	attr := &syscall.SysProcAttr{Setsid: true}
 	if cfg.CgroupDir != nil {
 		attr.UseCgroupFD = true
 		attr.CgroupFD = int(cfg.CgroupDir.Fd())
 	}
-	p, err := startStage(&InitConfig{Spec: &spec, Exec: true}, stdio, attr, false, mntNS)
+	p, err := startStage(&InitConfig{Spec: &spec, Exec: true, Pid: cfg.Pid}, stdio, attr, false)
 	if err != nil {
 		return fail(fmt.Errorf("exec: %w", err))
 	}

@@ -24,13 +24,12 @@ const (
 	// initConsoleFD: a unix socket on which, with a terminal, the init
 	// stage sends the master of the pty it made in the container.
 	initConsoleFD = 5
-	// initMountNSFD: for an exec, the container's mount namespace.
-	initMountNSFD = 6
 )
 
 // Init is the container's PID 1 before execve: it mounts the root and the
 // spec's mounts, pivots into the root, drops privileges and executes the
-// user's process. It returns only on failure, after reporting it.
+// user's process. It returns only on failure, after reporting it. Started
+// for an exec (InitConfig.Exec), it runs execStage instead.
 func Init() {
 	goruntime.LockOSThread()
 	// Until execve, this process runs berth in the container's PID
@@ -59,12 +58,10 @@ func Init() {
 	if err != nil {
 		fail(ExitEngine, err)
 	}
-	if cfg.Exec {
-		if err := joinMountNS(); err != nil {
+	if !cfg.Exec {
+		if err := setupRootfs(&cfg); err != nil {
 			fail(ExitEngine, err)
 		}
-	} else if err := setupRootfs(&cfg); err != nil {
-		fail(ExitEngine, err)
 	}
 	// The filter is compiled while the monitor places us, and loaded last.
 	filter, err := compileSeccomp(cfg.Spec)
@@ -77,21 +74,24 @@ func Init() {
 		fail(ExitEngine, err)
 	}
 	cfgFile.Close()
-	if !cfg.Exec && hasNamespace(cfg.Spec, specs.CgroupNamespace) {
+	if cfg.Exec {
+		execStage(&cfg, filter, status, fail) // does not return
+	}
+	if hasNamespace(cfg.Spec, specs.CgroupNamespace) {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			fail(ExitEngine, fmt.Errorf("init: cgroup namespace: %w", err))
 		}
 	}
 
 	p := cfg.Spec.Process
-	if err := chdirCwd(p); err != nil {
+	if err := chdirCwd(p, true); err != nil {
 		fail(ExitEngine, err)
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		fail(lookPathCode(err), err)
 	}
-	if err := finalizeProcess(cfg.Spec, filter, !cfg.Exec); err != nil {
+	if err := finalizeProcess(cfg.Spec, filter); err != nil {
 		fail(ExitEngine, err)
 	}
 	err = unix.Exec(path, p.Args, p.Env)
@@ -102,25 +102,15 @@ func Init() {
 	fail(code, fmt.Errorf("exec %q: %w", p.Args[0], err))
 }
 
-// joinMountNS moves this thread, which the user's program will be
-// executed from, into the container's mount namespace (and so to its root).
-func joinMountNS() error {
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return fmt.Errorf("exec: unshare fs: %w", err)
-	}
-	if err := unix.Setns(initMountNSFD, unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("exec: join the container's mount namespace: %w", err)
-	}
-	return unix.Close(initMountNSFD)
-}
-
-func chdirCwd(p *specs.Process) error {
+// chdirCwd enters the process's working directory; create: make it when
+// missing, as Docker does for a container's first process (not for exec).
+func chdirCwd(p *specs.Process, create bool) error {
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
 	if err := os.Chdir(cwd); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+		if !create || !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("chdir to working directory %s: %w", cwd, err)
 		}
 		// Docker creates a missing working directory.
@@ -200,10 +190,8 @@ func checkExecutable(p string) error {
 }
 
 // finalizeProcess applies no_new_privs, capabilities and the user identity,
-// the last steps before execve. pdeath: the process dies with its parent
-// (PID 1 with its monitor; not an exec'd process, whose parent thread ends
-// at once).
-func finalizeProcess(spec *specs.Spec, filter *seccomp.Program, pdeath bool) error {
+// the last steps before execve of a container's first process.
+func finalizeProcess(spec *specs.Spec, filter *seccomp.Program) error {
 	p := spec.Process
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
@@ -244,11 +232,10 @@ func finalizeProcess(spec *specs.Spec, filter *seccomp.Program, pdeath bool) err
 	if err := setUser(p.User); err != nil {
 		return err
 	}
-	// A change of credentials clears the parent-death signal: set it again.
-	if pdeath {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("set parent-death signal: %w", err)
-		}
+	// A change of credentials clears the parent-death signal (the process
+	// dies with its monitor): set it again.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
 	}
 	if err := setCaps(cs); err != nil {
 		return err
@@ -267,11 +254,7 @@ func compileSeccomp(spec *specs.Spec) (*seccomp.Program, error) {
 	if spec.Linux == nil || spec.Linux.Seccomp == nil {
 		return nil, nil
 	}
-	p, err := seccomp.Compile(spec.Linux.Seccomp)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
-	}
-	return p, nil
+	return seccomp.Compile(spec.Linux.Seccomp)
 }
 
 func setUser(u specs.User) error {

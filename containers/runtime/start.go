@@ -64,14 +64,13 @@ func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 		// terminal, pipes and exit status.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	return startStage(cfg, stdio, attr, stdio.Tty, nil)
+	return startStage(cfg, stdio, attr, stdio.Tty)
 }
 
 // startStage starts the init stage with cfg, in the namespaces attr and
 // the calling thread give it. With console, the stage makes the terminal in
-// the container and sends its master back (Console). mntNS, for an exec,
-// is the container's mount namespace, which the stage joins itself.
-func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool, mntNS *os.File) (*Process, error) {
+// the container and sends its master back (Console).
+func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
 	self, err := SealedSelf()
 	if err != nil {
 		return nil, err
@@ -109,7 +108,7 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
-		ExtraFiles:  []*os.File{cfgR, statusW, theirs, mntNS},
+		ExtraFiles:  []*os.File{cfgR, statusW, theirs},
 		SysProcAttr: attr,
 	}
 	err = cmd.Start()
