@@ -78,7 +78,9 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckResult, err
 		}
 	}
 	res.Count("container", len(res.Records))
-	checkNames(&res.Report, res.Records)
+	if err := s.checkNames(&res.Report, res.Records); err != nil {
+		return res, err
+	}
 	if err := s.checkMonitors(ctx, &res.Report, opts.Repair); err != nil {
 		return res, err
 	}
@@ -86,17 +88,48 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckResult, err
 }
 
 // checkNames reports a name that two containers have: creates and
-// renames hold the store lock, so none should.
-func checkNames(r *check.Report, recs []*Container) {
-	byName := map[string][]string{}
-	for _, c := range recs {
-		byName[c.Name] = append(byName[c.Name], ShortID(c.ID))
+// renames hold the store lock, so none should. The records were read one
+// by one, so a rename may have moved a name meanwhile: duplicates are
+// read again under the store lock before they count.
+func (s *Store) checkNames(r *check.Report, recs []*Container) error {
+	dups := func(recs []*Container) map[string][]string {
+		byName := map[string][]string{}
+		for _, c := range recs {
+			byName[c.Name] = append(byName[c.Name], c.ID)
+		}
+		for name, ids := range byName {
+			if len(ids) < 2 {
+				delete(byName, name)
+			}
+		}
+		return byName
 	}
-	for name, ids := range byName {
-		if len(ids) > 1 {
-			r.Add(check.Problemf("name "+name, "is the name of %d containers: %s (rename all but one)", len(ids), strings.Join(ids, ", ")))
+	suspects := dups(recs)
+	if len(suspects) == 0 {
+		return nil
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var again []*Container
+	for _, ids := range suspects {
+		for _, id := range ids {
+			var c Container
+			if readJSON(filepath.Join(s.Dir(id), "config.json"), &c) == nil {
+				again = append(again, &c)
+			}
 		}
 	}
+	for name, ids := range dups(again) {
+		short := make([]string, len(ids))
+		for i, id := range ids {
+			short[i] = ShortID(id)
+		}
+		r.Add(check.Problemf("name "+name, "is the name of %d containers: %s (rename all but one)", len(ids), strings.Join(short, ", ")))
+	}
+	return nil
 }
 
 func (s *Store) checkTmp(r *check.Report, name string, isDir, repair bool) {
@@ -207,6 +240,11 @@ func (s *Store) checkState(r *check.Report, object string, c *Container, repair 
 	}
 	c.State = st
 	if !st.Active() || s.MonitorAlive(c.ID) {
+		return
+	}
+	// Re-read: the monitor may have recorded the exit just before it went.
+	if readJSON(p, &st) != nil || !st.Active() {
+		c.State = st
 		return
 	}
 	f := check.Harmlessf(object, "recorded as %s, but its monitor (pid %d) is gone: it died without recording an exit", st.String(), st.MonitorPid)
