@@ -139,6 +139,8 @@ type runOpts struct {
 	stdin   io.Reader
 	env     []string // added to this process's environment
 	timeout time.Duration
+	bin     string     // the berth binary; berthBin when empty
+	extra   []*os.File // inherited as fd 3, 4, ...
 }
 
 // command returns an exec.Cmd for berth with this env's root.
@@ -163,6 +165,10 @@ func (e *env) runWith(o runOpts, args ...string) (stdout, stderr string, code in
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := e.command(ctx, args...)
+	if o.bin != "" {
+		cmd.Path, cmd.Args[0] = o.bin, o.bin
+	}
+	cmd.ExtraFiles = o.extra
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Stdin = o.stdin
 	var out, errb bytes.Buffer

@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -232,54 +231,6 @@ func (g binaryGuard) check(t *testing.T, when string) {
 	}
 }
 
-// callOpts tune one berth command run by call.
-type callOpts struct {
-	bin     string     // the berth binary; berthBin when empty
-	extra   []*os.File // inherited as fd 3, 4, ...
-	stdin   io.Reader
-	timeout time.Duration
-}
-
-// call runs berth with this env's root, like runWith, with a chosen binary
-// and extra inherited descriptors.
-func (e *env) call(o callOpts, args ...string) (stdout, stderr string, code int) {
-	e.t.Helper()
-	if o.timeout == 0 {
-		o.timeout = cmdTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	cmd := e.command(ctx, args...)
-	if o.bin != "" {
-		cmd.Path, cmd.Args[0] = o.bin, o.bin
-	}
-	cmd.ExtraFiles = o.extra
-	cmd.Stdin = o.stdin
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
-	stdout, stderr = out.String(), errb.String()
-	if ctx.Err() != nil {
-		e.t.Fatalf("berth %s: no exit after %v (killed)\nstdout: %s\nstderr: %s", strings.Join(args, " "), o.timeout, clip(stdout), clip(stderr))
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout, stderr, 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.t.Fatalf("berth %s: killed by %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), ws.Signal(), clip(stdout), clip(stderr))
-		}
-		return stdout, stderr, ee.ExitCode()
-	case errors.Is(err, exec.ErrWaitDelay):
-		e.t.Errorf("berth %s: exited, but a process it left behind still holds its stdout/stderr", strings.Join(args, " "))
-		return stdout, stderr, cmd.ProcessState.ExitCode()
-	}
-	e.t.Fatalf("berth %s: %v", strings.Join(args, " "), err)
-	return "", "", -1
-}
-
 // watcher is testdata/watcher running as the first process of a container,
 // attached through `berth run -i`: closing its stdin stops it.
 type watcher struct {
@@ -394,7 +345,7 @@ func TestSecurityBinaryOverwrite(t *testing.T) {
 
 	w := startWatcher(t, e, "overwrite-watcher", "watcher", "--cap-add", "SYS_PTRACE")
 	for i := 0; i < 300; i++ {
-		if _, stderr, code := e.call(callOpts{bin: cp}, "exec", w.name, "true"); code != 0 {
+		if _, stderr, code := e.runWith(runOpts{bin: cp}, "exec", w.name, "true"); code != 0 {
 			t.Fatalf("exec #%d with the copy: exit %d: %s", i, code, stderr)
 		}
 	}
@@ -402,7 +353,7 @@ func TestSecurityBinaryOverwrite(t *testing.T) {
 	// the command. The watcher cannot see those (another PID namespace):
 	// they are here so that the copy's checksum covers run's path too.
 	for i := 0; i < 10; i++ {
-		if _, stderr, code := e.call(callOpts{bin: cp}, "run", "--rm", "busybox", "true"); code != 0 {
+		if _, stderr, code := e.runWith(runOpts{bin: cp}, "run", "--rm", "busybox", "true"); code != 0 {
 			t.Fatalf("run #%d with the copy: exit %d: %s", i, code, stderr)
 		}
 	}
@@ -444,7 +395,7 @@ func TestSecurityProcSelfExe(t *testing.T) {
 
 	// As the container's first process: it may fail, it must not hang.
 	for _, p := range names {
-		_, stderr, code := e.call(callOpts{bin: cp, timeout: 30 * time.Second}, "run", "--rm", "--entrypoint", p, "evil")
+		_, stderr, code := e.runWith(runOpts{bin: cp, timeout: 30 * time.Second}, "run", "--rm", "--entrypoint", p, "evil")
 		t.Logf("run --entrypoint %s: exit %d %s", p, code, strings.TrimSpace(clip(stderr)))
 	}
 	guard.check(t, "after running #!/proc/self/exe entrypoints")
@@ -454,7 +405,7 @@ func TestSecurityProcSelfExe(t *testing.T) {
 	w := startWatcher(t, e, "selfexe-watcher", "evil")
 	for i := 0; i < 5; i++ {
 		for _, p := range names {
-			_, stderr, code := e.call(callOpts{bin: cp, timeout: 30 * time.Second}, "exec", w.name, p)
+			_, stderr, code := e.runWith(runOpts{bin: cp, timeout: 30 * time.Second}, "exec", w.name, p)
 			if i == 0 {
 				t.Logf("exec %s: exit %d %s", p, code, strings.TrimSpace(clip(stderr)))
 			}
@@ -635,7 +586,7 @@ func TestSecurityInheritedDescriptors(t *testing.T) {
 			t.Errorf("%s: the container process has descriptors %q, want %q: berth's own descriptors leak into containers", what, got, want)
 		}
 	}
-	out, stderr, code := e.call(callOpts{extra: extra}, "run", "--rm", "busybox", "ls", "/proc/self/fd")
+	out, stderr, code := e.runWith(runOpts{extra: extra}, "run", "--rm", "busybox", "ls", "/proc/self/fd")
 	if code != 0 {
 		t.Fatalf("run ls /proc/self/fd: exit %d: %s", code, stderr)
 	}
@@ -650,28 +601,28 @@ func TestSecurityInheritedDescriptors(t *testing.T) {
 	// Through the host's root (fd 9) and the directory (fd 7) to the
 	// secret; the file itself (fd 8).
 	for _, p := range []string{"/proc/self/fd/9" + secretPath, "/proc/self/fd/7/host-secret", "/proc/self/fd/8"} {
-		out, _, code := e.call(callOpts{extra: extra}, "run", "--rm", "busybox", "cat", p)
+		out, _, code := e.runWith(runOpts{extra: extra}, "run", "--rm", "busybox", "cat", p)
 		if code == 0 || strings.Contains(out, secret) {
 			t.Errorf("run cat %s: exit %d, %q: a container read a host file through a descriptor berth inherited", p, code, clip(out))
 		}
 	}
 
 	// run -d: the container outlives the command that passed the fds.
-	if _, stderr, code := e.call(callOpts{extra: extra}, "run", "-d", "--name", "fd-detached", "busybox", "ls", "/proc/self/fd"); code != 0 {
+	if _, stderr, code := e.runWith(runOpts{extra: extra}, "run", "-d", "--name", "fd-detached", "busybox", "ls", "/proc/self/fd"); code != 0 {
 		t.Fatalf("run -d: exit %d: %s", code, stderr)
 	}
 	e.ok("wait", "fd-detached")
 	fds("run -d (logs)", e.ok("logs", "fd-detached"))
 
 	e.ok("create", "--name", "fd-start", "busybox", "ls", "/proc/self/fd")
-	out, stderr, code = e.call(callOpts{extra: extra}, "start", "-a", "fd-start")
+	out, stderr, code = e.runWith(runOpts{extra: extra}, "start", "-a", "fd-start")
 	if code != 0 {
 		t.Fatalf("start -a: exit %d: %s", code, stderr)
 	}
 	fds("start -a", out)
 
 	e.runD("--name", "fd-exec", "busybox", "sleep", "1000")
-	out, stderr, code = e.call(callOpts{extra: extra}, "exec", "fd-exec", "ls", "/proc/self/fd")
+	out, stderr, code = e.runWith(runOpts{extra: extra}, "exec", "fd-exec", "ls", "/proc/self/fd")
 	if code != 0 {
 		t.Fatalf("exec ls /proc/self/fd: exit %d: %s", code, stderr)
 	}
@@ -681,7 +632,7 @@ func TestSecurityInheritedDescriptors(t *testing.T) {
 		t.Errorf("exec -t ls /proc/self/fd: exit %d: %q", code, ptyOut)
 	}
 	fds("exec -t", ptyOut)
-	out, _, code = e.call(callOpts{extra: extra}, "exec", "fd-exec", "cat", "/proc/self/fd/9"+secretPath)
+	out, _, code = e.runWith(runOpts{extra: extra}, "exec", "fd-exec", "cat", "/proc/self/fd/9"+secretPath)
 	if code == 0 || strings.Contains(out, secret) {
 		t.Errorf("exec cat /proc/self/fd/9%s: exit %d, %q: read a host file through an inherited descriptor", secretPath, code, clip(out))
 	}
@@ -701,21 +652,21 @@ func TestSecurityWorkdirDescriptor(t *testing.T) {
 	probe := []string{"cat", "host-secret", strings.Repeat("../", 16) + strings.TrimPrefix(secretPath, "/")}
 
 	for _, n := range []int{9, 7} {
-		out, stderr, code := e.call(callOpts{extra: extra}, "run", "--rm", "-w", "/proc/self/fd/"+strconv.Itoa(n), "busybox", "pwd")
+		out, stderr, code := e.runWith(runOpts{extra: extra}, "run", "--rm", "-w", "/proc/self/fd/"+strconv.Itoa(n), "busybox", "pwd")
 		if code == 0 || strings.Contains(out, "unreachable") || strings.HasPrefix(out, "/") {
 			t.Errorf("run -w /proc/self/fd/%d pwd: exit %d, stdout %q, stderr %q; want a refusal", n, code, out, strings.TrimSpace(stderr))
 		}
 	}
 	for n := 3; n <= 12; n++ {
 		w := "/proc/self/fd/" + strconv.Itoa(n)
-		out, stderr, code := e.call(callOpts{extra: extra}, append([]string{"run", "--rm", "-w", w, "busybox"}, probe...)...)
+		out, stderr, code := e.runWith(runOpts{extra: extra}, append([]string{"run", "--rm", "-w", w, "busybox"}, probe...)...)
 		if code == 0 || strings.Contains(out, secret) {
 			t.Errorf("run -w %s cat ...: exit %d, stdout %q, stderr %q: the process started outside the container's root", w, code, clip(out), clip(strings.TrimSpace(stderr)))
 		}
 	}
 
 	e.runD("--name", "wd-exec", "busybox", "sleep", "1000")
-	out, stderr, code := e.call(callOpts{extra: extra}, "exec", "-w", "/proc/self/fd/9", "wd-exec", "pwd")
+	out, stderr, code := e.runWith(runOpts{extra: extra}, "exec", "-w", "/proc/self/fd/9", "wd-exec", "pwd")
 	if code == 0 || strings.Contains(out, "unreachable") || strings.HasPrefix(out, "/") {
 		t.Errorf("exec -w /proc/self/fd/9 pwd: exit %d, stdout %q, stderr %q; want a refusal", code, out, strings.TrimSpace(stderr))
 	}
@@ -723,7 +674,7 @@ func TestSecurityWorkdirDescriptor(t *testing.T) {
 	for n := 3; n <= 15; n++ {
 		w := "/proc/self/fd/" + strconv.Itoa(n)
 		for _, ex := range [][]*os.File{extra, nil} {
-			out, stderr, code := e.call(callOpts{extra: ex}, append([]string{"exec", "-w", w, "wd-exec"}, probe...)...)
+			out, stderr, code := e.runWith(runOpts{extra: ex}, append([]string{"exec", "-w", w, "wd-exec"}, probe...)...)
 			if code == 0 || strings.Contains(out, secret) {
 				t.Errorf("exec -w %s cat ... (%d inherited fds): exit %d, stdout %q, stderr %q: the process started outside the container's root", w, len(ex), code, clip(out), clip(strings.TrimSpace(stderr)))
 			}
