@@ -27,18 +27,6 @@ type ExecConfig struct {
 	JoinThread func(tid int) error
 }
 
-// execOrder joins the mount namespace last: once in it, /proc paths resolve
-// in the container.
-var execOrder = []specs.LinuxNamespaceType{
-	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
-	specs.PIDNamespace, specs.CgroupNamespace, specs.MountNamespace,
-}
-
-var nsProcName = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts",
-	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
-}
-
 // Exec starts cfg.Process inside the container and returns it started,
 // with the master of its terminal when cfg.Stdio.Tty (a new pty of the
 // container's devpts; the caller closes it).

@@ -87,6 +87,18 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 	os.Exit(ws.ExitStatus())
 }
 
+// execOrder joins the mount namespace last: once in it, /proc paths resolve
+// in the container.
+var execOrder = []specs.LinuxNamespaceType{
+	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.PIDNamespace, specs.CgroupNamespace, specs.MountNamespace,
+}
+
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts",
+	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
+}
+
 // joinNamespaces moves the calling thread into the namespaces of the
 // process pid that spec names, the mount namespace last (and so to the
 // container's root): setns for the PID namespace applies to the children
