@@ -120,11 +120,13 @@ func (e *Engine) checkReferences(ctx context.Context, rep *CheckReport, recs []*
 		}
 		img := byID[c.Image]
 		if img == nil {
-			rep.Add(check.Problemf(object, "its image %s is not in the image store (remove the container)", c.Image))
+			if e.exists(c) {
+				rep.Add(check.Problemf(object, "its image %s is not in the image store (remove the container)", c.Image))
+			}
 			continue
 		}
 		missing := missingDirs(c.LowerDirs)
-		if len(missing) == 0 {
+		if len(missing) == 0 || !e.exists(c) {
 			continue
 		}
 		f := check.Problemf(object, "the snapshots of its image's layers are missing: %s", strings.Join(missing, ", "))
@@ -138,6 +140,13 @@ func (e *Engine) checkReferences(ctx context.Context, rep *CheckReport, recs []*
 		rep.Add(f)
 	}
 	return nil
+}
+
+// exists reports whether c is still there: the records were read a
+// moment ago, and removals go on beside the check.
+func (e *Engine) exists(c *containers.Container) bool {
+	_, err := os.Lstat(filepath.Join(e.containers.Dir(c.ID), "config.json"))
+	return err == nil
 }
 
 func missingDirs(dirs []string) []string {
@@ -164,6 +173,11 @@ func (e *Engine) checkBuildStep(ctx context.Context, rep *CheckReport, object st
 		}
 	} else if time.Since(c.Created) < staleTemp {
 		return false // an older berth's build, which may still run
+	}
+	// A build removes its step's container before it exits: one still
+	// there once the build is gone was left.
+	if !e.exists(c) {
+		return true
 	}
 	f := check.Harmlessf(object, "the container of a step of a build that is gone (pid %s)", owner)
 	if repair {
