@@ -417,8 +417,8 @@ summary.
 
 A "problem" is damage or a broken reference. A "harmless" finding is what
 an interrupted operation may leave (a half-written blob, garbage, a dead
-build's temporary dir, a container whose monitor died): the next berth
-command, or --repair, removes it. --repair fixes what it safely can, taking
+build's temporary dir, a container whose monitor died): it costs disk
+space, never correctness, and --repair removes it. --repair fixes what it safely can, taking
 the same locks as the other commands, so it is safe while berth runs.
 
 Exit status: 0 no problem, 1 problems found (with --repair: left), 2 the
