@@ -200,19 +200,12 @@ func TestRealStats(t *testing.T) {
 		Pids:   &specs.LinuxPids{Limit: ptr(int64(20))},
 	})
 	startInside(t, c, "while :; do :; done")
-	time.Sleep(20 * time.Millisecond)
 	before, err := c.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	after, err := c.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.CPUUsageNanos <= before.CPUUsageNanos || after.CPUUsageNanos-before.CPUUsageNanos < uint64(50*time.Millisecond) {
-		t.Errorf("CPU usage went from %d to %d in 300ms of a busy loop", before.CPUUsageNanos, after.CPUUsageNanos)
-	}
+	// The busy loop's CPU time shows, however loaded the machine.
+	after := cpuGrows(t, c, before.CPUUsageNanos, 50*time.Millisecond)
 	if after.CPUUser+after.CPUSystem == 0 {
 		t.Errorf("no user or system time: %+v", after)
 	}
@@ -239,6 +232,25 @@ func TestRealStats(t *testing.T) {
 	if s.MemoryLimit != 0 || s.PidsLimit != 0 {
 		t.Errorf("unlimited cgroup: memory limit %d, pids limit %d, want 0 and 0", s.MemoryLimit, s.PidsLimit)
 	}
+}
+
+// cpuGrows waits until the cgroup has used want more CPU time than from,
+// polling for at most a minute (a condition, not a time: a loaded machine
+// only makes it slower), and returns the stats that showed it.
+func cpuGrows(t *testing.T, c *Cgroup, from uint64, want time.Duration) Stats {
+	t.Helper()
+	var s Stats
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s, err = c.Stats(); err != nil {
+			t.Fatal(err)
+		}
+		if s.CPUUsageNanos >= from+uint64(want) {
+			return s
+		}
+	}
+	t.Fatalf("CPU time went from %d to only %d in a minute of a busy loop", from, s.CPUUsageNanos)
+	return s
 }
 
 func procState(t *testing.T, pid int) string {
@@ -288,11 +300,7 @@ func TestRealFreezeThaw(t *testing.T) {
 	if frozen, err := c.Frozen(); err != nil || frozen {
 		t.Fatalf("Frozen = %v, %v after Thaw", frozen, err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	s3, _ := c.Stats()
-	if d := s3.CPUUsageNanos - s2.CPUUsageNanos; d < uint64(50*time.Millisecond) {
-		t.Errorf("a thawed busy loop used only %v of CPU in 200ms", time.Duration(d))
-	}
+	cpuGrows(t, c, s2.CPUUsageNanos, 50*time.Millisecond)
 	if s := procState(t, sleeper.Process.Pid); s != "S" {
 		t.Errorf("thawed sleeper in state %s, want S", s)
 	}

@@ -63,8 +63,14 @@ func TestLiveHistory(t *testing.T) {
 	var cpu []float32
 	var msg SamplesMsg
 	// Readings come every 100 ms; the first of a container covers its
-	// whole life, so wait for a few.
-	for i := 0; i < 50; i++ {
+	// whole life. Wait for a few in which the busy loop shows, however
+	// loaded the machine (a bounded number of readings, not a time).
+	busy := func() bool {
+		last, _ := h.Latest(c.ID)
+		tot := h.Totals()
+		return len(cpu) >= 5 && cpu[len(cpu)-1] >= 20 && last.CPUPercent >= 20 && tot.Host.CPUPercent >= 20 && tot.CPUPercent >= 20
+	}
+	for i := 0; i < 600 && !busy(); i++ {
 		got, ok := next().(SamplesMsg)
 		if !ok {
 			t.Fatal("stream ended")
@@ -72,9 +78,6 @@ func TestLiveHistory(t *testing.T) {
 		msg = got
 		h.Add(msg)
 		cpu = h.Tail(c.ID, CPU, 300, cpu[:0])
-		if len(cpu) >= 5 {
-			break
-		}
 	}
 	t.Logf("CPU %% of the busy container by reading: %v; totals %+v", cpu, h.Totals())
 	if msg.Gen != 7 {
