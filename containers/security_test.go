@@ -78,7 +78,8 @@ func TestSecurityOpts(t *testing.T) {
 func TestSeccompSpec(t *testing.T) {
 	caps := []string{"CAP_CHOWN", "CAP_KILL"}
 	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}}}
-	if s, err := seccompSpec("", false, spec); err != nil || s == nil || len(s.Syscalls) == 0 {
+	// Docker's default is not stored: resolved when a process starts.
+	if s, err := seccompSpec("", false, spec); err != nil || s != nil {
 		t.Errorf("default: %v, %v", s, err)
 	}
 	for _, opt := range []string{"unconfined"} {
@@ -101,5 +102,42 @@ func TestSeccompSpec(t *testing.T) {
 	os.WriteFile(p, []byte(`{"defaultAction":`), 0o644)
 	if _, err := seccompSpec(p, false, spec); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("malformed profile: %v", err)
+	}
+}
+
+func TestSeccompFilter(t *testing.T) {
+	caps := []string{"CAP_CHOWN", "CAP_KILL"}
+	newC := func(opts []string, privileged bool) *Container {
+		spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}, Linux: &specs.Linux{}}
+		c := &Container{Spec: spec, HostConfig: HostConfig{SecurityOpt: opts, Privileged: privileged}}
+		var err error
+		if spec.Linux.Seccomp, err = seccompSpec(func() string { _, o, _ := parseSecurityOpts(opts); return o }(), privileged, spec); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	p := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(p, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	for _, tc := range []struct {
+		name       string
+		opts       []string
+		privileged bool
+		profile    string
+		filter     bool
+	}{
+		{"default", nil, false, SeccompBuiltin, true},
+		{"unconfined", []string{"seccomp=unconfined"}, false, SeccompUnconfined, false},
+		{"privileged", nil, true, SeccompUnconfined, false},
+		{"file", []string{"seccomp=" + p}, false, p, true},
+		{"file, privileged", []string{"seccomp=" + p}, true, p, true},
+	} {
+		c := newC(tc.opts, tc.privileged)
+		if got := SeccompProfile(c); got != tc.profile {
+			t.Errorf("%s: profile %q, want %q", tc.name, got, tc.profile)
+		}
+		prog, err := SeccompFilter(c)
+		if err != nil || (prog != nil) != tc.filter {
+			t.Errorf("%s: filter %v, %v; want one: %v", tc.name, prog != nil, err, tc.filter)
+		}
 	}
 }

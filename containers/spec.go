@@ -74,7 +74,7 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	if hc.NetworkMode != "host" {
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
-	if cgroups.Detect() == cgroups.V2 {
+	if cgroups.Unified() {
 		// A private cgroup namespace, Docker's and Podman's default on v2:
 		// the container sees its own cgroup as the root.
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})

@@ -34,6 +34,9 @@ type CreateOptions struct {
 
 // Create makes a container from an image, ready to start.
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
+	// The sealed view the monitor will run from is made while the record
+	// is written: a start usually follows (run).
+	go func() { _, _ = runtime.SealedSelf() }()
 	if opts.Name != "" {
 		if err := containers.ValidateName(opts.Name); err != nil {
 			return nil, err

@@ -87,7 +87,11 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	}
 	stdio := opts.Stdio
 	stdio.Tty = opts.Tty
-	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols}
+	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols,
+		Seccomp: func() ([]byte, error) {
+			filter, err := containers.SeccompFilter(c)
+			return filter.Marshal(), err
+		}}
 	cg := e.cgroup(c)
 	if cgroups.Detect() == cgroups.V2 {
 		dir, err := cg.OpenDir()

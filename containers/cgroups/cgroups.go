@@ -114,6 +114,14 @@ func Detect() Mode {
 	return V1
 }
 
+// Unified tells with one statfs, without reading the mount table, whether
+// /sys/fs/cgroup is a cgroup v2 hierarchy: a pure v2 host. (A hybrid host
+// has a tmpfs there.) For the CLI, which needs no more than that.
+func Unified() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(defaultRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
 // parseMountinfo finds the cgroup mounts in a /proc/<pid>/mountinfo. The
 // host is V1 when any controller berth uses is on a v1 hierarchy, V2 when
 // it is not and a cgroup2 file system is mounted.

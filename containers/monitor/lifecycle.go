@@ -130,15 +130,28 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		Upper:  filepath.Join(m.dir, "upper"),
 		Work:   filepath.Join(m.dir, "work"),
 	}
+	// The cgroup is made while the init stage starts; the stage joins it
+	// before the user's process runs: never a moment without limits.
+	type made struct {
+		cg  *cgroups.Cgroup
+		err error
+	}
+	cgDone := make(chan made, 1)
+	go func() {
+		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+		cgDone <- made{cg, err}
+	}()
 	p, err := runtime.Start(cfg, stdio)
 	cleanupStdio() // the child has its copies
+	mc := <-cgDone
 	if err != nil {
+		if mc.cg != nil {
+			_ = mc.cg.Delete()
+		}
 		return m.failed(runtime.ExitEngine, err), false
 	}
 	m.proc = p
-	// Into the cgroup before the user's process runs: never a moment
-	// without limits.
-	cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+	cg, err := mc.cg, mc.err
 	if err == nil {
 		err = cg.Add(p.Pid())
 		if err != nil {
@@ -169,7 +182,16 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 			outputs = append(outputs, output{"stdout", master})
 		}
 	}
-	if err := p.Go(); err != nil {
+	// Compiled while the init stage sets up the root; once per monitor.
+	if m.seccomp == nil {
+		filter, err := containers.SeccompFilter(c)
+		if err != nil {
+			p.Abort()
+			return m.failed(runtime.ExitEngine, err), false
+		}
+		m.seccomp = append([]byte{}, filter.Marshal()...) // empty, not nil, when unconfined
+	}
+	if err := p.Go(m.seccomp); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
 		if errors.As(err, &se) {

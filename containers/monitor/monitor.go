@@ -55,6 +55,7 @@ type monitor struct {
 	clients map[*client]bool
 	proc    *runtime.Process
 	cg      *cgroups.Cgroup // of the current run
+	seccomp []byte          // the compiled filter, made once for every (re)start
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
 	master *os.File     // with -t

@@ -25,6 +25,9 @@ type ExecConfig struct {
 	// moves the forking thread itself before it forks.
 	CgroupDir  *os.File
 	JoinThread func(tid int) error
+	// Seccomp compiles the process's filter (seccomp.Program.Marshal, nil
+	// for none), while the stage starts.
+	Seccomp func() ([]byte, error)
 }
 
 // Exec starts cfg.Process inside the container and returns it started,
@@ -98,7 +101,14 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	if err != nil {
 		return fail(fmt.Errorf("exec: %w", err))
 	}
-	if err := p.Go(); err != nil {
+	var filter []byte
+	if cfg.Seccomp != nil {
+		if filter, err = cfg.Seccomp(); err != nil {
+			p.Abort()
+			return fail(fmt.Errorf("exec: %w", err))
+		}
+	}
+	if err := p.Go(filter); err != nil {
 		return fail(err)
 	}
 	return p.Cmd, master, nil

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,14 +64,15 @@ func Init() {
 			fail(ExitEngine, err)
 		}
 	}
-	// The filter is compiled while the monitor places us, and loaded last.
-	filter, err := compileSeccomp(cfg.Spec)
+	// Wait until the monitor has placed us (cgroups) and says go, with the
+	// seccomp filter it compiled meanwhile. The decoder may have buffered
+	// some of it already.
+	compiled, err := waitGo(io.MultiReader(dec.Buffered(), cfgFile))
 	if err != nil {
 		fail(ExitEngine, err)
 	}
-	// Wait until the monitor has placed us (cgroups) and says go. The
-	// decoder may have buffered the byte already.
-	if err := waitGo(io.MultiReader(dec.Buffered(), cfgFile)); err != nil {
+	filter, err := seccompFilter(&cfg, compiled)
+	if err != nil {
 		fail(ExitEngine, err)
 	}
 	cfgFile.Close()
@@ -249,12 +251,16 @@ func finalizeProcess(spec *specs.Spec, filter *seccomp.Program) error {
 	return nil
 }
 
-// compileSeccomp turns the spec's seccomp profile into a filter program.
-func compileSeccomp(spec *specs.Spec) (*seccomp.Program, error) {
-	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+// seccompFilter is the process's filter: as the caller compiled it, or
+// from the spec's profile.
+func seccompFilter(cfg *InitConfig, compiled []byte) (*seccomp.Program, error) {
+	if len(compiled) > 0 {
+		return seccomp.Unmarshal(compiled)
+	}
+	if cfg.Spec.Linux == nil || cfg.Spec.Linux.Seccomp == nil {
 		return nil, nil
 	}
-	return seccomp.Compile(spec.Linux.Seccomp)
+	return seccomp.Compile(cfg.Spec.Linux.Seccomp)
 }
 
 func setUser(u specs.User) error {
@@ -284,20 +290,41 @@ func setUser(u specs.User) error {
 	return nil
 }
 
-// waitGo reads past the config's trailing newline to the go byte.
-func waitGo(r io.Reader) error {
+// maxFilter bounds the compiled filter the monitor sends: 4096
+// instructions of 8 bytes, and a header.
+const maxFilter = 64 << 10
+
+// waitGo reads past the config's trailing newline to the go byte, and
+// returns the compiled seccomp filter sent before it ('s', a 32-bit
+// little-endian length, the bytes), if any.
+func waitGo(r io.Reader) ([]byte, error) {
+	gone := errors.New("init: the monitor went away before starting the container")
+	var filter []byte
 	var b [1]byte
 	for {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return errors.New("init: the monitor went away before starting the container")
+			return nil, gone
 		}
 		switch b[0] {
 		case 'g':
-			return nil
+			return filter, nil
+		case 's':
+			var n [4]byte
+			if _, err := io.ReadFull(r, n[:]); err != nil {
+				return nil, gone
+			}
+			size := binary.LittleEndian.Uint32(n[:])
+			if size > maxFilter {
+				return nil, fmt.Errorf("init: a seccomp filter of %d bytes", size)
+			}
+			filter = make([]byte, size)
+			if _, err := io.ReadFull(r, filter); err != nil {
+				return nil, gone
+			}
 		case '\n', ' ', '\t', '\r':
 			continue
 		default:
-			return fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
+			return nil, fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
 		}
 	}
 }

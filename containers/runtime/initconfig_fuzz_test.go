@@ -76,9 +76,14 @@ func FuzzInitConfig(f *testing.F) {
 		if !cfg.Exec {
 			_ = cfg.Spec.Root.Path
 		}
-		if _, err := compileSeccomp(cfg.Spec); err != nil && !strings.HasPrefix(err.Error(), "seccomp: ") {
+		// The rest of the input is what follows the config: the go
+		// message, with a compiled filter or not.
+		compiled, err := waitGo(io.MultiReader(dec.Buffered(), r))
+		if err != nil && !strings.HasPrefix(err.Error(), "init: ") {
+			t.Fatalf("go message error %q does not say what failed", err)
+		}
+		if _, err := seccompFilter(&cfg, compiled); err != nil && !strings.HasPrefix(err.Error(), "seccomp: ") {
 			t.Fatalf("seccomp error %q does not say what failed", err)
 		}
-		_ = waitGo(io.MultiReader(dec.Buffered(), r))
 	})
 }

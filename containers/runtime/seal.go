@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -88,7 +89,7 @@ func isSealedFile(path string) bool {
 // binary's directory and an empty one: with no upper layer, overlayfs
 // refuses every write, and the mount exists only as a descriptor.
 func sealedOverlay(exe string) (*os.File, error) {
-	real, err := os.Readlink(exe)
+	real, err := filepath.EvalSymlinks(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -97,15 +98,16 @@ func sealedOverlay(exe string) (*os.File, error) {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
 	}
 	defer unix.Close(ctx)
+	dir, name := filepath.Split(real)
+	dir = filepath.Clean(dir)
 	// overlayfs wants two layers when it has no upper one: the second is an
 	// empty directory, needed only until the superblock exists.
-	empty, err := os.MkdirTemp("", "berth-seal-")
+	empty, err := emptyDirOutside(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(empty)
-	dir, name := filepath.Split(real)
-	lower := escapeLowerDir(filepath.Clean(dir)) + ":" + escapeLowerDir(empty)
+	lower := escapeLowerDir(dir) + ":" + escapeLowerDir(empty)
 	if err := unix.FsconfigSetString(ctx, "lowerdir", lower); err != nil {
 		return nil, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
 	}
@@ -124,6 +126,25 @@ func sealedOverlay(exe string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s in the sealed overlay: %w", name, err)
 	}
 	return os.NewFile(uintptr(fd), "sealed:"+real), nil
+}
+
+// emptyDirOutside makes an empty directory that is not inside dir:
+// overlayfs refuses layers nested in one another (a binary in /tmp, say).
+func emptyDirOutside(dir string) (string, error) {
+	// tmpfs first: a directory made and removed there costs no disk I/O.
+	for _, base := range []string{"/dev/shm", "/run", os.TempDir(), "/var/tmp"} {
+		real, err := filepath.EvalSymlinks(base)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			continue // real is dir or inside it
+		}
+		if d, err := os.MkdirTemp(real, "berth-seal-"); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no directory outside %s for an empty layer", dir)
 }
 
 func escapeLowerDir(p string) string {

@@ -66,6 +66,32 @@ func TestSealedViewsRefuseWrites(t *testing.T) {
 	}
 }
 
+// A binary right in the temporary directory (/tmp/berth) still gets an
+// overlay, not the costly copy: the empty layer goes elsewhere.
+func TestSealedOverlayOfBinaryInTempDir(t *testing.T) {
+	exe, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp("", "berth-seal-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(exe); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sealed, err := sealedOverlay(f.Name())
+	if err != nil {
+		t.Fatalf("overlay of %s: %v", f.Name(), err)
+	}
+	defer sealed.Close()
+	if err := writable(fdPath(sealed)); !errors.Is(err, unix.EROFS) {
+		t.Errorf("write through the overlay: %v, want EROFS", err)
+	}
+}
+
 func TestSealedSelfRunsSealed(t *testing.T) {
 	self, err := SealedSelf()
 	if err != nil {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -147,11 +148,19 @@ func (p *Process) Console() (*os.File, error) {
 // Pid is the host PID of the container's first process.
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
-// Go lets the process execute the user's command and waits until it has
-// (nil) or has failed to (a *StartError). On failure the process has exited
-// and been reaped.
-func (p *Process) Go() error {
-	_, werr := p.config.Write([]byte{'g'})
+// Go hands the process its seccomp filter (seccomp.Program.Marshal, or
+// nil), lets it execute the user's command and waits until it has (nil)
+// or has failed to (a *StartError). On failure the process has exited and
+// been reaped. The filter comes this late so that the caller can compile
+// it while the process sets up its root.
+func (p *Process) Go(filter []byte) error {
+	msg := make([]byte, 0, 6+len(filter))
+	if len(filter) > 0 {
+		msg = append(msg, 's')
+		msg = binary.LittleEndian.AppendUint32(msg, uint32(len(filter)))
+		msg = append(msg, filter...)
+	}
+	_, werr := p.config.Write(append(msg, 'g'))
 	p.config.Close()
 	b, rerr := io.ReadAll(p.status)
 	p.status.Close()

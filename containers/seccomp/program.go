@@ -59,8 +59,11 @@ var magic = [4]byte{'B', 'S', 'F', '1'}
 const headerLen = 12
 
 // Marshal returns p as bytes, to hand a program compiled once to the
-// processes that load it.
+// processes that load it; nil for no program.
 func (p *Program) Marshal() []byte {
+	if p == nil {
+		return nil
+	}
 	b := make([]byte, headerLen, headerLen+8*len(p.Filter))
 	copy(b, magic[:])
 	binary.LittleEndian.PutUint32(b[4:], p.Flags)
