@@ -89,15 +89,16 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 		}
 		return nil, nil, err
 	}
-	spec := *cfg.Spec
-	spec.Process = cfg.Process
+	// The stage needs the process and the namespaces to join, no more:
+	// the less it decodes, the sooner it runs.
+	spec := &specs.Spec{Version: cfg.Spec.Version, Process: cfg.Process, Linux: &specs.Linux{Namespaces: cfg.Spec.Linux.Namespaces}}
 	// A session of its own: the caller's terminal signals are the caller's.
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if cfg.CgroupDir != nil {
 		attr.UseCgroupFD = true
 		attr.CgroupFD = int(cfg.CgroupDir.Fd())
 	}
-	p, err := startStage(&InitConfig{Spec: &spec, Exec: true, Pid: cfg.Pid}, stdio, attr, false)
+	p, err := startStage(&InitConfig{Spec: spec, Exec: true, Pid: cfg.Pid}, stdio, attr, false)
 	if err != nil {
 		return fail(fmt.Errorf("exec: %w", err))
 	}
