@@ -18,6 +18,7 @@ import (
 
 	"berth/containers"
 	"berth/containers/attach"
+	"berth/containers/cgroups"
 	"berth/containers/monitor"
 	"berth/containers/runtime"
 	"berth/errdefs"
@@ -34,9 +35,10 @@ type CreateOptions struct {
 
 // Create makes a container from an image, ready to start.
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
-	// The sealed view the monitor will run from is made while the record
-	// is written: a start usually follows (run).
+	// A start usually follows (run): the sealed view the monitor will run
+	// from is made, and the cgroup lock warmed, while the record is written.
 	go func() { _, _ = runtime.SealedSelf() }()
+	go cgroups.PrimeAttach()
 	if opts.Name != "" {
 		if err := containers.ValidateName(opts.Name); err != nil {
 			return nil, err

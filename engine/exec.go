@@ -41,7 +41,9 @@ type ExecProcess struct {
 // inside the container, whose master comes back as Pty. A command that
 // cannot start is a *StartError with Docker's exit code.
 func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecProcess, error) {
-	go func() { _, _ = runtime.SealedSelf() }() // made while the record is read
+	// Made, and warmed, while the record is read (see cgroups.PrimeAttach).
+	go func() { _, _ = runtime.SealedSelf() }()
+	go cgroups.PrimeAttach()
 	c, err := e.containers.Get(ref)
 	if err != nil {
 		return nil, err
