@@ -80,6 +80,11 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 		}
 	}()
 	_ = cmd.Wait()
+	if cmd.ProcessState == nil {
+		// Waiting failed: a profile of the user's may deny this stage's
+		// own calls, which run under the process's filter too.
+		os.Exit(ExitEngine)
+	}
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		os.Exit(128 + int(ws.Signal()))
