@@ -21,6 +21,8 @@ func main() {
 		// As Kubernetes' pause: wait for SIGINT or SIGTERM, exit 0.
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		// A ready line (the real pause prints none) for tests to wait on.
+		fmt.Println("pause: waiting for SIGINT or SIGTERM")
 		<-sig
 	default:
 		cwd, _ := os.Getwd()
