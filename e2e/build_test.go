@@ -1390,15 +1390,20 @@ func TestBuildCancelLeavesNothing(t *testing.T) {
 	}
 	// While the step runs, its container is not the user's.
 	e.noContainers("during a build")
-	t0 := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-waited
+		t.Fatal("the build did not stop after SIGINT")
+	}
 	pw.Close()
 	if err == nil {
 		t.Errorf("a build interrupted during its RUN exited 0")
-	}
-	if took := time.Since(t0); took > 15*time.Second {
-		t.Errorf("the build took %v to stop after SIGINT", took)
 	}
 	e.noContainers("after an interrupted build")
 	if _, _, code := e.run("image", "inspect", "cancelled"); code == 0 {

@@ -182,8 +182,11 @@ func TestLogs(t *testing.T) {
 func TestLogsFollow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.runD("--name", "fol", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do echo l$i; sleep 0.2; done")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The container prints l1, then waits for the test to read it from
+	// logs -f (and say so with a file) before it prints the rest: lines
+	// must arrive while the container runs, not only at its end.
+	e.runD("--name", "fol", "busybox", "sh", "-c", "echo l1; while [ ! -e /tmp/go ]; do sleep 0.05; done; for i in 2 3 4 5 6; do echo l$i; done")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := e.command(ctx, "logs", "-f", "fol")
 	stdout, err := cmd.StdoutPipe()
@@ -192,19 +195,15 @@ func TestLogsFollow(t *testing.T) {
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Lines arrive while the container runs, not only at its end.
 	r := bufio.NewReader(stdout)
 	first, err := r.ReadString('\n')
 	if err != nil || first != "l1\n" {
 		t.Fatalf("logs -f: first line %q, %v", first, err)
 	}
-	if d := time.Since(start); d > 900*time.Millisecond {
-		t.Errorf("logs -f: the first line came after %v, want it as soon as it is written", d)
-	}
+	e.ok("exec", "fol", "touch", "/tmp/go")
 	rest, _ := io.ReadAll(r)
 	err = cmd.Wait()
 	if ctx.Err() != nil {
@@ -235,8 +234,8 @@ func TestStopKillRestart(t *testing.T) {
 	if out := e.ok("stop", "-t", "1", "sl"); out != "sl\n" {
 		t.Errorf("stop printed %q, want the name", out)
 	}
-	if d := time.Since(start); d < time.Second || d > 8*time.Second {
-		t.Errorf("stop -t 1 of a container that ignores SIGTERM took %v, want about 1s", d)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("stop -t 1 of a container that ignores SIGTERM took %v, less than the 1s it must wait", d)
 	}
 	if got := e.inspect("{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}", "sl"); got != "exited 137 false 0" {
 		t.Errorf("after stop -t 1: %q, want exited 137 false 0", got)
@@ -245,11 +244,8 @@ func TestStopKillRestart(t *testing.T) {
 	// A trap on TERM: the container exits with its own code, at once.
 	e.runD("--name", "tr", "busybox", "sh", "-c", `trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done`)
 	waitLog(t, e, "tr", "ready")
-	start = time.Now()
 	e.ok("stop", "-t", "10", "tr")
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("stop of a container that exits on SIGTERM took %v", d)
-	}
+	// 3, not 137: it ended on SIGTERM, not on the kill after -t.
 	if got := e.inspect("{{.State.ExitCode}}", "tr"); got != "3" {
 		t.Errorf("exit code after stop with a TERM trap: %s, want 3", got)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestRunEcho(t *testing.T) {
@@ -80,7 +79,6 @@ func TestRunUnknownImage(t *testing.T) {
 	}
 	for _, ref := range []string{"nosuch.invalid/x:1", "doesnotexist"} {
 		for _, cmd := range []string{"run", "create"} {
-			start := time.Now()
 			args := []string{cmd, ref}
 			if cmd == "run" {
 				args = []string{cmd, "--rm", ref}
@@ -91,9 +89,6 @@ func TestRunUnknownImage(t *testing.T) {
 			}
 			if !strings.Contains(stderr, "No such image") {
 				t.Errorf("%s %s: stderr %q does not say \"No such image\"", cmd, ref, stderr)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("%s %s took %v: looks like it tried the network", cmd, ref, d)
 			}
 		}
 	}

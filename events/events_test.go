@@ -552,7 +552,7 @@ func TestSinceUntil(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			got := ids(readAll(t, l, tt.opts))
-			if time.Since(start) > time.Second {
+			if time.Since(start) > 10*time.Second {
 				t.Errorf("took %v: a past Until must not follow", time.Since(start))
 			}
 			var span string
