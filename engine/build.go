@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -20,6 +19,7 @@ import (
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/changes"
+	"berth/containers/rootfs"
 	"berth/images"
 )
 
@@ -107,77 +107,7 @@ func (e *Engine) mountImage(lowers []string) (int, error) {
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return -1, err
 	}
-	type result struct {
-		fd  int
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and its
-		// mount namespace with it.
-		runtime.LockOSThread()
-		fd, err := func() (int, error) {
-			if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-				return -1, fmt.Errorf("new mount namespace: %w", err)
-			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				return -1, fmt.Errorf("make mounts private: %w", err)
-			}
-			if len(lowers) == 1 {
-				// overlay wants two lower dirs when it has no upper one.
-				if err := unix.Mount(lowers[0], target, "", unix.MS_BIND, ""); err != nil {
-					return -1, fmt.Errorf("bind %s: %w", lowers[0], err)
-				}
-				if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-					return -1, fmt.Errorf("bind %s read-only: %w", lowers[0], err)
-				}
-			} else if err := mountLowers(target, lowers); err != nil {
-				return -1, err
-			}
-			fd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return -1, fmt.Errorf("open %s: %w", target, err)
-			}
-			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
-				unix.Close(fd)
-				return -1, fmt.Errorf("detach %s: %w", target, err)
-			}
-			return fd, nil
-		}()
-		res <- result{fd, err}
-	}()
-	r := <-res
-	return r.fd, r.err
-}
-
-// mountLowers mounts a read-only overlay of lowers (lowest first) on
-// target. As in mountOverlay, lower dirs are named relative to their
-// common parent, to fit more layers in the one-page limit of mount data.
-func mountLowers(target string, lowers []string) error {
-	base := filepath.Dir(lowers[0])
-	data := "lowerdir="
-	for i := len(lowers) - 1; i >= 0; i-- { // uppermost first
-		if i < len(lowers)-1 {
-			data += ":"
-		}
-		if l := lowers[i]; filepath.Dir(l) == base {
-			data += filepath.Base(l)
-		} else {
-			data += l
-		}
-	}
-	if len(data) >= os.Getpagesize() {
-		return fmt.Errorf("%d layers exceed the overlay mount option limit", len(lowers))
-	}
-	// The thread does not share its working directory (CLONE_FS).
-	if err := unix.Chdir(base); err != nil {
-		return err
-	}
-	defer unix.Chdir("/")
-	if err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, data); err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", target, err)
-	}
-	return nil
+	return rootfs.OpenDetached(target, rootfs.Layers{Lowers: lowers})
 }
 
 // tmpDir holds the builds' short-lived files (downloads, inline files)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,6 +15,7 @@ import (
 
 	"berth/containers"
 	"berth/containers/changes"
+	"berth/containers/rootfs"
 	"berth/errdefs"
 	"berth/images"
 )
@@ -320,66 +320,16 @@ func octal3(s string) (byte, bool) {
 // there. Read-only, the upper dir is mounted as the top lower layer (no
 // work dir is touched); with write, as the upper dir.
 func (e *Engine) withMountedRoot(c *containers.Container, write bool, fn func(root string) error) error {
-	if len(c.LowerDirs) == 0 {
-		return fmt.Errorf("container %s: its image has no layers", c.Name)
-	}
 	dir := e.containers.Dir(c.ID)
 	target := filepath.Join(dir, "rootfs")
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and its
-		// mount namespace with it.
-		runtime.LockOSThread()
-		errc <- func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-				return fmt.Errorf("mount %s: new mount namespace: %w", c.Name, err)
-			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				return fmt.Errorf("mount %s: make mounts private: %w", c.Name, err)
-			}
-			if err := mountOverlay(target, c.LowerDirs, upper, work, write); err != nil {
-				return fmt.Errorf("mount %s: %w", c.Name, err)
-			}
-			return fn(target)
-		}()
-	}()
-	return <-errc
-}
-
-// mountOverlay mounts lowers (lowest first) and upper on target. Lower
-// dirs are named relative to their common parent (the thread's working
-// directory during the call) to fit the one-page limit of mount data.
-func mountOverlay(target string, lowers []string, upper, work string, write bool) error {
-	base := filepath.Dir(lowers[0])
-	var names []string
-	if !write {
-		names = append(names, upper)
-	}
-	for i := len(lowers) - 1; i >= 0; i-- { // uppermost first
-		if l := lowers[i]; filepath.Dir(l) == base {
-			names = append(names, filepath.Base(l))
-		} else {
-			names = append(names, l)
-		}
-	}
-	data := "lowerdir=" + strings.Join(names, ":")
-	var flags uintptr
+	l := rootfs.Layers{Lowers: c.LowerDirs, Upper: filepath.Join(dir, "upper")}
 	if write {
-		data += ",upperdir=" + upper + ",workdir=" + work
-	} else {
-		flags = unix.MS_RDONLY
+		l.Work = filepath.Join(dir, "work")
 	}
-	if len(data) >= os.Getpagesize() {
-		return fmt.Errorf("%d layers exceed the overlay mount option limit", len(lowers))
-	}
-	// The thread does not share its working directory (CLONE_FS).
-	if err := unix.Chdir(base); err != nil {
-		return err
-	}
-	defer unix.Chdir("/")
-	if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", target, err)
-	}
-	return nil
+	return rootfs.InPrivateNamespace(func() error {
+		if err := rootfs.Mount(target, l); err != nil {
+			return fmt.Errorf("mount %s: %w", c.Name, err)
+		}
+		return fn(target)
+	})
 }

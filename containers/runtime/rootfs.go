@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"berth/containers/rootfs"
 )
 
 // setupRootfs builds the container's root inside its own mount namespace
@@ -23,7 +25,7 @@ func setupRootfs(cfg *InitConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	if err := mountOverlay(root, cfg.Lowers, cfg.Upper, cfg.Work); err != nil {
+	if err := rootfs.Mount(root, rootfs.Layers{Lowers: cfg.Lowers, Upper: cfg.Upper, Work: cfg.Work}); err != nil {
 		return err
 	}
 	// Every path below is looked up through this handle, inside the root:
@@ -94,37 +96,6 @@ func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
-}
-
-// mountOverlay mounts the image layers and the container's upper dir on
-// root. Lower dirs are named relative to their common parent (we chdir
-// there) so that images with many layers fit the one-page mount data limit.
-func mountOverlay(root string, lowers []string, upper, work string) error {
-	if len(lowers) == 0 {
-		return errors.New("mount rootfs: image has no layers")
-	}
-	base := filepath.Dir(lowers[0])
-	names := make([]string, len(lowers))
-	for i, l := range lowers {
-		// overlayfs takes the uppermost lower dir first.
-		j := len(lowers) - 1 - i
-		if filepath.Dir(l) == base {
-			names[j] = filepath.Base(l)
-		} else {
-			names[j] = l
-		}
-	}
-	if err := os.Chdir(base); err != nil {
-		return fmt.Errorf("mount rootfs: %w", err)
-	}
-	data := "lowerdir=" + strings.Join(names, ":") + ",upperdir=" + upper + ",workdir=" + work
-	if len(data) >= os.Getpagesize() {
-		return fmt.Errorf("mount rootfs: %d layers exceed the overlay mount option limit", len(lowers))
-	}
-	if err := unix.Mount("overlay", root, "overlay", 0, data); err != nil {
-		return fmt.Errorf("mount overlay rootfs on %s: %w", root, err)
-	}
-	return os.Chdir("/")
 }
 
 var mountFlags = map[string]struct {
