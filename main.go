@@ -9,12 +9,15 @@ import (
 	"berth/cli"
 	"berth/engine"
 	"berth/internal/reexec"
+	"berth/internal/trace"
 	"berth/ui"
 )
 
 func main() {
 	reexec.Run() // the hidden init and monitor entry points: first and short
-	os.Exit(cli.Main(os.Args[1:], openUI))
+	code := cli.Main(os.Args[1:], openUI)
+	trace.Mark("cli: end")
+	os.Exit(code)
 }
 
 // openUI opens the terminal UI; its run form parses with the CLI's own

@@ -349,6 +349,27 @@ else
 	echo "  network     Docker and Podman containers on their default networks (berth: none)"
 fi
 
+# phases: where the time of `run --rm busybox true` goes, from berth's own
+# marks (BERTH_TRACE, internal/trace) in the CLI, the monitor and the init
+# stage: the median time of each mark since the CLI's start, over N runs.
+phases() {
+	local n=20 i f
+	[[ $QUICK == 1 ]] && n=5
+	for i in $(seq "$n"); do
+		f=$TMP/trace-$i
+		BERTH_TRACE=$f "$BERTH" --root "$R" run --rm busybox true >/dev/null 2>&1
+	done
+	echo "  where the time goes (median ms since the CLI started, $n traced runs; \"X main\" comes after X's exec and Go start-up):"
+	for i in $(seq "$n"); do
+		awk 'NR==1{t0=$1} {p=$3; for(i=4;i<=NF;i++) p=p" "$i; printf "%s\t%.3f\n", p, ($1-t0)/1e6}' "$TMP/trace-$i"
+	done | sort -t$'\t' -k1,1 -k2,2n | awk -F'\t' '
+		function flush() { if (n) printf "%9.2f  %s\n", a[int((n + 1) / 2)], k }
+		$1 != k { flush(); k = $1; n = 0 }
+		{ a[++n] = $2 }
+		END { flush() }' | sort -n | sed 's/^/  /'
+	rm -f "$TMP"/trace-*
+}
+
 # ---------------------------------------------------------------- 1. run
 if want run; then
 	section "1. run: \`run --rm busybox true\` end to end (hyperfine -N)"
@@ -373,6 +394,7 @@ if want run; then
 	row "docker run --rm" docker_run berth_run
 	row "podman run --rm" podman_run berth_run
 	echo "  (crun/runc: the anchors' OCI bundle, /bin/true, a new container id each run; berth÷this above 1 means berth is slower)"
+	phases
 	if [[ -n ${MED[berth_run]:-} && -n ${MED[crun_run]:-} ]]; then
 		r=$(ratio "${MED[berth_run]}" "${MED[crun_run]}")
 		lt "${MED[berth_run]}" "$(awk -v c="${MED[crun_run]}" 'BEGIN{print 2*c}')"

@@ -420,3 +420,34 @@ func TestRunLogRotation(t *testing.T) {
 		t.Errorf("--log-opt max-size=lots: exit %d, stderr %q; want 125 naming max-size", code, stderr)
 	}
 }
+
+// BERTH_TRACE: the CLI, the monitor and the init stage mark their phases
+// in one file, which never reaches the container.
+func TestRunTrace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	path := filepath.Join(t.TempDir(), "trace")
+	out, stderr, code := e.runWith(runOpts{env: []string{"BERTH_TRACE=" + path}}, "run", "--rm", "busybox", "ls", "/proc/self/fd")
+	if code != 0 || out != "0\n1\n2\n3\n" {
+		t.Fatalf("traced run: exit %d, fds %q (want 0 1 2 3)\n%s", code, out, stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) == 3 {
+			pids[f[2]] = f[1]
+		}
+	}
+	for _, phase := range []string{"cli: main", "cli: created", "cli: monitor exec", "monitor: main", "monitor: in cgroup", "monitor: go", "init: main", "init: config", "init: rootfs", "init: execve", "cli: started", "cli: end"} {
+		if _, ok := pids[phase]; !ok {
+			t.Errorf("no %q mark in:\n%s", phase, b)
+		}
+	}
+	if pids["cli: main"] == pids["monitor: main"] || pids["monitor: main"] == pids["init: main"] {
+		t.Errorf("marks of the CLI, monitor and init from the same process:\n%s", b)
+	}
+}

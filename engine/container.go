@@ -22,6 +22,7 @@ import (
 	"berth/containers/monitor"
 	"berth/containers/runtime"
 	"berth/errdefs"
+	"berth/internal/trace"
 )
 
 // CreateOptions describe a new container.
@@ -113,6 +114,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 		return nil, err
 	}
 	e.emitContainer(c, "create")
+	trace.Mark("cli: created")
 	return c, nil
 }
 
@@ -225,11 +227,12 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	cmd := &exec.Cmd{
 		Path:        self,
 		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
-		Env:         []string{"GOGC=50", "GOMAXPROCS=1"}, // a monitor is small and mostly waits
+		Env:         withTrace("GOGC=50", "GOMAXPROCS=1"), // a monitor is small and mostly waits
 		Stderr:      logf,
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
+	trace.Mark("cli: monitor exec")
 	err = cmd.Start()
 	theirs.Close()
 	logf.Close()
@@ -262,6 +265,7 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		buf = p
 		switch typ {
 		case attach.Started:
+			trace.Mark("cli: started")
 			if streams == nil {
 				s.Close()
 				return nil, nil
@@ -536,4 +540,12 @@ func signalPid(pid int, sig syscall.Signal) error {
 		return unix.ESRCH
 	}
 	return unix.Kill(pid, sig)
+}
+
+// withTrace is env, plus the variable that passes tracing on when it is on.
+func withTrace(env ...string) []string {
+	if t := trace.Passed(); t != "" {
+		env = append(env, t)
+	}
+	return env
 }

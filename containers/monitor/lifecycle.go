@@ -18,6 +18,7 @@ import (
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 	"berth/events"
+	"berth/internal/trace"
 )
 
 // Docker's restart back-off: 100 ms, doubling, at most a minute, back to
@@ -141,6 +142,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
 		cgDone <- made{cg, err}
 	}()
+	trace.Mark("monitor: init exec")
 	p, err := runtime.Start(cfg, stdio)
 	cleanupStdio() // the child has its copies
 	mc := <-cgDone
@@ -162,6 +164,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		p.Abort()
 		return m.failed(runtime.ExitEngine, fmt.Errorf("cgroup: %w", err)), false
 	}
+	trace.Mark("monitor: in cgroup")
 	m.mu.Lock()
 	m.cg = cg
 	m.mu.Unlock()
@@ -191,6 +194,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		}
 		m.seccomp = append([]byte{}, filter.Marshal()...) // empty, not nil, when unconfined
 	}
+	trace.Mark("monitor: go")
 	if err := p.Go(m.seccomp); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
@@ -199,6 +203,7 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		}
 		return m.failed(code, err), false
 	}
+	trace.Mark("monitor: running")
 	st, err = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
 		*s = containers.State{
 			Status: containers.StatusRunning, Running: true,

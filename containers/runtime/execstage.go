@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers/seccomp"
+	"berth/internal/trace"
 )
 
 // execStage runs one process in a running container and stays as its
@@ -57,6 +58,7 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
 		},
 	}
+	trace.Mark("stage: fork")
 	if err := cmd.Start(); err != nil {
 		code := ExitCannotExec
 		if errors.Is(err, unix.ENOENT) {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers/seccomp"
+	"berth/internal/trace"
 )
 
 // File descriptors the monitor passes to the init stage.
@@ -59,10 +60,12 @@ func Init() {
 	if err != nil {
 		fail(ExitEngine, err)
 	}
+	trace.Mark("init: config")
 	if !cfg.Exec {
 		if err := setupRootfs(&cfg); err != nil {
 			fail(ExitEngine, err)
 		}
+		trace.Mark("init: rootfs")
 	}
 	// Wait until the monitor has placed us (cgroups) and says go, with the
 	// seccomp filter it compiled meanwhile. The decoder may have buffered
@@ -71,6 +74,7 @@ func Init() {
 	if err != nil {
 		fail(ExitEngine, err)
 	}
+	trace.Mark("init: go")
 	filter, err := seccompFilter(&cfg, compiled)
 	if err != nil {
 		fail(ExitEngine, err)
@@ -96,6 +100,7 @@ func Init() {
 	if err := finalizeProcess(cfg.Spec, filter); err != nil {
 		fail(ExitEngine, err)
 	}
+	trace.Mark("init: execve")
 	err = unix.Exec(path, p.Args, p.Env)
 	code := ExitCannotExec
 	if errors.Is(err, unix.ENOENT) {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/internal/trace"
 )
 
 // Stdio is what the container's first process gets as fds 0, 1 and 2.
@@ -105,7 +107,7 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 		// The init stage lives a few milliseconds on one thread: no
 		// collector, no extra threads. Its environment never reaches the
 		// container (execve gets the spec's).
-		Env:         []string{"GOGC=off", "GOMAXPROCS=1"},
+		Env:         stageEnv(),
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
@@ -186,4 +188,14 @@ func (p *Process) abort() {
 	p.status.Close()
 	_ = p.Cmd.Process.Kill()
 	_ = p.Cmd.Wait()
+}
+
+// stageEnv is the stage's environment: no collector, one thread, and
+// tracing passed on when it is on.
+func stageEnv() []string {
+	env := []string{"GOGC=off", "GOMAXPROCS=1"}
+	if t := trace.Passed(); t != "" {
+		env = append(env, t)
+	}
+	return env
 }

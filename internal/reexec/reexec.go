@@ -14,6 +14,7 @@ import (
 
 	"berth/containers/monitor"
 	"berth/containers/runtime"
+	"berth/internal/trace"
 )
 
 // The main goroutine keeps the main thread, in berth and in the test
@@ -32,15 +33,19 @@ func Run() {
 	// (a shell's, a test's, a directory on /) must never reach a container
 	// or a monitor: berth passes on only the descriptors it names.
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	if len(os.Args) < 2 {
-		return
+	role := "cli"
+	if len(os.Args) >= 2 && (os.Args[1] == "init" || os.Args[1] == "monitor") {
+		role = os.Args[1]
 	}
-	switch os.Args[1] {
+	trace.Mark(role + ": main")
+	switch role {
 	case "init":
 		runtime.Init()
 		os.Exit(runtime.ExitEngine)
 	case "monitor":
-		os.Exit(monitor.Main(os.Args[2:]))
+		code := monitor.Main(os.Args[2:])
+		trace.Mark("monitor: end")
+		os.Exit(code)
 	}
 }
 
