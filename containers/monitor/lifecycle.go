@@ -204,14 +204,18 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		return m.failed(code, err), false
 	}
 	trace.Mark("monitor: running")
+	// A stop that came after the back-off's last look must not be lost:
+	// it is kept, and the run it should have prevented ends at once.
+	stopped := false
 	st, err = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+		stopped = s.StoppedByUser
 		*s = containers.State{
 			Status: containers.StatusRunning, Running: true,
 			Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
-			RestartCount: prev.RestartCount,
+			RestartCount: prev.RestartCount, StoppedByUser: stopped,
 		}
 	})
-	if err != nil {
+	if err != nil || stopped {
 		_ = p.Cmd.Process.Kill()
 	}
 	m.emit("start")
@@ -248,6 +252,11 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
 		s.ExitCode, s.OOMKilled = code, oom
 		s.FinishedAt = time.Now().UTC()
+		// A run that will be restarted never shows as exited: a stop that
+		// saw it so would do nothing, and the restart would follow.
+		if m.shouldRestart(*s) {
+			s.Status, s.Restarting = containers.StatusRestarting, true
+		}
 	})
 	return st, true
 }
