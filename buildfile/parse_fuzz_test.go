@@ -61,25 +61,8 @@ func FuzzDockerfile(f *testing.F) {
 func (r *stageRun) dryDispatch(c instructions.Command) error {
 	b := r.b
 	_ = b.displayText(c, r.env)
-	if _, isArg := c.(*instructions.ArgCommand); !isArg {
-		if x, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-			if err := x.Expand(func(w string) (string, error) {
-				s, _, err := b.lex.ProcessWord(w, r.env)
-				return s, err
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	if x, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
-		raw := *b.lex
-		raw.SkipProcessQuotes = true
-		if err := x.ExpandRaw(func(w string) (string, error) {
-			s, _, err := raw.ProcessWord(w, r.env)
-			return s, err
-		}); err != nil {
-			return err
-		}
+	if err := r.expand(c); err != nil {
+		return err
 	}
 	chmod := ""
 	switch c := c.(type) {

@@ -162,25 +162,8 @@ func (r *stageRun) dispatch(ctx context.Context, c instructions.Command, trigger
 		b.emit(ev)
 		return r.stepError(display, c.Location(), err)
 	}
-	if _, isArg := c.(*instructions.ArgCommand); !isArg {
-		if x, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-			if err := x.Expand(func(w string) (string, error) {
-				s, _, err := b.lex.ProcessWord(w, r.env)
-				return s, err
-			}); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if x, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
-		raw := *b.lex
-		raw.SkipProcessQuotes = true
-		if err := x.ExpandRaw(func(w string) (string, error) {
-			s, _, err := raw.ProcessWord(w, r.env)
-			return s, err
-		}); err != nil {
-			return fail(err)
-		}
+	if err := r.expand(c); err != nil {
+		return fail(err)
 	}
 	s, err := r.prepare(ctx, c)
 	if err != nil {
@@ -191,6 +174,30 @@ func (r *stageRun) dispatch(ctx context.Context, c instructions.Command, trigger
 	}
 	s.instruction, s.loc = display, c.Location()
 	return r.do(ctx, s)
+}
+
+// expand expands the words of c with the stage's environment, as BuildKit
+// does: ARG's own words are not, and some instructions take theirs raw.
+func (r *stageRun) expand(c instructions.Command) error {
+	if _, isArg := c.(*instructions.ArgCommand); !isArg {
+		if x, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+			if err := x.Expand(func(w string) (string, error) {
+				s, _, err := r.b.lex.ProcessWord(w, r.env)
+				return s, err
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if x, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		raw := *r.b.lex
+		raw.SkipProcessQuotes = true
+		return x.ExpandRaw(func(w string) (string, error) {
+			s, _, err := raw.ProcessWord(w, r.env)
+			return s, err
+		})
+	}
+	return nil
 }
 
 // stepError names the failed step and where the Dockerfile has it.
