@@ -17,6 +17,7 @@ import (
 
 	"berth/containers/cgroups"
 	"berth/internal/check"
+	"berth/internal/check/checktest"
 )
 
 func newCheckStore(t *testing.T) *Store {
@@ -67,32 +68,6 @@ func runCheck(t *testing.T, s *Store, repair bool) *CheckResult {
 	return res
 }
 
-func findings(r check.Report) string {
-	var b strings.Builder
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "  %s\n", f)
-	}
-	return b.String()
-}
-
-// want checks that r has exactly the findings described (severity, and
-// substrings of object and problem).
-func want(t *testing.T, r check.Report, fs ...check.Finding) {
-	t.Helper()
-	if len(r.Findings) != len(fs) {
-		t.Fatalf("%d findings, want %d:\n%s", len(r.Findings), len(fs), findings(r))
-	}
-	for _, w := range fs {
-		ok := false
-		for _, f := range r.Findings {
-			ok = ok || f.Severity == w.Severity && strings.Contains(f.Object, w.Object) && strings.Contains(f.Problem, w.Problem)
-		}
-		if !ok {
-			t.Errorf("no finding %v; have:\n%s", w, findings(r))
-		}
-	}
-}
-
 // repairAll repairs, wants every finding repaired and a second check to
 // find nothing.
 func repairAll(t *testing.T, s *Store) {
@@ -103,7 +78,7 @@ func repairAll(t *testing.T, s *Store) {
 		}
 	}
 	if again := runCheck(t, s, false); len(again.Findings) > 0 {
-		t.Errorf("after repair, check finds:\n%s", findings(again.Report))
+		t.Errorf("after repair, check finds:\n%s", checktest.Findings(again.Report))
 	}
 }
 
@@ -120,7 +95,7 @@ func TestCheckClean(t *testing.T) {
 	s := newCheckStore(t)
 	c := newRecord(t, s)
 	res := runCheck(t, s, false)
-	want(t, res.Report)
+	checktest.Want(t, res.Report)
 	if len(res.Records) != 1 || res.Records[0].ID != c.ID || res.Records[0].State.Status != StatusCreated {
 		t.Errorf("records %+v, want the one created", res.Records)
 	}
@@ -133,7 +108,7 @@ func TestCheckUnreadableState(t *testing.T) {
 	if err := os.Truncate(p, 5); err != nil {
 		t.Fatal(err)
 	}
-	want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: ShortID(c.ID), Problem: "its state cannot be read"})
+	checktest.Want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: ShortID(c.ID), Problem: "its state cannot be read"})
 	repairAll(t, s)
 	st, err := s.LoadState(c.ID)
 	if err != nil || st.Status != StatusExited || !strings.Contains(st.Error, "unreadable") {
@@ -152,7 +127,7 @@ func TestCheckOrphanDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.Dir(c.ID), "config.json"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want(t, runCheck(t, s, false).Report,
+	checktest.Want(t, runCheck(t, s, false).Report,
 		check.Finding{Severity: check.Problem, Object: "junk", Problem: "without a readable record"},
 		check.Finding{Severity: check.Problem, Object: c.ID, Problem: "without a readable record: read"},
 		check.Finding{Severity: check.Problem, Object: s.dir, Problem: "config.json: no such file"})
@@ -170,7 +145,7 @@ func TestCheckMissingFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: ShortID(c.ID), Problem: "missing from its directory: upper, work, "})
+	checktest.Want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: ShortID(c.ID), Problem: "missing from its directory: upper, work, "})
 	repairAll(t, s)
 	b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "hosts"))
 	if err != nil || !strings.Contains(string(b), c.Config.Hostname) {
@@ -198,7 +173,7 @@ func TestCheckLeftovers(t *testing.T) {
 		}
 	}
 	res := runCheck(t, s, false)
-	want(t, res.Report,
+	checktest.Want(t, res.Report,
 		check.Finding{Severity: check.Harmless, Object: create, Problem: fmt.Sprintf("a container being created by a process that is gone (pid %d)", pid)},
 		check.Finding{Severity: check.Harmless, Object: write, Problem: "a record being written by a process that is gone"},
 		check.Finding{Severity: check.Harmless, Object: removed, Problem: "the files of removed container"},
@@ -254,9 +229,9 @@ func TestCheckDeadMonitor(t *testing.T) {
 	if !ok {
 		t.Fatal("lock the monitor lock")
 	}
-	want(t, runCheck(t, s, false).Report)
+	checktest.Want(t, runCheck(t, s, false).Report)
 	unlock()
-	want(t, runCheck(t, s, false).Report,
+	checktest.Want(t, runCheck(t, s, false).Report,
 		check.Finding{Severity: check.Harmless, Object: ShortID(c.ID), Problem: fmt.Sprintf("recorded as running, but its monitor (pid %d) is gone", pid)})
 	repairAll(t, s)
 	var st State
@@ -299,7 +274,7 @@ func TestCheckCgroups(t *testing.T) {
 			go sleep.Wait()
 		}
 	}
-	want(t, runCheck(t, s, false).Report,
+	checktest.Want(t, runCheck(t, s, false).Report,
 		check.Finding{Severity: check.Harmless, Object: ShortID(idle.ID), Problem: "its cgroup berth/" + idle.ID + " is left over"},
 		check.Finding{Severity: check.Problem, Object: ShortID(busy.ID), Problem: "still run in its cgroup"})
 	repairAll(t, s)
@@ -330,12 +305,12 @@ func TestCheckOrphanMonitor(t *testing.T) {
 	waitFor(t, func() bool {
 		return holds(mon.Process.Pid, s.MonitorLockPath(c.ID)) && slices.Contains(flockHolders(), mon.Process.Pid)
 	})
-	want(t, runCheck(t, s, false).Report) // its container is there
+	checktest.Want(t, runCheck(t, s, false).Report) // its container is there
 	if err := s.Remove(c.ID); err != nil {
 		t.Fatal(err)
 	}
 	go mon.Wait()
-	want(t, runCheck(t, s, false).Report,
+	checktest.Want(t, runCheck(t, s, false).Report,
 		check.Finding{Severity: check.Problem, Object: fmt.Sprintf("monitor pid %d", mon.Process.Pid), Problem: "still runs for container " + ShortID(c.ID)})
 	repairAll(t, s)
 	if err := unix.Kill(mon.Process.Pid, 0); err == nil {
@@ -374,5 +349,5 @@ func TestCheckDuplicateNames(t *testing.T) {
 	if err := writeJSON(filepath.Join(s.Dir(b.ID), "config.json"), b); err != nil {
 		t.Fatal(err)
 	}
-	want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: "name " + a.Name, Problem: "is the name of 2 containers"})
+	checktest.Want(t, runCheck(t, s, false).Report, check.Finding{Severity: check.Problem, Object: "name " + a.Name, Problem: "is the name of 2 containers"})
 }

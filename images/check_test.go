@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"berth/internal/check"
+	"berth/internal/check/checktest"
 )
 
 // deadPid is the pid of a process that has exited.
@@ -33,34 +34,6 @@ func runCheck(t *testing.T, s *Store, opts CheckOptions) check.Report {
 	return r
 }
 
-// wantFindings checks that r has exactly one finding per entry of want
-// (severity, and a substring of object and of problem), and returns r.
-func wantFindings(t *testing.T, r check.Report, want ...check.Finding) {
-	t.Helper()
-	if len(r.Findings) != len(want) {
-		t.Fatalf("%d findings, want %d:\n%s", len(r.Findings), len(want), findings(r))
-	}
-	for _, w := range want {
-		found := false
-		for _, f := range r.Findings {
-			if f.Severity == w.Severity && strings.Contains(f.Object, w.Object) && strings.Contains(f.Problem, w.Problem) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("no finding %v; have:\n%s", w, findings(r))
-		}
-	}
-}
-
-func findings(r check.Report) string {
-	var b strings.Builder
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "  %s\n", f)
-	}
-	return b.String()
-}
-
 // repairAndRecheck repairs, expects every finding repaired, and expects a
 // second check to find nothing at all.
 func repairAndRecheck(t *testing.T, s *Store, opts CheckOptions) check.Report {
@@ -73,7 +46,7 @@ func repairAndRecheck(t *testing.T, s *Store, opts CheckOptions) check.Report {
 		}
 	}
 	if again := runCheck(t, s, CheckOptions{InUse: opts.InUse}); len(again.Findings) > 0 {
-		t.Errorf("after repair, check finds:\n%s", findings(again))
+		t.Errorf("after repair, check finds:\n%s", checktest.Findings(again))
 	}
 	return r
 }
@@ -92,7 +65,7 @@ func twoLayerStore(t *testing.T) (*Store, *Image) {
 func TestCheckClean(t *testing.T) {
 	s, _ := twoLayerStore(t)
 	r := runCheck(t, s, CheckOptions{})
-	wantFindings(t, r)
+	checktest.Want(t, r)
 	if !r.Clean() {
 		t.Error("a fresh store is not clean")
 	}
@@ -123,7 +96,7 @@ func TestCheckCorruptBlob(t *testing.T) {
 	flipByte(t, s.blobPath(layer))
 
 	// The base layer is in both images.
-	wantFindings(t, runCheck(t, s, CheckOptions{}),
+	checktest.Want(t, runCheck(t, s, CheckOptions{}),
 		check.Finding{Severity: check.Problem, Object: "blob " + layer.String(), Problem: "is corrupt: its content hashes to"},
 		check.Finding{Severity: check.Problem, Object: "image " + ShortID(base.ID) + " (base:latest)", Problem: "layer blob " + layer.String() + " is corrupt"},
 		check.Finding{Severity: check.Problem, Object: "image " + ShortID(top.ID) + " (top:latest)", Problem: "is corrupt"},
@@ -147,8 +120,8 @@ func TestCheckCorruptBlobInUse(t *testing.T) {
 		return ""
 	}
 	r := runCheck(t, s, CheckOptions{Repair: true, InUse: inUse})
-	if r.Problems() != 1 || !strings.Contains(findings(r), "kept: container c1 uses it") {
-		t.Errorf("repair of a used image: want it kept, one problem left:\n%s", findings(r))
+	if r.Problems() != 1 || !strings.Contains(checktest.Findings(r), "kept: container c1 uses it") {
+		t.Errorf("repair of a used image: want it kept, one problem left:\n%s", checktest.Findings(r))
 	}
 	if _, err := s.Resolve(context.Background(), "top"); err == nil {
 		t.Error("the image's config was corrupt, yet it resolves")
@@ -167,7 +140,7 @@ func TestCheckMissingBlobs(t *testing.T) {
 			if err := os.Remove(s.blobPath(h)); err != nil {
 				t.Fatal(err)
 			}
-			wantFindings(t, runCheck(t, s, CheckOptions{}),
+			checktest.Want(t, runCheck(t, s, CheckOptions{}),
 				check.Finding{Severity: check.Problem, Object: "image " + ShortID(top.ID), Problem: "its " + which + " blob " + h.String() + " is missing"})
 			repairAndRecheck(t, s, CheckOptions{})
 			if _, err := s.Resolve(context.Background(), top.ID.String()); err == nil {
@@ -190,7 +163,7 @@ func TestCheckSnapshots(t *testing.T) {
 	if err := os.WriteFile(s.snapshotPath(file), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	wantFindings(t, runCheck(t, s, CheckOptions{}),
+	checktest.Want(t, runCheck(t, s, CheckOptions{}),
 		check.Finding{Severity: check.Harmless, Object: "snapshot " + gone.Hex, Problem: "is not unpacked"},
 		check.Finding{Severity: check.Problem, Object: "snapshot " + file.Hex, Problem: "is not a directory"},
 		check.Finding{Severity: check.Problem, Object: "image " + ShortID(top.ID), Problem: "is not unpacked"},
@@ -238,7 +211,7 @@ func TestCheckLeftovers(t *testing.T) {
 	mustWrite(t, s.path(fileIndex)+".tmp", `{"version":1,"ima`)
 
 	r := runCheck(t, s, CheckOptions{})
-	wantFindings(t, r,
+	checktest.Want(t, r,
 		check.Finding{Severity: check.Harmless, Object: ingest, Problem: fmt.Sprintf("a blob being written by a process that is gone (pid %d)", pid)},
 		check.Finding{Severity: check.Harmless, Object: tmp, Problem: "a layer being unpacked"},
 		check.Finding{Severity: check.Harmless, Object: "index.json.tmp", Problem: "never finished"},
@@ -261,7 +234,7 @@ func TestCheckIndex(t *testing.T) {
 		s := newStore(t)
 		mustWrite(t, s.path(fileIndex), `{"version":1,"images":[{"id":`)
 		r := runCheck(t, s, CheckOptions{Repair: true})
-		wantFindings(t, r, check.Finding{Severity: check.Problem, Object: "index.json", Problem: "is corrupt"})
+		checktest.Want(t, r, check.Finding{Severity: check.Problem, Object: "index.json", Problem: "is corrupt"})
 		if r.Clean() {
 			t.Error("an unreadable index is clean")
 		}
@@ -275,7 +248,7 @@ func TestCheckIndex(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		wantFindings(t, runCheck(t, s, CheckOptions{}),
+		checktest.Want(t, runCheck(t, s, CheckOptions{}),
 			check.Finding{Severity: check.Problem, Object: "tag top:latest", Problem: "names two images"})
 		repairAndRecheck(t, s, CheckOptions{})
 		if img, err := s.Resolve(context.Background(), "top"); err != nil || img.ID != top.ID {
@@ -291,7 +264,7 @@ func TestCheckIndex(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		wantFindings(t, runCheck(t, s, CheckOptions{}),
+		checktest.Want(t, runCheck(t, s, CheckOptions{}),
 			check.Finding{Severity: check.Problem, Object: "image " + ShortID(top.ID), Problem: "layer 2 differs between the index, its manifest and its config"},
 			// Its real snapshot is now garbage.
 			check.Finding{Severity: check.Harmless, Object: "snapshot ", Problem: "no image has this layer"})
