@@ -74,9 +74,9 @@ func seccompSpec(opt string, privileged bool, spec *specs.Spec) (*specs.LinuxSec
 	return s, nil
 }
 
-// seccompChoice is the profile c's options name: builtin, unconfined or a
-// profile's path.
-func seccompChoice(c *Container) string {
+// SeccompProfile names the profile c runs under, as its options chose it:
+// builtin, unconfined or the path it was loaded from.
+func SeccompProfile(c *Container) string {
 	_, opt, err := parseSecurityOpts(c.HostConfig.SecurityOpt)
 	switch {
 	case err != nil:
@@ -89,17 +89,13 @@ func seccompChoice(c *Container) string {
 	return opt
 }
 
-// SeccompProfile names the profile c runs under: builtin, unconfined or
-// the path it was loaded from.
-func SeccompProfile(c *Container) string { return seccompChoice(c) }
-
 // SeccompFilter compiles the seccomp filter of c's processes (PID 1 and
 // every exec): its stored profile, or Docker's default resolved against
 // its capabilities; nil when it runs unconfined.
 func SeccompFilter(c *Container) (*seccomp.Program, error) {
 	prof := c.Spec.Linux.Seccomp
 	if prof == nil {
-		if seccompChoice(c) != SeccompBuiltin {
+		if SeccompProfile(c) != SeccompBuiltin {
 			return nil, nil
 		}
 		var err error

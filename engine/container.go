@@ -227,7 +227,7 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	cmd := &exec.Cmd{
 		Path:        self,
 		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
-		Env:         withTrace("GOGC=50", "GOMAXPROCS=1"), // a monitor is small and mostly waits
+		Env:         trace.With("GOGC=50", "GOMAXPROCS=1"), // a monitor is small and mostly waits
 		Stderr:      logf,
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -540,12 +540,4 @@ func signalPid(pid int, sig syscall.Signal) error {
 		return unix.ESRCH
 	}
 	return unix.Kill(pid, sig)
-}
-
-// withTrace is env, plus the variable that passes tracing on when it is on.
-func withTrace(env ...string) []string {
-	if t := trace.Passed(); t != "" {
-		env = append(env, t)
-	}
-	return env
 }

@@ -107,7 +107,7 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 		// The init stage lives a few milliseconds on one thread: no
 		// collector, no extra threads. Its environment never reaches the
 		// container (execve gets the spec's).
-		Env:         stageEnv(),
+		Env:         trace.With("GOGC=off", "GOMAXPROCS=1"),
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
@@ -188,14 +188,4 @@ func (p *Process) abort() {
 	p.status.Close()
 	_ = p.Cmd.Process.Kill()
 	_ = p.Cmd.Wait()
-}
-
-// stageEnv is the stage's environment: no collector, one thread, and
-// tracing passed on when it is on.
-func stageEnv() []string {
-	env := []string{"GOGC=off", "GOMAXPROCS=1"}
-	if t := trace.Passed(); t != "" {
-		env = append(env, t)
-	}
-	return env
 }

@@ -38,6 +38,14 @@ func Passed() string {
 	return Env + "=" + path
 }
 
+// With is env, plus the entry that passes tracing on when it is on.
+func With(env ...string) []string {
+	if t := Passed(); t != "" {
+		env = append(env, t)
+	}
+	return env
+}
+
 // Mark records that phase happened now. Failures are ignored: tracing
 // never changes what berth does.
 func Mark(phase string) {
