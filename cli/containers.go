@@ -120,7 +120,7 @@ func (a *app) failed(errs []error) error {
 		return errs[0]
 	}
 	for _, err := range errs {
-		fmt.Fprintln(a.stderr, "Error: "+err.Error())
+		fmt.Fprintln(a.stderr, errorLine(err))
 	}
 	return &statusError{code: 1}
 }
@@ -503,11 +503,7 @@ func (a *app) newKillCmd() *cobra.Command {
 				return err
 			}
 			return eachName(a, args, func(name string) error {
-				err := e.Kill(cmd.Context(), name, sig)
-				if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-					return fmt.Errorf("cannot kill container: %s: %w", name, err)
-				}
-				return err
+				return cannot("kill", name, e.Kill(cmd.Context(), name, sig))
 			})
 		},
 	}
@@ -535,7 +531,7 @@ func (a *app) newRmCmd(use string) *cobra.Command {
 					fmt.Fprintln(a.stdout, name)
 				case force && errors.Is(err, errdefs.ErrNotFound):
 					// rm -f, like rm -f, does not fail on what is not there.
-					fmt.Fprintln(a.stderr, "Error: "+err.Error())
+					fmt.Fprintln(a.stderr, errorLine(err))
 				default:
 					errs = append(errs, err)
 				}

@@ -1,10 +1,10 @@
 // Package cli is berth's docker-compatible command line: each command maps
-// onto one engine call. Errors map to exit codes in one place (exitCode).
+// onto one engine call. Errors map to exit codes and messages in one place
+// (errors.go).
 package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,15 +42,6 @@ func (a *app) engine() (*engine.Engine, error) {
 	return a.eng, nil
 }
 
-// statusError carries an exit code out of a command (a container's exit
-// status, or 125/126/127 for a failure to run it).
-type statusError struct {
-	code int
-	msg  string
-}
-
-func (e *statusError) Error() string { return e.msg }
-
 // UIFunc opens the terminal UI on e. The CLI does not depend on the UI:
 // main hands it over, so `berth ui` and berth alone can open it.
 type UIFunc func(ctx context.Context, e *engine.Engine, noColor bool) error
@@ -72,38 +63,6 @@ func Main(args []string, openUI UIFunc) int {
 	}
 	return code
 }
-
-// exitCode maps an error to Docker's exit codes and the message to print.
-func exitCode(cmd *cobra.Command, err error) (int, string) {
-	var se *statusError
-	if errors.As(err, &se) {
-		if se.msg == "" {
-			return se.code, ""
-		}
-		return se.code, "berth: " + se.msg
-	}
-	var ste *engine.StartError
-	if errors.As(err, &ste) {
-		return ste.Code, "berth: " + ste.Message
-	}
-	var fe *flagError
-	if errors.As(err, &fe) {
-		return 125, fmt.Sprintf("berth: %v\nSee '%s --help'.", fe.err, fe.cmd)
-	}
-	// Failures of run and create are berth's own: 125, as docker run.
-	code := 1
-	if cmd != nil && (cmd.Name() == "run" || cmd.Name() == "create") {
-		code = 125
-	}
-	return code, "Error: " + err.Error()
-}
-
-type flagError struct {
-	cmd string
-	err error
-}
-
-func (e *flagError) Error() string { return e.err.Error() }
 
 func (a *app) newRootCmd() *cobra.Command {
 	root := &cobra.Command{

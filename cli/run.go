@@ -312,7 +312,7 @@ func eachName(a *app, names []string, fn func(string) error) error {
 	failed := false
 	for _, n := range names {
 		if err := fn(n); err != nil {
-			fmt.Fprintln(a.stderr, "Error:", err)
+			fmt.Fprintln(a.stderr, errorLine(err))
 			failed = true
 			continue
 		}
@@ -342,7 +342,7 @@ func (a *app) attachCmd() *cobra.Command {
 				return err
 			}
 			if !c.State.Running {
-				return errdefs.Conflict("You cannot attach to a stopped container, start it first")
+				return errdefs.NotRunning("You cannot attach to a stopped container, start it first")
 			}
 			keys, err := attach.ParseDetachKeys(detachKeys)
 			if err != nil {

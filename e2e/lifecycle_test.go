@@ -264,7 +264,7 @@ func TestStopKillRestart(t *testing.T) {
 	if got := strings.TrimSpace(e.ok("wait", "us")); got != "137" {
 		t.Errorf("wait after kill: %s, want 137", got)
 	}
-	_, stderr, _ := e.failsAny("kill", "us")
+	_, stderr := e.fails(1, "kill", "us")
 	if !strings.Contains(stderr, "us") || !strings.Contains(strings.ToLower(stderr), "not running") {
 		t.Errorf("kill of a stopped container: %q, want an error that it is not running", stderr)
 	}

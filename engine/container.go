@@ -291,7 +291,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Sess
 		return nil, err
 	}
 	if !c.State.Running {
-		return nil, errdefs.Conflict("You cannot attach to a stopped container, start it first")
+		return nil, errdefs.NotRunning("You cannot attach to a stopped container, start it first")
 	}
 	addr, done, err := monitor.SocketAddr(e.containers.Dir(c.ID))
 	if err != nil {
@@ -364,7 +364,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 		return err
 	}
 	if !c.State.Running || c.State.Pid == 0 {
-		return errdefs.Conflict("container %s is not running", c.Name)
+		return errdefs.NotRunning("container %s is not running", c.Name)
 	}
 	if err := e.markStopped(c); err != nil {
 		return err

@@ -49,7 +49,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		return nil, err
 	}
 	if !c.State.Running {
-		return nil, errdefs.Conflict("container %s is not running", c.Name)
+		return nil, errdefs.NotRunning("container %s is not running", c.Name)
 	}
 	if c.State.Paused {
 		return nil, errdefs.Conflict("container %s is paused, unpause the container before exec", c.Name)

@@ -57,7 +57,7 @@ func (e *Engine) Pause(ctx context.Context, ref string) error {
 		return err
 	}
 	if !c.State.Running {
-		return errdefs.Conflict("container %s is not running", c.Name)
+		return errdefs.NotRunning("container %s is not running", c.Name)
 	}
 	if c.State.Paused {
 		return errdefs.Conflict("container %s is already paused", c.Name)

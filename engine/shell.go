@@ -28,7 +28,7 @@ func (e *Engine) FindShell(ctx context.Context, ref string) (string, error) {
 		return "", err
 	}
 	if !c.State.Running || c.State.Pid == 0 {
-		return "", errdefs.Conflict("container %s is not running", c.Name)
+		return "", errdefs.NotRunning("container %s is not running", c.Name)
 	}
 	root, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/root")
 	if err != nil {

@@ -32,7 +32,7 @@ func (e *Engine) Top(ctx context.Context, ref string) ([]Process, error) {
 		return nil, err
 	}
 	if !c.State.Running {
-		return nil, errdefs.Conflict("container %s is not running", c.Name)
+		return nil, errdefs.NotRunning("container %s is not running", c.Name)
 	}
 	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.State.Pid))
 	if err != nil {

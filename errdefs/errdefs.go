@@ -12,18 +12,19 @@ import (
 // helpers below; never compare error strings.
 var (
 	ErrNotFound        = errors.New("not found")
-	ErrAlreadyExists   = errors.New("already exists")
 	ErrInvalidArgument = errors.New("invalid argument")
-	ErrConflict        = errors.New("conflict")
-	ErrAmbiguous       = errors.New("ambiguous")
-	ErrNotRunning      = errors.New("not running")
+	// ErrConflict: the request clashes with the object's state (a name in
+	// use, an image in use, a container that is running or not running).
+	ErrConflict  = errors.New("conflict")
+	ErrAmbiguous = errors.New("ambiguous")
+	// ErrNotRunning is the conflict of acting on a container that does not
+	// run (exec, kill, pause, top): errors.Is matches ErrConflict too, as
+	// Docker's daemon reports it as one.
+	ErrNotRunning = fmt.Errorf("not running: %w", ErrConflict)
 )
 
 // NotFound returns an error of kind ErrNotFound with a message.
 func NotFound(format string, args ...any) error { return kind(ErrNotFound, format, args...) }
-
-// AlreadyExists returns an error of kind ErrAlreadyExists with a message.
-func AlreadyExists(format string, args ...any) error { return kind(ErrAlreadyExists, format, args...) }
 
 // InvalidArgument returns an error of kind ErrInvalidArgument with a message.
 func InvalidArgument(format string, args ...any) error {
