@@ -7,6 +7,7 @@ import (
 
 	"berth/buildfile"
 	"berth/buildfile/buildctx"
+	"berth/engine"
 )
 
 // The small context: FROM busybox; RUN echo; COPY a file; ENV;
@@ -33,16 +34,16 @@ func BenchmarkBuild(b *testing.B) {
 		return buildfile.Options{Context: bc, Dockerfile: []byte(df), Tags: []string{"bench"}, NoCache: noCache}
 	}
 	plain := fmt.Sprintf(benchDockerfile, "")
-	if _, err := buildfile.Build(ctx, e, opts(plain, false)); err != nil {
+	if _, err := e.Build(ctx, opts(plain, false)); err != nil {
 		b.Fatal(err)
 	}
 	cached := func(b *testing.B) {
 		for b.Loop() {
-			if _, err := buildfile.Build(ctx, e, opts(plain, false)); err != nil {
+			if _, err := e.Build(ctx, opts(plain, false)); err != nil {
 				b.Fatal(err)
 			}
 		}
-		all, _ := e.Images.ListAll(ctx)
+		all, _ := e.ListImages(ctx, engine.ListImagesOptions{All: true})
 		b.ReportMetric(float64(len(all)), "images")
 	}
 	b.Run("cached", cached)
@@ -51,14 +52,14 @@ func BenchmarkBuild(b *testing.B) {
 		for b.Loop() {
 			n++
 			df := fmt.Sprintf(benchDockerfile, fmt.Sprintf(", \"%d\"", n))
-			if _, err := buildfile.Build(ctx, e, opts(df, false)); err != nil {
+			if _, err := e.Build(ctx, opts(df, false)); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("cold", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := buildfile.Build(ctx, e, opts(plain, true)); err != nil {
+			if _, err := e.Build(ctx, opts(plain, true)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -125,7 +125,7 @@ func build(t testing.TB, e *engine.Engine, dir, dockerfile string, o buildfile.O
 	defer bc.Close()
 	ev := &events{}
 	o.Context, o.Dockerfile, o.Progress = bc, []byte(dockerfile), ev.add
-	img, err := buildfile.Build(context.Background(), e, o)
+	img, err := e.Build(context.Background(), o)
 	return img, ev, err
 }
 
@@ -161,7 +161,7 @@ func run(t testing.TB, e *engine.Engine, img *images.Image, cmd ...string) strin
 
 func config(t testing.TB, e *engine.Engine, img *images.Image) *v1.ConfigFile {
 	t.Helper()
-	got, err := e.Images.Resolve(context.Background(), img.ID.String())
+	got, err := e.ResolveImage(context.Background(), img.ID.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func config(t testing.TB, e *engine.Engine, img *images.Image) *v1.ConfigFile {
 func topLayer(t testing.TB, e *engine.Engine, img *images.Image) map[string]*tar.Header {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := e.Images.Save(context.Background(), &buf, []string{img.ID.String()}, images.FormatDockerArchive); err != nil {
+	if err := e.Save(context.Background(), &buf, []string{img.ID.String()}, images.FormatDockerArchive); err != nil {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
@@ -206,7 +206,7 @@ func topLayer(t testing.TB, e *engine.Engine, img *images.Image) map[string]*tar
 
 func history(t testing.TB, e *engine.Engine, img *images.Image) []string {
 	t.Helper()
-	h, err := e.Images.History(context.Background(), img.ID.String())
+	h, err := e.ImageHistory(context.Background(), img.ID.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ CMD echo hi
 		t.Errorf("tags %q", img.RepoTags)
 	}
 	// The result is a listed image; its steps are not.
-	list, _ := e.Images.List(context.Background())
+	list, _ := e.ListImages(context.Background(), engine.ListImagesOptions{})
 	if len(list) != 2 {
 		t.Errorf("images listed: %d, want busybox and the result", len(list))
 	}
@@ -419,7 +419,7 @@ WORKDIR /home/alice/work
 		t.Errorf("WORKDIR layer %v", l)
 	}
 	// WORKDIR /etc exists: no layer.
-	h, _ := e.Images.History(context.Background(), img.ID.String())
+	h, _ := e.ImageHistory(context.Background(), img.ID.String())
 	for _, en := range h {
 		if en.CreatedBy == "WORKDIR /etc" && !en.Empty {
 			t.Errorf("WORKDIR of an existing directory made a layer")
@@ -455,7 +455,7 @@ RUN id -u > /tmp/id && id -g >> /tmp/id
 // leaves no container (newEngine checks) and no image of it.
 func TestRunFailure(t *testing.T) {
 	e := newEngine(t)
-	before, _ := e.Images.ListAll(context.Background())
+	before, _ := e.ListImages(context.Background(), engine.ListImagesOptions{All: true})
 	_, ev, err := build(t, e, files(t, nil), "FROM busybox\nRUN echo failing; exit 3\nRUN echo never\n", buildfile.Options{})
 	var se *buildfile.StepError
 	var xe *buildfile.ExitError
@@ -473,7 +473,7 @@ func TestRunFailure(t *testing.T) {
 	if !last.Done || last.Err == nil || last.Step != 2 {
 		t.Errorf("last event %+v", last)
 	}
-	after, _ := e.Images.ListAll(context.Background())
+	after, _ := e.ListImages(context.Background(), engine.ListImagesOptions{All: true})
 	if len(after) != len(before) {
 		t.Errorf("%d images before, %d after a failed build", len(before), len(after))
 	}
@@ -494,7 +494,7 @@ func TestRunCancel(t *testing.T) {
 	defer bc.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = buildfile.Build(ctx, e, buildfile.Options{
+	_, err = e.Build(ctx, buildfile.Options{
 		Context: bc, Dockerfile: []byte("FROM busybox\nRUN echo started; sleep 60\n"),
 		Progress: func(ev buildfile.Event) {
 			if strings.Contains(string(ev.Output), "started") {
@@ -620,7 +620,7 @@ CMD ["cat", "/a.txt"]
 	}
 	// The tag follows the last build that named it; the image of a cached
 	// final step is listed.
-	app, err := e.Images.Resolve(context.Background(), "app")
+	app, err := e.ResolveImage(context.Background(), "app")
 	if err != nil || app.ID != changed.ID || app.Intermediate {
 		t.Errorf("app is %v %v", app, err)
 	}

@@ -14,8 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"berth/buildfile"
-	"berth/buildfile/buildctx"
+	"berth/engine"
 	"berth/errdefs"
 )
 
@@ -46,7 +45,7 @@ func (a *app) buildCmd() *cobra.Command {
 			default:
 				return errdefs.InvalidArgument("invalid --network %q: berth builds with default, none or host", o.network)
 			}
-			bctx, dockerfile, name, done, err := a.buildContext(args[0], o.file, e.TempDir)
+			bctx, dockerfile, name, done, err := a.buildContext(args[0], o.file, e.UnpackBuildContext)
 			if err != nil {
 				return err
 			}
@@ -70,7 +69,7 @@ func (a *app) buildCmd() *cobra.Command {
 				}
 			}
 			pr := newProgress(a.stderr, mode)
-			img, err := e.Build(cmd.Context(), buildfile.Options{
+			img, err := e.Build(cmd.Context(), engine.BuildOptions{
 				Context: bctx, Dockerfile: dockerfile, DockerfileName: name,
 				Tags: o.tags, Target: o.target, BuildArgs: buildArgs, Labels: labels,
 				NoCache: o.noCache, Pull: o.pull, Network: o.network, Platform: o.plat,
@@ -116,43 +115,34 @@ func (a *app) buildCmd() *cobra.Command {
 
 // buildContext opens the context (a directory, or - for a tar or a lone
 // Dockerfile on stdin) and reads the Dockerfile (-f, possibly - for
-// stdin). done releases the context. A context from stdin is unpacked
-// into a dir tempDir makes: the engine's, named after this process, so
-// that what a killed build leaves is known for a leftover (system check)
-// rather than kept for good.
-func (a *app) buildContext(arg, file string, tempDir func(pattern string) (string, error)) (bctx *buildctx.Context, dockerfile []byte, name string, done func(), err error) {
+// stdin). done releases the context. A context from stdin is unpacked by
+// unpack (the engine's UnpackBuildContext: nil r, an empty context).
+func (a *app) buildContext(arg, file string, unpack func(r io.Reader) (*engine.BuildContext, func(), error)) (bctx *engine.BuildContext, dockerfile []byte, name string, done func(), err error) {
 	name = "Dockerfile"
-	fail := func(err error) (*buildctx.Context, []byte, string, func(), error) { return nil, nil, "", nil, err }
-	release := func() {}
+	fail := func(err error) (*engine.BuildContext, []byte, string, func(), error) { return nil, nil, "", nil, err }
 	if arg == "-" {
 		if file == "-" {
 			return fail(errdefs.InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile"))
 		}
-		tmp, err := tempDir("context-")
-		if err != nil {
-			return fail(err)
-		}
-		release = func() { os.RemoveAll(tmp) }
 		in := bufio.NewReaderSize(a.stdin, 1<<20)
 		head, _ := in.Peek(512)
 		if !isTar(head) {
 			// docker build - < Dockerfile: a Dockerfile and no context.
 			data, err := io.ReadAll(in)
 			if err != nil {
-				release()
 				return fail(fmt.Errorf("read the Dockerfile from stdin: %w", err))
 			}
-			c, err := buildctx.FromDir(tmp)
+			c, release, err := unpack(nil)
 			if err != nil {
-				release()
 				return fail(err)
 			}
-			return c, data, name, func() { c.Close(); release() }, nil
+			return c, data, name, release, nil
 		}
-		if bctx, err = buildctx.FromTar(in, tmp); err != nil {
-			release()
+		c, release, err := unpack(in)
+		if err != nil {
 			return fail(fmt.Errorf("read the build context from stdin: %w", err))
 		}
+		bctx, done = c, release
 	} else {
 		fi, err := os.Stat(arg)
 		if err != nil {
@@ -161,9 +151,10 @@ func (a *app) buildContext(arg, file string, tempDir func(pattern string) (strin
 		if !fi.IsDir() {
 			return fail(errdefs.InvalidArgument("unable to prepare context: context must be a directory: %s", arg))
 		}
-		if bctx, err = buildctx.FromDir(arg); err != nil {
+		if bctx, err = engine.OpenBuildContext(arg); err != nil {
 			return fail(err)
 		}
+		done = func() { bctx.Close() }
 	}
 	switch {
 	case file == "-":
@@ -179,14 +170,13 @@ func (a *app) buildContext(arg, file string, tempDir func(pattern string) (strin
 		dockerfile, err = os.ReadFile(file)
 	}
 	if err != nil {
-		bctx.Close()
-		release()
+		done()
 		if errors.Is(err, os.ErrNotExist) {
 			return fail(errdefs.InvalidArgument("failed to read dockerfile: open %s: no such file or directory", nonEmpty(file, "Dockerfile")))
 		}
 		return fail(fmt.Errorf("read the Dockerfile: %w", err))
 	}
-	return bctx, dockerfile, name, func() { bctx.Close(); release() }, nil
+	return bctx, dockerfile, name, done, nil
 }
 
 func nonEmpty(s, def string) string {
@@ -241,16 +231,16 @@ type progress struct {
 	w     io.Writer
 	mode  string
 	start time.Time
-	log   buildfile.StepLog // tty: the steps so far
-	drawn int               // tty: lines drawn last time
-	n     int               // plain: steps started so far; the current one is #n
+	log   engine.BuildStepLog // tty: the steps so far
+	drawn int                 // tty: lines drawn last time
+	n     int                 // plain: steps started so far; the current one is #n
 }
 
 func newProgress(w io.Writer, mode string) *progress {
 	return &progress{w: w, mode: mode, start: time.Now()}
 }
 
-func (p *progress) event(ev buildfile.Event) {
+func (p *progress) event(ev engine.BuildEvent) {
 	switch p.mode {
 	case "quiet":
 		return
@@ -262,7 +252,7 @@ func (p *progress) event(ev buildfile.Event) {
 	}
 }
 
-func (p *progress) plain(ev buildfile.Event) {
+func (p *progress) plain(ev engine.BuildEvent) {
 	// Steps are numbered across stages, as BuildKit numbers them.
 	if len(ev.Output) == 0 && !ev.Done {
 		p.n++

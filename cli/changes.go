@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"berth/containers/changes"
 	"berth/engine"
 	"berth/errdefs"
 )
@@ -184,10 +183,6 @@ the user running it may set them).`,
 	return cmd
 }
 
-// errCopyEnded is what the producing side of a cp sees when the consuming
-// side stopped reading: not an error of its own.
-var errCopyEnded = errors.New("copy ended")
-
 func (a *app) cpFrom(cmd *cobra.Command, e *engine.Engine, ref, src, dst string, follow bool) error {
 	ctx := cmd.Context()
 	c, err := e.Get(ctx, ref)
@@ -203,19 +198,7 @@ func (a *app) cpFrom(cmd *cobra.Command, e *engine.Engine, ref, src, dst string,
 	if err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := e.CopyFromContainer(ctx, c.ID, src, pw, opts)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	err = changes.CopyIn("/", local, pr)
-	pr.CloseWithError(errCopyEnded)
-	if perr := <-done; perr != nil && !errors.Is(perr, errCopyEnded) {
-		return perr // the container side failed first (no such file...)
-	}
-	return err
+	return e.CopyToHost(ctx, c.ID, src, local, opts)
 }
 
 func (a *app) cpTo(cmd *cobra.Command, e *engine.Engine, src, ref, dst string, follow bool) error {
@@ -241,19 +224,7 @@ func (a *app) cpTo(cmd *cobra.Command, e *engine.Engine, src, ref, dst string, f
 		}
 		return err
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := changes.CopyOutWith("/", local, pw, changes.CopyOptions{FollowLink: follow})
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	err = e.CopyToContainer(ctx, c.ID, dst, pr)
-	pr.CloseWithError(errCopyEnded)
-	if lerr := <-done; lerr != nil && !errors.Is(lerr, errCopyEnded) {
-		return lerr // reading the local side failed first
-	}
-	return err
+	return e.CopyFromHost(ctx, local, c.ID, dst, engine.CopyOptions{FollowLink: follow})
 }
 
 func (a *app) newExportCmd() *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,16 +40,16 @@ func TestWriteCheckReport(t *testing.T) {
 }
 
 // TestBuildContextFromStdinIsTemporary: a context read from stdin goes to
-// a dir of the given maker's (the engine's, named after the process, so a
-// killed build's is known for a leftover), and done removes it.
+// a temporary dir of the engine's (under the state root, named after the
+// process, so a killed build's is known for a leftover), and done removes
+// it.
 func TestBuildContextFromStdinIsTemporary(t *testing.T) {
-	parent := t.TempDir()
-	var made []string
-	tempDir := func(pattern string) (string, error) {
-		d, err := os.MkdirTemp(parent, pattern)
-		made = append(made, d)
-		return d, err
+	root := t.TempDir()
+	e, err := engine.New(root, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	tmp := filepath.Join(root, "build")
 	var ctxTar bytes.Buffer
 	tw := tar.NewWriter(&ctxTar)
 	body := "FROM scratch\n"
@@ -56,18 +57,18 @@ func TestBuildContextFromStdinIsTemporary(t *testing.T) {
 	tw.Write([]byte(body))
 	tw.Close()
 	for name, in := range map[string][]byte{"tar": ctxTar.Bytes(), "lone Dockerfile": []byte(body)} {
-		made = nil
 		a := &app{stdin: bytes.NewReader(in)}
-		_, df, _, done, err := a.buildContext("-", "", tempDir)
+		_, df, _, done, err := a.buildContext("-", "", e.UnpackBuildContext)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if string(df) != body || len(made) != 1 || !strings.HasPrefix(filepath.Base(made[0]), "context-") {
+		made, _ := os.ReadDir(tmp)
+		if string(df) != body || len(made) != 1 || !strings.HasPrefix(made[0].Name(), "context-"+strconv.Itoa(os.Getpid())+"-") {
 			t.Errorf("%s: Dockerfile %q, temp dirs %v", name, df, made)
 		}
 		done()
-		if _, err := os.Stat(made[0]); !os.IsNotExist(err) {
-			t.Errorf("%s: %s left after done (%v)", name, made[0], err)
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("%s: %v left after done", name, left)
 		}
 	}
 }

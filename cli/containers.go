@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -23,11 +22,8 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"berth/containers"
-	"berth/containers/logfile"
 	"berth/engine"
 	"berth/errdefs"
-	"berth/images"
 )
 
 // addContainerCommands adds the container commands at the top level (ps,
@@ -187,10 +183,10 @@ type psRow struct {
 // Label returns the value of one label ({{.Label "com.example"}}).
 func (r psRow) Label(name string) string { return r.labels[name] }
 
-func newPsRow(c *containers.Container, trunc bool, now time.Time) psRow {
+func newPsRow(c *engine.Container, trunc bool, now time.Time) psRow {
 	id := c.ID
 	if trunc {
-		id = containers.ShortID(id)
+		id = engine.ShortID(id)
 	}
 	command := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	if trunc {
@@ -220,7 +216,7 @@ func newPsRow(c *containers.Container, trunc bool, now time.Time) psRow {
 
 // psImage is the image column: the name the container was created from,
 // without its digest, or the short image ID.
-func psImage(c *containers.Container, trunc bool) string {
+func psImage(c *engine.Container, trunc bool) string {
 	name := c.Config.Image
 	if name == "" {
 		name = c.Image
@@ -229,10 +225,10 @@ func psImage(c *containers.Container, trunc bool) string {
 		return name
 	}
 	if hex, ok := strings.CutPrefix(name, "sha256:"); ok {
-		return containers.ShortID(hex)
+		return engine.ShortID(hex)
 	}
 	if before, _, ok := strings.Cut(name, "@"); ok {
-		return images.FamiliarName(before)
+		return engine.FamiliarName(before)
 	}
 	return name
 }
@@ -248,13 +244,13 @@ type psFilter struct {
 	labels    []string
 	ancestors []string // image IDs and normalised names
 	exited    []int
-	before    *containers.Container
-	since     *containers.Container
+	before    *engine.Container
+	since     *engine.Container
 }
 
 // newPsFilter checks and compiles the filters; container and image look
 // names up for before/since and ancestor.
-func newPsFilter(f *filterFlag, container func(string) (*containers.Container, error), image func(string) (string, error)) (*psFilter, error) {
+func newPsFilter(f *filterFlag, container func(string) (*engine.Container, error), image func(string) (string, error)) (*psFilter, error) {
 	if err := f.validate("status", "name", "id", "label", "ancestor", "exited", "before", "since"); err != nil {
 		return nil, err
 	}
@@ -280,7 +276,7 @@ func newPsFilter(f *filterFlag, container func(string) (*containers.Container, e
 		pf.exited = append(pf.exited, code)
 	}
 	for _, v := range f.get("ancestor") {
-		if norm, err := images.NormalizeRef(v); err == nil {
+		if norm, err := engine.NormalizeRef(v); err == nil {
 			pf.ancestors = append(pf.ancestors, norm)
 		}
 		id, err := image(v)
@@ -291,7 +287,7 @@ func newPsFilter(f *filterFlag, container func(string) (*containers.Container, e
 			pf.ancestors = append(pf.ancestors, id)
 		}
 	}
-	for key, dst := range map[string]**containers.Container{"before": &pf.before, "since": &pf.since} {
+	for key, dst := range map[string]**engine.Container{"before": &pf.before, "since": &pf.since} {
 		if err := resolveOne(f, key, "container", dst, container); err != nil {
 			return nil, err
 		}
@@ -304,7 +300,7 @@ func (pf *psFilter) showsStopped() bool {
 	return len(pf.status) > 0 || pf.before != nil || pf.since != nil
 }
 
-func (pf *psFilter) match(c *containers.Container) bool {
+func (pf *psFilter) match(c *engine.Container) bool {
 	if len(pf.status) > 0 && !slices.Contains(pf.status, c.State.String()) {
 		return false
 	}
@@ -320,7 +316,7 @@ func (pf *psFilter) match(c *containers.Container) bool {
 		return false
 	}
 	if len(pf.ancestors) > 0 {
-		norm, _ := images.NormalizeRef(c.Config.Image)
+		norm, _ := engine.NormalizeRef(c.Config.Image)
 		if !slices.Contains(pf.ancestors, c.Image) && (norm == "" || !slices.Contains(pf.ancestors, norm)) {
 			return false
 		}
@@ -372,9 +368,9 @@ func (a *app) runPs(ctx context.Context, o *psOptions) error {
 		return err
 	}
 	pf, err := newPsFilter(&o.filter,
-		func(ref string) (*containers.Container, error) { return e.Get(ctx, ref) },
+		func(ref string) (*engine.Container, error) { return e.Get(ctx, ref) },
 		func(ref string) (string, error) {
-			img, err := e.Images.Resolve(ctx, ref)
+			img, err := e.ResolveImage(ctx, ref)
 			if err != nil {
 				return "", err
 			}
@@ -387,7 +383,7 @@ func (a *app) runPs(ctx context.Context, o *psOptions) error {
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
-	all = slices.DeleteFunc(all, func(c *containers.Container) bool { return c.Config.Labels[containers.BuildStepLabel] != "" })
+	all = slices.DeleteFunc(all, engine.IsBuildStep)
 	limit := o.last
 	if o.latest {
 		limit = 1
@@ -448,7 +444,7 @@ func (s *stopFlags) parsedSignal() (syscall.Signal, error) {
 	if s.signal == "" {
 		return 0, nil
 	}
-	return containers.ParseSignal(s.signal)
+	return engine.ParseSignal(s.signal)
 }
 
 func (a *app) newStopCmd() *cobra.Command {
@@ -498,7 +494,7 @@ func (a *app) newKillCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sig, err := containers.ParseSignal(signal)
+			sig, err := engine.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
@@ -669,7 +665,7 @@ func newLogWriter(stdout, stderr io.Writer, timestamps, eager bool) *logWriter {
 // logTimeFormat is RFC 3339 with nine fraction digits, so lines align.
 const logTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
-func (w *logWriter) write(ent logfile.Entry) error {
+func (w *logWriter) write(ent engine.LogEntry) error {
 	dst := w.out
 	if ent.Stream == "stderr" {
 		dst = w.errOut
@@ -847,15 +843,15 @@ func (a *app) runInspect(ctx context.Context, kind, format string, names []strin
 
 func inspectObject(ctx context.Context, e *engine.Engine, kind, name string) (any, error) {
 	if kind != "image" {
-		c, err := e.Get(ctx, name)
+		c, err := e.InspectContainer(ctx, name)
 		if err == nil {
-			return newContainerView(e, c), nil
+			return newContainerView(c), nil
 		}
 		if kind == "container" || !errors.Is(err, errdefs.ErrNotFound) {
 			return nil, err
 		}
 	}
-	img, err := e.Images.Resolve(ctx, name)
+	img, err := e.ResolveImage(ctx, name)
 	if err == nil {
 		return newImageView(img), nil
 	}
@@ -930,26 +926,26 @@ func executeInspect(w io.Writer, tmpl *template.Template, obj any) error {
 
 // containerView is a container as `docker inspect` shows it.
 type containerView struct {
-	ID              string                `json:"Id"`
-	Created         time.Time             `json:"Created"`
-	Path            string                `json:"Path"`
-	Args            []string              `json:"Args"`
-	State           containers.State      `json:"State"`
-	Image           string                `json:"Image"`
-	ResolvConfPath  string                `json:"ResolvConfPath"`
-	HostnamePath    string                `json:"HostnamePath"`
-	HostsPath       string                `json:"HostsPath"`
-	LogPath         string                `json:"LogPath"`
-	Name            string                `json:"Name"`
-	RestartCount    int                   `json:"RestartCount"`
-	Driver          string                `json:"Driver"`
-	Platform        string                `json:"Platform"`
-	HostConfig      containers.HostConfig `json:"HostConfig"`
-	SeccompProfile  string                `json:"SeccompProfile"` // builtin, unconfined or a profile's path
-	GraphDriver     graphDriver           `json:"GraphDriver"`
-	Mounts          []any                 `json:"Mounts"`
-	Config          containers.Config     `json:"Config"`
-	NetworkSettings map[string]any        `json:"NetworkSettings"`
+	ID              string                 `json:"Id"`
+	Created         time.Time              `json:"Created"`
+	Path            string                 `json:"Path"`
+	Args            []string               `json:"Args"`
+	State           engine.State           `json:"State"`
+	Image           string                 `json:"Image"`
+	ResolvConfPath  string                 `json:"ResolvConfPath"`
+	HostnamePath    string                 `json:"HostnamePath"`
+	HostsPath       string                 `json:"HostsPath"`
+	LogPath         string                 `json:"LogPath"`
+	Name            string                 `json:"Name"`
+	RestartCount    int                    `json:"RestartCount"`
+	Driver          string                 `json:"Driver"`
+	Platform        string                 `json:"Platform"`
+	HostConfig      engine.HostConfig      `json:"HostConfig"`
+	SeccompProfile  string                 `json:"SeccompProfile"` // builtin, unconfined or a profile's path
+	GraphDriver     graphDriver            `json:"GraphDriver"`
+	Mounts          []any                  `json:"Mounts"`
+	Config          engine.ContainerConfig `json:"Config"`
+	NetworkSettings map[string]any         `json:"NetworkSettings"`
 }
 
 // graphDriver names the storage driver and its directories.
@@ -958,33 +954,32 @@ type graphDriver struct {
 	Data map[string]string `json:"Data"`
 }
 
-func newContainerView(e *engine.Engine, c *containers.Container) containerView {
-	dir := e.Containers().Dir(c.ID)
+func newContainerView(c *engine.ContainerInspect) containerView {
 	args := c.Args
 	if args == nil {
 		args = []string{}
 	}
 	st := c.State
 	if st.Status == "" {
-		st.Status = containers.Status(st.String())
+		st.Status = engine.Status(st.String())
 	}
 	return containerView{
 		ID: c.ID, Created: c.Created, Path: c.Path, Args: args, State: st, Image: c.Image,
-		ResolvConfPath: filepath.Join(dir, "resolv.conf"),
-		HostnamePath:   filepath.Join(dir, "hostname"),
-		HostsPath:      filepath.Join(dir, "hosts"),
-		LogPath:        e.LogPath(c),
+		ResolvConfPath: c.ResolvConfPath,
+		HostnamePath:   c.HostnamePath,
+		HostsPath:      c.HostsPath,
+		LogPath:        c.LogPath,
 		Name:           "/" + c.Name,
 		Driver:         "overlay",
 		Platform:       "linux",
 		HostConfig:     c.HostConfig,
-		SeccompProfile: containers.SeccompProfile(c),
+		SeccompProfile: c.SeccompProfile,
 		RestartCount:   c.State.RestartCount,
 		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{
 			"LowerDir":  strings.Join(reversed(c.LowerDirs), ":"),
-			"UpperDir":  filepath.Join(dir, "upper"),
-			"WorkDir":   filepath.Join(dir, "work"),
-			"MergedDir": filepath.Join(dir, "rootfs"),
+			"UpperDir":  c.UpperDir,
+			"WorkDir":   c.WorkDir,
+			"MergedDir": c.MergedDir,
 		}},
 		Mounts: []any{},
 		Config: c.Config,

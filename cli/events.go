@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"berth/events"
+	"berth/engine"
 )
 
 // addEventsCommands adds `events` and `system events`.
@@ -65,7 +65,7 @@ func (a *app) runEvents(ctx context.Context, o *eventsOptions) error {
 	if !since.IsZero() && !until.IsZero() && since.After(until) {
 		return fmt.Errorf("`since` time (%s) cannot be after `until` time (%s)", o.since, o.until)
 	}
-	filter, err := events.ParseFilters(o.filters)
+	filter, err := engine.ParseEventFilters(o.filters)
 	if err != nil {
 		return err
 	}
@@ -77,13 +77,13 @@ func (a *app) runEvents(ctx context.Context, o *eventsOptions) error {
 	if err != nil {
 		return err
 	}
-	opts := events.ReadOptions{Since: since, Until: until, Follow: true, Filter: filter}
+	opts := engine.EventsOptions{Since: since, Until: until, Follow: true, Filter: filter}
 	if since.IsZero() && !until.IsZero() {
 		// As Docker: --until alone also shows the past up to then.
 		opts.Since = time.Unix(0, 0)
 	}
 	w := bufio.NewWriter(a.stdout)
-	err = e.Events().Read(ctx, opts, func(ev events.Event) error {
+	err = e.Events(ctx, opts, func(ev engine.Event) error {
 		if tmpl != nil {
 			if err := tmpl.Execute(w, eventRow{ev}); err != nil {
 				return err
@@ -126,7 +126,7 @@ func eventsTemplate(format string) (*template.Template, error) {
 // (.Type, .Action, .Actor.ID, .Actor.Attributes, .Time, .TimeNano) and the
 // older ones Docker still offers (.ID, .Status, .From, .Scope). Its JSON
 // is the event's own.
-type eventRow struct{ events.Event }
+type eventRow struct{ engine.Event }
 
 // ID is the actor's ID.
 func (r eventRow) ID() string { return r.Actor.ID }
@@ -145,7 +145,7 @@ func (r eventRow) Scope() string { return "local" }
 //	2024-05-01T10:02:03.123456789+02:00 container start 1d1ae... (image=busybox, name=web)
 //
 // with the time in loc and the attributes sorted by key.
-func writeEventLine(w *bufio.Writer, ev events.Event, loc *time.Location) {
+func writeEventLine(w *bufio.Writer, ev engine.Event, loc *time.Location) {
 	w.WriteString(ev.When().In(loc).Format(logTimeFormat))
 	w.WriteByte(' ')
 	w.WriteString(ev.Type)

@@ -19,8 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"berth/containers"
-	"berth/images"
+	"berth/engine"
 )
 
 // addImageCommands adds the image commands at the top level (images,
@@ -98,13 +97,13 @@ func imageID(id string, trunc bool) string {
 	if !trunc {
 		return id
 	}
-	return containers.ShortID(strings.TrimPrefix(id, "sha256:"))
+	return engine.ShortID(strings.TrimPrefix(id, "sha256:"))
 }
 
 // imageRows makes the rows of one image, as Docker lists them: one per
 // tag (and with digests, per tag and digest); digests of a repository
 // without tags get a "<none>" tag; an image with neither is <none> <none>.
-func imageRows(img *images.Image, withDigests, trunc bool, now time.Time) []imageRow {
+func imageRows(img *engine.Image, withDigests, trunc bool, now time.Time) []imageRow {
 	base := imageRow{
 		Containers: notApplicable, SharedSize: notApplicable, UniqueSize: notApplicable,
 		ID:           imageID(img.ID.String(), trunc),
@@ -119,11 +118,11 @@ func imageRows(img *images.Image, withDigests, trunc bool, now time.Time) []imag
 	tags := map[string][]string{}
 	digests := map[string][]string{}
 	for _, t := range img.RepoTags {
-		repo, tag := splitFamiliar(images.FamiliarName(t))
+		repo, tag := splitFamiliar(engine.FamiliarName(t))
 		tags[repo] = append(tags[repo], tag)
 	}
 	for _, d := range img.RepoDigests {
-		repo, dgst := splitFamiliar(images.FamiliarName(d))
+		repo, dgst := splitFamiliar(engine.FamiliarName(d))
 		digests[repo] = append(digests[repo], dgst)
 	}
 	row := func(repo, tag, digest string) imageRow {
@@ -176,7 +175,7 @@ func sortedKeys(m map[string][]string) []string {
 // reference filter pattern, in familiar or full form, with or without
 // its tag: busy*, busybox, busybox:1.*, docker.io/library/busybox.
 func refMatches(pattern, ref string) bool {
-	familiar := images.FamiliarName(ref)
+	familiar := engine.FamiliarName(ref)
 	repo, _ := splitFamiliar(familiar)
 	fullRepo, _ := splitFamiliar(ref)
 	for _, s := range []string{familiar, repo, ref, fullRepo} {
@@ -215,7 +214,7 @@ func newImageFilter(f *filterFlag, created func(ref string) (time.Time, error)) 
 // apply returns img as the filter shows it (only the references that
 // match a reference filter), or nil when it does not match. labels reads
 // the image's labels, only when a label filter needs them.
-func (imf *imageFilter) apply(img *images.Image, labels func() (map[string]string, error)) (*images.Image, error) {
+func (imf *imageFilter) apply(img *engine.Image, labels func() (map[string]string, error)) (*engine.Image, error) {
 	if imf.danglingSet && (len(img.RepoTags) == 0) != imf.dangling {
 		return nil, nil
 	}
@@ -292,7 +291,7 @@ func (a *app) runImages(ctx context.Context, o *imagesOptions) error {
 		return err
 	}
 	imf, err := newImageFilter(&o.filter, func(ref string) (time.Time, error) {
-		img, err := e.Images.Resolve(ctx, ref)
+		img, err := e.ResolveImage(ctx, ref)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -301,10 +300,7 @@ func (a *app) runImages(ctx context.Context, o *imagesOptions) error {
 	if err != nil {
 		return err
 	}
-	list, err := e.Images.List(ctx)
-	if o.all {
-		list, err = e.Images.ListAll(ctx)
-	}
+	list, err := e.ListImages(ctx, engine.ListImagesOptions{All: o.all})
 	if err != nil {
 		return fmt.Errorf("list images: %w", err)
 	}
@@ -312,14 +308,14 @@ func (a *app) runImages(ctx context.Context, o *imagesOptions) error {
 	var rows []any
 	for _, img := range list {
 		shown, err := imf.apply(img, func() (map[string]string, error) {
-			full, err := e.Images.Resolve(ctx, img.ID.String())
+			full, err := e.ResolveImage(ctx, img.ID.String())
 			if err != nil {
 				return nil, err
 			}
 			return full.Config.Config.Labels, nil
 		})
 		if err != nil {
-			return fmt.Errorf("filter image %s: %w", images.ShortID(img.ID), err)
+			return fmt.Errorf("filter image %s: %w", engine.ShortID(img.ID.Hex), err)
 		}
 		if shown == nil {
 			continue
@@ -348,7 +344,7 @@ func (a *app) runImages(ctx context.Context, o *imagesOptions) error {
 // ---- import, load, save, tag ----
 
 func (a *app) newImportCmd() *cobra.Command {
-	var opts images.ImportOptions
+	var opts engine.ImportOptions
 	cmd := &cobra.Command{
 		Use:                   "import [OPTIONS] file|- [REPOSITORY[:TAG]]",
 		Short:                 "Import the contents from a tarball to create a filesystem image",
@@ -426,7 +422,7 @@ func (a *app) newLoadCmd() *cobra.Command {
 					fmt.Fprintln(a.stdout, "Loaded image ID:", img.ID.String())
 				}
 				for _, t := range img.RepoTags {
-					fmt.Fprintln(a.stdout, "Loaded image:", images.FamiliarName(t))
+					fmt.Fprintln(a.stdout, "Loaded image:", engine.FamiliarName(t))
 				}
 			}
 			return err // the images package names the operation
@@ -445,9 +441,9 @@ func (a *app) newSaveCmd() *cobra.Command {
 		Args:                  argsAtLeast(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sf := images.SaveFormat(format)
-			if sf != images.FormatDockerArchive && sf != images.FormatOCIArchive {
-				return fmt.Errorf("invalid --format %q: want %s or %s", format, images.FormatDockerArchive, images.FormatOCIArchive)
+			sf := engine.SaveFormat(format)
+			if sf != engine.FormatDockerArchive && sf != engine.FormatOCIArchive {
+				return fmt.Errorf("invalid --format %q: want %s or %s", format, engine.FormatDockerArchive, engine.FormatOCIArchive)
 			}
 			e, err := a.engine()
 			if err != nil {
@@ -457,7 +453,7 @@ func (a *app) newSaveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
-	cmd.Flags().StringVar(&format, "format", string(images.FormatDockerArchive), "Archive format: docker-archive or oci-archive")
+	cmd.Flags().StringVar(&format, "format", string(engine.FormatDockerArchive), "Archive format: docker-archive or oci-archive")
 	return cmd
 }
 
@@ -542,10 +538,10 @@ func (a *app) newRmiCmd(use string) *cobra.Command {
 	return cmd
 }
 
-func writeDeleted(w io.Writer, deleted []images.Deleted, untagged, removed string) {
+func writeDeleted(w io.Writer, deleted []engine.ImageDeleted, untagged, removed string) {
 	for _, d := range deleted {
 		if d.Untagged != "" {
-			fmt.Fprintln(w, untagged+images.FamiliarName(d.Untagged))
+			fmt.Fprintln(w, untagged+engine.FamiliarName(d.Untagged))
 		}
 		if d.Deleted != "" {
 			fmt.Fprintln(w, removed+d.Deleted)
@@ -616,7 +612,7 @@ type historyRow struct {
 	Size         string
 }
 
-func newHistoryRow(h images.HistoryEntry, human, trunc bool, now time.Time) historyRow {
+func newHistoryRow(h engine.HistoryEntry, human, trunc bool, now time.Time) historyRow {
 	r := historyRow{Comment: h.Comment, ID: h.ID}
 	if trunc && h.ID != "<missing>" {
 		r.ID = imageID(h.ID, true)
@@ -657,7 +653,7 @@ func (a *app) newHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hist, err := e.Images.History(cmd.Context(), args[0])
+			hist, err := e.ImageHistory(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -713,7 +709,7 @@ type rootFSView struct {
 	Layers []string `json:"Layers"`
 }
 
-func newImageView(img *images.Image) imageView {
+func newImageView(img *engine.Image) imageView {
 	v := imageView{
 		ID:          img.ID.String(),
 		RepoTags:    familiarAll(img.RepoTags),
@@ -741,7 +737,7 @@ func newImageView(img *images.Image) imageView {
 func familiarAll(refs []string) []string {
 	out := make([]string, len(refs))
 	for i, r := range refs {
-		out[i] = images.FamiliarName(r)
+		out[i] = engine.FamiliarName(r)
 	}
 	return out
 }

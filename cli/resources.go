@@ -8,7 +8,6 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"berth/containers"
 	"berth/engine"
 	"berth/errdefs"
 )
@@ -47,7 +46,7 @@ func (f *resourceFlags) register(cmd *cobra.Command, withUlimits bool) {
 
 // apply sets, on r and p, the limits whose flags were given. Values are
 // parsed here; the engine checks them against each other and the kernel.
-func (f *resourceFlags) apply(cmd *cobra.Command, r *containers.Resources, p *containers.RestartPolicy) error {
+func (f *resourceFlags) apply(cmd *cobra.Command, r *engine.Resources, p *engine.RestartPolicy) error {
 	changed := cmd.Flags().Changed
 	size := func(flag, v string, dst *int64) error {
 		if !changed(flag) {
@@ -106,7 +105,7 @@ func (f *resourceFlags) apply(cmd *cobra.Command, r *containers.Resources, p *co
 		if err != nil {
 			return errdefs.InvalidArgument("invalid --ulimit %q: %v", u, err)
 		}
-		r.Ulimits = append(r.Ulimits, containers.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
+		r.Ulimits = append(r.Ulimits, engine.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
 	}
 	if changed("restart") {
 		rp, err := parseRestartPolicy(f.restart)
@@ -132,9 +131,9 @@ func parseCPUs(v string) (int64, error) {
 }
 
 // parseRestartPolicy reads --restart as Docker does.
-func parseRestartPolicy(v string) (containers.RestartPolicy, error) {
+func parseRestartPolicy(v string) (engine.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(v, ":")
-	p := containers.RestartPolicy{Name: name}
+	p := engine.RestartPolicy{Name: name}
 	switch name {
 	case "", "no", "always", "unless-stopped":
 		if hasCount {
@@ -180,12 +179,12 @@ func (a *app) newUpdateCmd() *cobra.Command {
 				return err
 			}
 			// Parse once, to report bad values before touching anything.
-			var probe containers.Resources
-			var policy containers.RestartPolicy
+			var probe engine.Resources
+			var policy engine.RestartPolicy
 			if err := f.apply(cmd, &probe, &policy); err != nil {
 				return err
 			}
-			opts := engine.UpdateOptions{Resources: func(r *containers.Resources) { _ = f.apply(cmd, r, &containers.RestartPolicy{}) }}
+			opts := engine.UpdateOptions{Resources: func(r *engine.Resources) { _ = f.apply(cmd, r, &engine.RestartPolicy{}) }}
 			if cmd.Flags().Changed("restart") {
 				opts.RestartPolicy = &policy
 			}

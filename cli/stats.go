@@ -9,7 +9,6 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"berth/containers"
 	"berth/engine"
 	"berth/errdefs"
 )
@@ -34,7 +33,7 @@ type statsRow struct {
 func newStatsRow(s engine.Sample, ref string, trunc bool) statsRow {
 	id := s.ID
 	if trunc {
-		id = containers.ShortID(id)
+		id = engine.ShortID(id)
 	}
 	r := statsRow{ID: id, Container: ref, Name: s.Name, sample: s}
 	if ref == "" {

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"berth/containers"
 	"berth/engine"
 )
 
@@ -290,7 +289,7 @@ func (a *app) systemInfo(ctx context.Context) (systemInfo, error) {
 	}
 	info.ClientInfo.Version = Version
 	// What every container gets unless told otherwise, in Docker's words.
-	info.SecurityOptions = []string{"name=seccomp,profile=" + containers.SeccompBuiltin}
+	info.SecurityOptions = []string{"name=seccomp,profile=" + engine.SeccompBuiltin}
 	if info.CgroupVersion == "2" {
 		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
 	}
@@ -323,7 +322,7 @@ func (a *app) systemInfo(ctx context.Context) (systemInfo, error) {
 		}
 	}
 	info.Containers = len(all)
-	imgs, err := e.Images.List(ctx)
+	imgs, err := e.ListImages(ctx, engine.ListImagesOptions{})
 	if err != nil {
 		return info, fmt.Errorf("list images: %w", err)
 	}

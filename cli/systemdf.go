@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"berth/containers"
 	"berth/engine"
 )
 
@@ -128,7 +127,7 @@ func (a *app) newSystemDfCmd() *cobra.Command {
 					if cu.Running {
 						state = "running"
 					}
-					fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\n", containers.ShortID(cu.ID), cu.Name, state, humanSize(cu.Size))
+					fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\n", engine.ShortID(cu.ID), cu.Name, state, humanSize(cu.Size))
 				}
 			}
 			return nil

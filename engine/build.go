@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/buildfile"
+	"berth/buildfile/buildctx"
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/changes"
@@ -23,15 +24,24 @@ import (
 	"berth/images"
 )
 
-// The engine's part in `berth build` (package builder drives the steps):
-// committing a build step's container with the build's own commit options,
-// and an image's merged root, read-only, for COPY --from and WORKDIR.
+// The engine's part in `berth build` (package buildfile drives the steps):
+// Build, and the buildfile.Runtime the builder runs on, which is no part
+// of the engine's API: the image store, RUN steps in containers of the
+// engine, committing a step's container with the build's own commit
+// options, an image's merged root, read-only, for COPY --from and
+// WORKDIR, and temporary dirs under the state root.
+
+// buildRuntime serves the builder (buildfile.Runtime); Tag is the
+// engine's own.
+type buildRuntime struct{ *Engine }
+
+var _ buildfile.Runtime = buildRuntime{}
 
 // CommitChanges makes an image of a (stopped) container's changes on top
 // of its image with opts as given: the builder passes the configuration
 // so far, the step's history entry and its cache key. Unlike Commit it
 // emits no event: a build step is not a user's commit.
-func (e *Engine) CommitChanges(ctx context.Context, ref string, opts images.CommitOptions) (*images.Image, error) {
+func (e buildRuntime) CommitChanges(ctx context.Context, ref string, opts images.CommitOptions) (*images.Image, error) {
 	c, err := e.containers.Get(ref)
 	if err != nil {
 		return nil, err
@@ -48,7 +58,7 @@ func (e *Engine) CommitChanges(ctx context.Context, ref string, opts images.Comm
 		done <- err
 	}()
 	// Commit reads only the parent's ID: its record is what it trusts.
-	img, err := e.Images.Commit(ctx, &images.Image{ID: id}, pr, opts)
+	img, err := e.images.Commit(ctx, &images.Image{ID: id}, pr, opts)
 	pr.CloseWithError(errors.New("commit ended")) // stops the writer if Commit failed early
 	if werr := <-done; werr != nil && err != nil {
 		return nil, fmt.Errorf("commit %s: %w", c.Name, werr)
@@ -67,7 +77,7 @@ func (e *Engine) CommitChanges(ctx context.Context, ref string, opts images.Comm
 // mount disappears when fn returns and the handle is closed, and with the
 // process if it is killed: nothing is ever left mounted. A nil img (FROM
 // scratch) is an empty directory.
-func (e *Engine) WithImageRoot(ctx context.Context, img *images.Image, fn func(root string) error) error {
+func (e buildRuntime) WithImageRoot(ctx context.Context, img *images.Image, fn func(root string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -88,7 +98,7 @@ func (e *Engine) WithImageRoot(ctx context.Context, img *images.Image, fn func(r
 		return err
 	}
 	defer unlock()
-	lowers, err := e.Images.Snapshots(ctx, img)
+	lowers, err := e.images.Snapshots(ctx, img)
 	if err != nil {
 		return err
 	}
@@ -119,26 +129,67 @@ func (e *Engine) tmpDir() string { return filepath.Join(e.root, "build") }
 // name, "<pattern><pid>-<random>", names its owner, so that `system check`
 // can tell the dirs of builds that were killed from those of builds that
 // run.
-func (e *Engine) TempDir(pattern string) (string, error) {
+func (e buildRuntime) TempDir(pattern string) (string, error) {
 	if err := os.MkdirAll(e.tmpDir(), 0o700); err != nil {
 		return "", err
 	}
 	return os.MkdirTemp(e.tmpDir(), pattern+strconv.Itoa(os.Getpid())+"-")
 }
 
+// Build's options and progress, as package buildfile defines them.
+type (
+	// BuildOptions describe a build: its context, Dockerfile, tags,
+	// build args, target stage and progress callback.
+	BuildOptions = buildfile.Options
+	// BuildEvent is one piece of a build's progress (a step started, its
+	// output, the step done).
+	BuildEvent = buildfile.Event
+	// BuildStepLog follows a build's events for a live view of its steps.
+	BuildStepLog = buildfile.StepLog
+	// BuildContext is the files a build's COPY and ADD read, with its
+	// .dockerignore applied.
+	BuildContext = buildctx.Context
+)
+
 // Build builds an image from a Dockerfile (see buildfile.Build): its RUN
 // steps run in containers of this engine.
-func (e *Engine) Build(ctx context.Context, opts buildfile.Options) (*images.Image, error) {
-	return buildfile.Build(ctx, e, opts)
+func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*Image, error) {
+	return buildfile.Build(ctx, buildRuntime{e}, opts)
 }
 
-// ImageStore is the engine's image store (for buildfile.Runtime).
-func (e *Engine) ImageStore() *images.Store { return e.Images }
+// OpenBuildContext opens the directory dir as a build context.
+func OpenBuildContext(dir string) (*BuildContext, error) { return buildctx.FromDir(dir) }
+
+// UnpackBuildContext makes a build context of a tar stream (plain or
+// compressed; `build -`), or an empty one when r is nil (a Dockerfile
+// alone came on stdin), in a temporary dir under the state root named
+// after this process: what a killed build leaves is a leftover that
+// `system check` knows, not kept for good. release closes the context
+// and removes the dir.
+func (e *Engine) UnpackBuildContext(r io.Reader) (bctx *BuildContext, release func(), err error) {
+	tmp, err := buildRuntime{e}.TempDir("context-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if r == nil {
+		bctx, err = buildctx.FromDir(tmp)
+	} else {
+		bctx, err = buildctx.FromTar(r, tmp)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return bctx, func() { bctx.Close(); os.RemoveAll(tmp) }, nil
+}
+
+// ImageStore is the engine's image store.
+func (e buildRuntime) ImageStore() *images.Store { return e.images }
 
 // RunStep runs one build step's process in a new container of img,
 // streams its output to out, and on exit 0 commits what it changed with
 // opts. The container is removed whatever happens, cancellation included.
-func (e *Engine) RunStep(ctx context.Context, img *images.Image, step buildfile.Step, out io.Writer, opts images.CommitOptions) (*images.Image, error) {
+func (e buildRuntime) RunStep(ctx context.Context, img *images.Image, step buildfile.Step, out io.Writer, opts images.CommitOptions) (*images.Image, error) {
 	cc := containers.Config{
 		Cmd: step.Args, Env: step.Env, WorkingDir: step.WorkingDir, User: step.User,
 		OpenStdin: step.Stdin != "", StdinOnce: step.Stdin != "",

@@ -12,22 +12,24 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"berth/engine"
 	"berth/images"
 )
 
 func TestWithImageRoot(t *testing.T) {
 	e := newEngine(t)
+	rt := engine.BuildRuntime{Engine: e}
 	ctx := context.Background()
-	base, err := e.Images.Resolve(ctx, "busybox")
+	base, err := e.ResolveImage(ctx, "busybox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	two, err := e.Images.Commit(ctx, base, bytes.NewReader(layerTar(t, "new.txt=3", "etc/.wh.os-release")), images.CommitOptions{CreatedBy: "test"})
+	two, err := rt.ImageStore().Commit(ctx, base, bytes.NewReader(layerTar(t, "new.txt=3", "etc/.wh.os-release")), images.CommitOptions{CreatedBy: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, img := range []*images.Image{base, two} {
-		err := e.WithImageRoot(ctx, img, func(root string) error {
+		err := rt.WithImageRoot(ctx, img, func(root string) error {
 			if _, err := os.Stat(filepath.Join(root, "bin/busybox")); err != nil {
 				return err
 			}
@@ -56,7 +58,7 @@ func TestWithImageRoot(t *testing.T) {
 		}
 	}
 	// Scratch: an empty directory.
-	err = e.WithImageRoot(ctx, nil, func(root string) error {
+	err = rt.WithImageRoot(ctx, nil, func(root string) error {
 		names, err := os.ReadDir(root)
 		if err != nil || len(names) != 0 {
 			t.Errorf("scratch root: %v %v", names, err)
@@ -68,36 +70,37 @@ func TestWithImageRoot(t *testing.T) {
 	}
 	// fn's error comes back.
 	boom := errors.New("boom")
-	if err := e.WithImageRoot(ctx, base, func(string) error { return boom }); err != boom {
+	if err := rt.WithImageRoot(ctx, base, func(string) error { return boom }); err != boom {
 		t.Errorf("fn's error: %v", err)
 	}
 }
 
 func TestCommitChanges(t *testing.T) {
 	e := newEngine(t)
+	rt := engine.BuildRuntime{Engine: e}
 	ctx := context.Background()
 	c := create(t, e, "sh", "-c", "echo x > /x && rm /etc/os-release")
 	if _, _, code := runAttached(t, e, c); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	img, err := e.CommitChanges(ctx, c.ID, images.CommitOptions{
+	img, err := rt.CommitChanges(ctx, c.ID, images.CommitOptions{
 		CreatedBy: "RUN /bin/sh -c step # buildkit", CacheKey: "sha256:k", Intermediate: true,
 		Config: &v1.Config{Env: []string{"A=1"}, Cmd: []string{"sh"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.Images.CacheLookup(ctx, "sha256:k"); err != nil || got.ID != img.ID {
+	if got, err := rt.ImageStore().CacheLookup(ctx, "sha256:k"); err != nil || got.ID != img.ID {
 		t.Errorf("CacheLookup: %v %v", got, err)
 	}
-	if list, _ := e.Images.List(ctx); len(list) != 1 {
+	if list, _ := e.ListImages(ctx, engine.ListImagesOptions{}); len(list) != 1 {
 		t.Errorf("an intermediate step is listed: %d images", len(list))
 	}
-	full, err := e.Images.Resolve(ctx, img.ID.String())
+	full, err := e.ResolveImage(ctx, img.ID.String())
 	if err != nil || strings.Join(full.Config.Config.Env, ",") != "A=1" || full.Config.History[len(full.Config.History)-1].CreatedBy != "RUN /bin/sh -c step # buildkit" {
 		t.Fatalf("committed %+v %v", full, err)
 	}
-	err = e.WithImageRoot(ctx, full, func(root string) error {
+	err = rt.WithImageRoot(ctx, full, func(root string) error {
 		b, err := os.ReadFile(filepath.Join(root, "x"))
 		if string(b) != "x\n" {
 			t.Errorf("/x %q %v", b, err)

@@ -49,8 +49,18 @@ func (e *Engine) upperDir(c *containers.Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), "upper")
 }
 
+// Change is one path of a container's filesystem that differs from its
+// image, as `docker diff` lists it.
+type Change = changes.Change
+
+// What a Change did to its path, when it is not a modification.
+const (
+	ChangeAdded   = changes.Added
+	ChangeDeleted = changes.Deleted
+)
+
 // Diff lists the changes to a container's filesystem, as `docker diff`.
-func (e *Engine) Diff(ctx context.Context, ref string) ([]changes.Change, error) {
+func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
 	c, err := e.containers.Get(ref)
 	if err != nil {
 		return nil, err
@@ -74,7 +84,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*i
 	if err != nil {
 		return nil, err
 	}
-	parent, err := e.Images.Resolve(ctx, c.Image)
+	parent, err := e.images.Resolve(ctx, c.Image)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: image %s: %w", c.Name, containers.ShortID(strings.TrimPrefix(c.Image, "sha256:")), err)
 	}
@@ -89,7 +99,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*i
 	go func() {
 		pw.CloseWithError(changes.WriteLayer(pw, e.upperDir(c), changes.SkipMountPoints(mountPoints(c))))
 	}()
-	img, err := e.Images.Commit(ctx, parent, pr, images.CommitOptions{
+	img, err := e.images.Commit(ctx, parent, pr, images.CommitOptions{
 		Ref: opts.Ref, Changes: opts.Changes, Comment: opts.Comment, Author: opts.Author,
 		Config:    commitConfig(c, parent),
 		CreatedBy: strings.Join(c.Config.Cmd, " "),
@@ -185,6 +195,47 @@ func (e *Engine) CopyToContainer(ctx context.Context, ref, path string, r io.Rea
 	return e.withRoot(ctx, c, true, func(root string, _ []string) error {
 		return changes.CopyInWith(root, path, r, changes.CopyInOptions{Archive: o.Archive})
 	})
+}
+
+// errCopyEnded is what the producing side of a copy sees when the
+// consuming side stopped reading: not an error of its own.
+var errCopyEnded = errors.New("copy ended")
+
+// CopyToHost copies path in the container to hostPath on this machine,
+// with `docker cp`'s rules (see changes.CopyIn).
+func (e *Engine) CopyToHost(ctx context.Context, ref, path, hostPath string, opts CopyOptions) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := e.CopyFromContainer(ctx, ref, path, pw, opts)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := changes.CopyIn("/", hostPath, pr)
+	pr.CloseWithError(errCopyEnded)
+	if perr := <-done; perr != nil && !errors.Is(perr, errCopyEnded) {
+		return perr // the container side failed first (no such file...)
+	}
+	return err
+}
+
+// CopyFromHost copies hostPath on this machine to path in the container,
+// with `docker cp`'s rules; opts.FollowLink follows hostPath when it is a
+// symlink.
+func (e *Engine) CopyFromHost(ctx context.Context, hostPath, ref, path string, opts CopyOptions) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := changes.CopyOutWith("/", hostPath, pw, changes.CopyOptions{FollowLink: opts.FollowLink})
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := e.CopyToContainer(ctx, ref, path, pr)
+	pr.CloseWithError(errCopyEnded)
+	if lerr := <-done; lerr != nil && !errors.Is(lerr, errCopyEnded) {
+		return lerr // reading the local side failed first
+	}
+	return err
 }
 
 // Export writes the container's filesystem as a tar, as `docker export`

@@ -82,7 +82,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) (*CheckReport, er
 	for _, c := range cres.Records {
 		used[c.Image] = containers.ShortID(c.ID)
 	}
-	irep, err := e.Images.Check(ctx, images.CheckOptions{Repair: opts.Repair,
+	irep, err := e.images.Check(ctx, images.CheckOptions{Repair: opts.Repair,
 		InUse: func(id v1.Hash) string { return used[id.String()] }})
 	rep.Merge(irep)
 	if err != nil {
@@ -102,7 +102,7 @@ func (e *Engine) Check(ctx context.Context, opts CheckOptions) (*CheckReport, er
 // its image, and its image's snapshot dirs (its overlay's lower dirs); and
 // it finds the containers of build steps whose build was interrupted.
 func (e *Engine) checkReferences(ctx context.Context, rep *CheckReport, recs []*containers.Container, repair bool) error {
-	all, err := e.Images.ListAll(ctx)
+	all, err := e.images.ListAll(ctx)
 	if err != nil {
 		return nil // the image check reported the index
 	}
@@ -131,7 +131,7 @@ func (e *Engine) checkReferences(ctx context.Context, rep *CheckReport, recs []*
 		}
 		f := check.Problemf(object, "the snapshots of its image's layers are missing: %s", strings.Join(missing, ", "))
 		if repair {
-			if _, err := e.Images.Snapshots(ctx, img); err == nil && len(missingDirs(c.LowerDirs)) == 0 {
+			if _, err := e.images.Snapshots(ctx, img); err == nil && len(missingDirs(c.LowerDirs)) == 0 {
 				f.Repaired = "unpacked again"
 			} else if err != nil {
 				f.Problem += fmt.Sprintf(" (cannot unpack them again: %v)", err)

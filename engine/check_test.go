@@ -133,7 +133,7 @@ func TestCheckImageGone(t *testing.T) {
 	c := create(t, e, "true")
 	// Behind the engine's back: the image store alone does not know it
 	// is used.
-	if _, err := e.Images.Remove(context.Background(), "busybox", true, nil); err != nil {
+	if _, err := engine.ImageStore(e).Remove(context.Background(), "busybox", true, nil); err != nil {
 		t.Fatal(err)
 	}
 	rep := checkEngine(t, e, true)
@@ -147,8 +147,9 @@ func TestCheckImageGone(t *testing.T) {
 // check tells them from those of a build that runs.
 func TestCheckBuildLeftovers(t *testing.T) {
 	e := newEngine(t)
+	rt := engine.BuildRuntime{Engine: e}
 	ctx := context.Background()
-	mine, err := e.TempDir("inline-")
+	mine, err := rt.TempDir("inline-")
 	if err != nil {
 		t.Fatal(err)
 	}

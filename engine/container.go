@@ -62,11 +62,11 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 		return nil, err
 	}
 	defer unlock()
-	img, err := e.Images.Resolve(ctx, opts.Image)
+	img, err := e.images.Resolve(ctx, opts.Image)
 	if err != nil {
 		return nil, err
 	}
-	lowers, err := e.Images.Snapshots(ctx, img)
+	lowers, err := e.images.Snapshots(ctx, img)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ type ContainerUsage struct {
 
 // DiskUsage measures images and containers.
 func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
-	every, err := e.Images.ListAll(ctx)
+	every, err := e.images.ListAll(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 		// over its layers by measuring each snapshot once.
 		for _, d := range img.DiffIDs {
 			if _, ok := layerSize[d.Hex]; !ok {
-				n, _ := dirSize(filepath.Join(e.Images.Root(), "snapshots", d.Hex))
+				n, _ := dirSize(filepath.Join(e.images.Root(), "snapshots", d.Hex))
 				layerSize[d.Hex] = n
 			}
 			if users[img.ID.String()] > 0 {
@@ -91,7 +91,7 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 				continue
 			}
 			seen[d.Hex] = true
-			n, _ := dirSize(filepath.Join(e.Images.Root(), "snapshots", d.Hex))
+			n, _ := dirSize(filepath.Join(e.images.Root(), "snapshots", d.Hex))
 			du.BuildCacheSize += n
 		}
 	}

@@ -21,7 +21,7 @@ const DefaultRoot = "/var/lib/berth"
 // Engine is an open state root.
 type Engine struct {
 	root       string
-	Images     *images.Store
+	images     *images.Store
 	containers *containers.Store
 	events     *events.Log
 }
@@ -55,7 +55,7 @@ func New(root string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{root: root, Images: is, containers: cs, events: events.Open(root)}
+	e := &Engine{root: root, images: is, containers: cs, events: events.Open(root)}
 	if !opts.KeepLeftovers {
 		// As the stores do for theirs: what killed builds left goes.
 		for _, p := range e.deadTempDirs() {
@@ -65,11 +65,8 @@ func New(root string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Root is the state root directory.
+// Root is the state root directory (`info` shows it).
 func (e *Engine) Root() string { return e.root }
-
-// Containers is the container record store.
-func (e *Engine) Containers() *containers.Store { return e.containers }
 
 // gcLock guards image deletion against container creation: creators hold
 // it shared from resolving the image until their record names it; image

@@ -11,6 +11,68 @@ import (
 	"berth/images"
 )
 
+// An image as the engine's API speaks of it: the records of package
+// images, which are plain data.
+type (
+	// Image is an image's record: ID, names, config, layers, size.
+	Image = images.Image
+	// HistoryEntry is one line of an image's history, newest first.
+	HistoryEntry = images.HistoryEntry
+	// ImageDeleted is what removing or pruning did to one image: a name
+	// that went, or the image itself.
+	ImageDeleted = images.Deleted
+	// ImportOptions name and configure the image Import makes.
+	ImportOptions = images.ImportOptions
+	// SaveFormat is the archive format Save writes.
+	SaveFormat = images.SaveFormat
+)
+
+// The formats Save writes: Docker's `docker save` tarball, and an OCI
+// image layout in a tarball.
+const (
+	FormatDockerArchive = images.FormatDockerArchive
+	FormatOCIArchive    = images.FormatOCIArchive
+)
+
+// NormalizeRef returns the canonical form of an image reference:
+// "busybox" is "docker.io/library/busybox:latest".
+func NormalizeRef(ref string) (string, error) { return images.NormalizeRef(ref) }
+
+// NormalizeTag is NormalizeRef for a reference that names a tag (a
+// digest is refused).
+func NormalizeTag(ref string) (string, error) { return images.NormalizeTag(ref) }
+
+// FamiliarName is the short form Docker shows of a reference:
+// docker.io/library/busybox:latest is busybox:latest.
+func FamiliarName(ref string) string { return images.FamiliarName(ref) }
+
+// ResolveImage returns the image ref names: a name[:tag], a digest
+// reference, an ID or a unique ID prefix. The record is complete (config
+// included), as inspect shows it.
+func (e *Engine) ResolveImage(ctx context.Context, ref string) (*Image, error) {
+	return e.images.Resolve(ctx, ref)
+}
+
+// ListImagesOptions select what ListImages returns.
+type ListImagesOptions struct {
+	// All includes the intermediate images of builds (`images -a`).
+	All bool
+}
+
+// ListImages returns the images, newest first.
+func (e *Engine) ListImages(ctx context.Context, opts ListImagesOptions) ([]*Image, error) {
+	if opts.All {
+		return e.images.ListAll(ctx)
+	}
+	return e.images.List(ctx)
+}
+
+// ImageHistory returns the steps that made the image ref names, newest
+// first, as `history` shows them.
+func (e *Engine) ImageHistory(ctx context.Context, ref string) ([]HistoryEntry, error) {
+	return e.images.History(ctx, ref)
+}
+
 // inUse reports which images containers use.
 func (e *Engine) inUse() (images.InUseFunc, error) {
 	all, err := e.containers.List()
@@ -36,7 +98,7 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]ima
 	if err != nil {
 		return nil, err
 	}
-	deleted, err := e.Images.Remove(ctx, ref, force, inUse)
+	deleted, err := e.images.Remove(ctx, ref, force, inUse)
 	e.emitDeleted(deleted)
 	return deleted, err
 }
@@ -65,10 +127,10 @@ func (e *Engine) emitImage(action string, img *images.Image, name string) {
 
 // Tag points target at the image src names.
 func (e *Engine) Tag(ctx context.Context, src, target string) error {
-	if err := e.Images.Tag(ctx, src, target); err != nil {
+	if err := e.images.Tag(ctx, src, target); err != nil {
 		return err
 	}
-	if img, err := e.Images.Resolve(ctx, target); err == nil {
+	if img, err := e.images.Resolve(ctx, target); err == nil {
 		e.emitImage("tag", img, target)
 	}
 	return nil
@@ -76,7 +138,7 @@ func (e *Engine) Tag(ctx context.Context, src, target string) error {
 
 // Load reads images from a docker-archive or OCI layout tarball.
 func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*images.Image, error) {
-	loaded, err := e.Images.Load(ctx, r)
+	loaded, err := e.images.Load(ctx, r)
 	for _, img := range loaded {
 		e.emitImage("load", img, "")
 	}
@@ -85,11 +147,11 @@ func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*images.Image, error)
 
 // Save writes images to an archive.
 func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format images.SaveFormat) error {
-	if err := e.Images.Save(ctx, w, refs, format); err != nil {
+	if err := e.images.Save(ctx, w, refs, format); err != nil {
 		return err
 	}
 	for _, ref := range refs {
-		if img, err := e.Images.Resolve(ctx, ref); err == nil {
+		if img, err := e.images.Resolve(ctx, ref); err == nil {
 			e.emitImage("save", img, ref)
 		}
 	}
@@ -98,7 +160,7 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format im
 
 // Import makes a one-layer image from a rootfs tarball.
 func (e *Engine) Import(ctx context.Context, r io.Reader, opts images.ImportOptions) (*images.Image, error) {
-	img, err := e.Images.Import(ctx, r, opts)
+	img, err := e.images.Import(ctx, r, opts)
 	if err == nil {
 		e.emitImage("import", img, opts.Ref)
 	}

@@ -12,6 +12,35 @@ import (
 	"berth/images/filetree"
 )
 
+// An image's layers analysed, as package filetree builds them: what
+// Layers returns and the UI's Layers tab browses.
+type (
+	// LayerTree is an image's layers combined: each layer's files and
+	// what they change, and the space wasted.
+	LayerTree = filetree.Image
+	// FileNode is one path in a layer's tree, with what the layer does to
+	// it.
+	FileNode = filetree.Node
+	// FileChange is what a layer does to a path.
+	FileChange = filetree.Change
+	// FileKind is the type of a file in a layer.
+	FileKind = filetree.Kind
+)
+
+// What a layer does to a path, relative to the layers below.
+const (
+	FileAdded    = filetree.Added
+	FileModified = filetree.Modified
+	FileRemoved  = filetree.Removed
+)
+
+// FileHardlink is a further name of a file earlier in the same layer.
+const FileHardlink = filetree.Hardlink
+
+// FileModeString is the ls -l form of a file's kind and mode:
+// "drwxr-xr-x".
+func FileModeString(k FileKind, mode uint32) string { return filetree.ModeString(k, mode) }
+
 // layerCacheEntries bounds the file entries a LayerAnalyser keeps in
 // memory (about 100 bytes each); the disk cache holds the rest.
 const layerCacheEntries = 250_000
@@ -27,30 +56,30 @@ type LayerAnalyser struct {
 // NewLayerAnalyser makes an analyser with its own memory cache; the disk
 // cache is shared by every analyser of the state root.
 func (e *Engine) NewLayerAnalyser() *LayerAnalyser {
-	return &LayerAnalyser{e: e, cache: filetree.NewCache(e.Images.LayerCacheDir(), layerCacheEntries)}
+	return &LayerAnalyser{e: e, cache: filetree.NewCache(e.images.LayerCacheDir(), layerCacheEntries)}
 }
 
 // Layers analyses the image ref names with a one-off analyser: the disk
 // cache only.
-func (e *Engine) Layers(ctx context.Context, ref string) (*filetree.Image, error) {
+func (e *Engine) Layers(ctx context.Context, ref string) (*LayerTree, error) {
 	return e.NewLayerAnalyser().Layers(ctx, ref)
 }
 
 // Layers analyses the image ref names: each layer's files and what they
 // change, the instruction that made each layer, and the space wasted.
 // Layers not yet unpacked are unpacked first.
-func (a *LayerAnalyser) Layers(ctx context.Context, ref string) (*filetree.Image, error) {
-	img, err := a.e.Images.Resolve(ctx, ref)
+func (a *LayerAnalyser) Layers(ctx context.Context, ref string) (*LayerTree, error) {
+	img, err := a.e.images.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	id := img.ID.String()
 	// By ID: the history of the image resolved, even if ref moves meanwhile.
-	hist, err := a.e.Images.History(ctx, id)
+	hist, err := a.e.images.History(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", ref, err)
 	}
-	dirs, err := a.e.Images.Snapshots(ctx, img)
+	dirs, err := a.e.images.Snapshots(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("layers of %s: %w", ref, err)
 	}

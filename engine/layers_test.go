@@ -178,7 +178,7 @@ func TestLayers(t *testing.T) {
 
 	// Each layer's analysis is cached on disk by diffID, and goes with the
 	// image.
-	cacheDir := e.Images.LayerCacheDir()
+	cacheDir := engine.ImageStore(e).LayerCacheDir()
 	for _, l := range layers {
 		if _, err := os.Stat(filepath.Join(cacheDir, sha(l).Hex)); err != nil {
 			t.Errorf("no cache file for layer %s: %v", sha(l), err)
@@ -241,7 +241,7 @@ func BenchmarkLayersCold(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		if err := os.RemoveAll(e.Images.LayerCacheDir()); err != nil {
+		if err := os.RemoveAll(engine.ImageStore(e).LayerCacheDir()); err != nil {
 			b.Fatal(err)
 		}
 		a := e.NewLayerAnalyser()

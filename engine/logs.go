@@ -7,6 +7,33 @@ import (
 	"berth/containers/logfile"
 )
 
+// A container's json-file log, as package logfile reads it: by entry
+// (Logs, the CLI) or by display line and position (a LogPager, the UI's
+// Logs tab, which opens the file at the container's LogPath).
+type (
+	// LogEntry is one line of a container's output, or a piece of one,
+	// with its stream and time.
+	LogEntry = logfile.Entry
+	// LogPager reads a log by display line from any position, without
+	// holding the log in memory; positions survive rotation.
+	LogPager = logfile.Pager
+	// LogPos is where a display line starts in a log.
+	LogPos = logfile.Pos
+	// LogLine is one display line of a log.
+	LogLine = logfile.Line
+)
+
+// OpenLogPager opens the log at path (a container's LogPath) and its
+// rotated files. A missing log is errdefs.ErrNotFound (and
+// fs.ErrNotExist).
+func OpenLogPager(path string) (*LogPager, error) { return logfile.OpenPager(path) }
+
+// ReadLogFile calls fn for each entry of the log at path, oldest first.
+// A missing log is errdefs.ErrNotFound (and fs.ErrNotExist).
+func ReadLogFile(ctx context.Context, path string, fn func(LogEntry) error) error {
+	return logfile.Read(ctx, path, logfile.ReadOptions{Tail: -1}, fn)
+}
+
 // LogsOptions select what Logs reads.
 type LogsOptions struct {
 	Follow       bool

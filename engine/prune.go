@@ -66,7 +66,7 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, i
 	if err != nil {
 		return nil, 0, err
 	}
-	deleted, freed, err := e.Images.Prune(ctx, all, inUse)
+	deleted, freed, err := e.images.Prune(ctx, all, inUse)
 	e.emitDeleted(deleted)
 	return deleted, freed, err
 }
@@ -78,7 +78,7 @@ func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]images.Delete
 	if err != nil {
 		return nil, 0, err
 	}
-	return e.Images.Pruneable(ctx, all, inUse)
+	return e.images.Pruneable(ctx, all, inUse)
 }
 
 // PruneBuildCache frees the build cache (`builder prune`): the images of
@@ -94,5 +94,5 @@ func (e *Engine) PruneBuildCache(ctx context.Context) (int, int64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return e.Images.PruneCache(ctx, inUse)
+	return e.images.PruneCache(ctx, inUse)
 }

@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers"
 	"berth/engine"
 	"berth/ui/common"
 	"berth/ui/dialog"
@@ -269,7 +268,7 @@ func (m *Model) openRunForm() tea.Cmd {
 
 // runDoneMsg: the form's container was created and started.
 type runDoneMsg struct {
-	c           *containers.Container
+	c           *engine.Container
 	interactive bool
 	command     string
 }

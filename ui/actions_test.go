@@ -224,7 +224,7 @@ func TestActionsOnTheEngine(t *testing.T) {
 	}
 	_, cmd = m.Update(keyMsg("y"))
 	run(t, m, cmd)
-	if imgs, _ := e.Images.List(ctx); len(imgs) != 1 {
+	if imgs, _ := e.ListImages(ctx, engine.ListImagesOptions{}); len(imgs) != 1 {
 		t.Errorf("%d images after prune, want busybox alone", len(imgs))
 	}
 	// Tag.
@@ -233,7 +233,7 @@ func TestActionsOnTheEngine(t *testing.T) {
 	typeText(m, "mytag:1")
 	_, cmd = m.Update(keyMsg("enter"))
 	run(t, m, cmd)
-	if _, err := e.Images.Resolve(ctx, "mytag:1"); err != nil {
+	if _, err := e.ResolveImage(ctx, "mytag:1"); err != nil {
 		t.Errorf("t did not tag: %v", err)
 	}
 	if !strings.Contains(view(m), "$ berth tag busybox:latest mytag:1") {
@@ -315,7 +315,7 @@ func TestBuildFromTheUI(t *testing.T) {
 	if r, ok := m.imgs.Selected(); !ok || r.ref() != "ui-built:1" {
 		t.Errorf("selected %v, want the new image", r.ref())
 	}
-	if _, err := e.Images.Resolve(context.Background(), "ui-built:1"); err != nil {
+	if _, err := e.ResolveImage(context.Background(), "ui-built:1"); err != nil {
 		t.Fatal(err)
 	}
 	// A second build of the same context is all cache.

@@ -15,9 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"berth/containers"
 	"berth/engine"
-	"berth/events"
 	"berth/ui/common"
 	"berth/ui/dialog"
 	"berth/ui/keys"
@@ -65,7 +63,7 @@ type Model struct {
 	kind          kind
 	focus         focus
 
-	ctrs    *table.Model[*containers.Container]
+	ctrs    *table.Model[*engine.Container]
 	imgs    *table.Model[imageRow]
 	used    map[string]int // image ID -> containers using it
 	history *stats.History
@@ -82,7 +80,7 @@ type Model struct {
 	status    common.StatusMsg
 	statusErr bool
 
-	events <-chan events.Event
+	events <-chan engine.Event
 	cancel context.CancelFunc
 	// The stats history is fed while any container runs; with none
 	// running, nothing is sampled at all (an idle UI costs nothing).
@@ -153,7 +151,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.wheel(msg)
 
 	case containersMsg:
-		m.ctrs.SetRows(slices.DeleteFunc(msg.list, isBuildStep))
+		m.ctrs.SetRows(slices.DeleteFunc(msg.list, engine.IsBuildStep))
 		m.countUsers()
 		return tea.Batch(m.selectionChanged(), m.syncStats())
 	case containerMsg:
@@ -362,7 +360,7 @@ func (m *Model) countUsers() {
 
 // event applies one engine event: containers are re-read one by one,
 // images reloaded (one small index file).
-func (m *Model) event(ev events.Event) tea.Cmd {
+func (m *Model) event(ev engine.Event) tea.Cmd {
 	switch ev.Type {
 	case "container":
 		return loadContainer(m.c, ev.Actor.ID)
@@ -372,13 +370,8 @@ func (m *Model) event(ev events.Event) tea.Cmd {
 	return nil
 }
 
-// isBuildStep: a build's own RUN container, never listed.
-func isBuildStep(c *containers.Container) bool {
-	return c.Config.Labels[containers.BuildStepLabel] != ""
-}
-
 func (m *Model) containerChanged(msg containerMsg) tea.Cmd {
-	if msg.c != nil && isBuildStep(msg.c) {
+	if msg.c != nil && engine.IsBuildStep(msg.c) {
 		return nil
 	}
 	sel := m.selectedKey()

@@ -10,10 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"berth/buildfile"
-	"berth/buildfile/buildctx"
 	"berth/engine"
-	"berth/images"
 	"berth/internal/shellwords"
 	"berth/ui/common"
 	"berth/ui/dialog"
@@ -22,9 +19,9 @@ import (
 // buildMsg is one event of a build the UI runs, or its end.
 type buildMsg struct {
 	id   int // which build (a later one replaces the view)
-	ev   *buildfile.Event
+	ev   *engine.BuildEvent
 	done bool
-	img  *images.Image
+	img  *engine.Image
 	tag  string
 	err  error
 }
@@ -73,7 +70,7 @@ func (m *Model) startBuild(dir, file, tag string) tea.Cmd {
 	go func() {
 		defer close(ch)
 		defer cancel()
-		img, err := runBuild(ctx, e, dir, file, tag, func(ev buildfile.Event) {
+		img, err := runBuild(ctx, e, dir, file, tag, func(ev engine.BuildEvent) {
 			select {
 			case ch <- buildMsg{id: id, ev: &ev}:
 			case <-ctx.Done():
@@ -85,8 +82,8 @@ func (m *Model) startBuild(dir, file, tag string) tea.Cmd {
 	return tea.Batch(common.Status("building…", view.title), nextBuild(ch))
 }
 
-func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, progress func(buildfile.Event)) (*images.Image, error) {
-	bctx, err := buildctx.FromDir(nonEmpty(dir, "."))
+func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, progress func(engine.BuildEvent)) (*engine.Image, error) {
+	bctx, err := engine.OpenBuildContext(nonEmpty(dir, "."))
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +97,7 @@ func runBuild(ctx context.Context, e *engine.Engine, dir, file, tag string, prog
 	if tag != "" {
 		tags = []string{tag}
 	}
-	return e.Build(ctx, buildfile.Options{Context: bctx, Dockerfile: df, DockerfileName: name, Tags: tags, Progress: progress})
+	return e.Build(ctx, engine.BuildOptions{Context: bctx, Dockerfile: df, DockerfileName: name, Tags: tags, Progress: progress})
 }
 
 func nextBuild(ch <-chan buildMsg) tea.Cmd {
@@ -130,7 +127,7 @@ func (m *Model) buildEvent(msg buildMsg) tea.Cmd {
 	key := msg.img.ID.String()
 	if msg.tag != "" {
 		text = "built " + msg.tag
-		if t, err := images.NormalizeTag(msg.tag); err == nil {
+		if t, err := engine.NormalizeTag(msg.tag); err == nil {
 			key += " " + t
 		}
 	}
@@ -146,14 +143,14 @@ type buildView struct {
 	title   string
 	cancel  context.CancelFunc
 	started time.Time
-	log     buildfile.StepLog
+	log     engine.BuildStepLog
 	done    bool
 	result  string
 }
 
-func (v *buildView) add(ev buildfile.Event) { v.log.Add(ev) }
+func (v *buildView) add(ev engine.BuildEvent) { v.log.Add(ev) }
 
-func (v *buildView) finish(img *images.Image, err error, now time.Time) {
+func (v *buildView) finish(img *engine.Image, err error, now time.Time) {
 	v.done, v.log.Tail = true, nil
 	took := now.Sub(v.started).Round(100 * time.Millisecond)
 	if err != nil {

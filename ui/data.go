@@ -7,28 +7,25 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers"
 	"berth/engine"
 	"berth/errdefs"
-	"berth/events"
-	"berth/images"
 	"berth/ui/common"
 )
 
 // containersMsg is a full load of the container list.
-type containersMsg struct{ list []*containers.Container }
+type containersMsg struct{ list []*engine.Container }
 
 // containerMsg is one container re-read after an event; nil c: it is gone.
 type containerMsg struct {
 	id string
-	c  *containers.Container
+	c  *engine.Container
 }
 
 // imagesMsg is a full load of the image list.
-type imagesMsg struct{ list []*images.Image }
+type imagesMsg struct{ list []*engine.Image }
 
 // eventMsg is one engine event, from any berth process.
-type eventMsg struct{ ev events.Event }
+type eventMsg struct{ ev engine.Event }
 
 // eventsClosedMsg: the event stream ended (the UI is closing).
 type eventsClosedMsg struct{}
@@ -58,7 +55,7 @@ func loadContainer(c *common.Common, id string) tea.Cmd {
 
 func loadImages(c *common.Common) tea.Cmd {
 	return func() tea.Msg {
-		list, err := c.Engine.Images.List(c.Ctx)
+		list, err := c.Engine.ListImages(c.Ctx, engine.ListImagesOptions{})
 		if err != nil {
 			return common.Err("list images", err)
 		}
@@ -67,12 +64,12 @@ func loadImages(c *common.Common) tea.Cmd {
 }
 
 // subscribeEvents follows the engine's event log from now on.
-func subscribeEvents(ctx context.Context, e *engine.Engine) <-chan events.Event {
-	return e.Events().Subscribe(ctx, events.Filter{})
+func subscribeEvents(ctx context.Context, e *engine.Engine) <-chan engine.Event {
+	return e.SubscribeEvents(ctx, engine.EventFilter{})
 }
 
 // nextEvent waits for the next event; the app re-arms it after each one.
-func nextEvent(ch <-chan events.Event) tea.Cmd {
+func nextEvent(ch <-chan engine.Event) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {

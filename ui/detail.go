@@ -9,8 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"berth/containers"
-	"berth/containers/changes"
+	"berth/engine"
 	"berth/ui/common"
 	"berth/ui/layers"
 	"berth/ui/logs"
@@ -70,7 +69,7 @@ type detail struct {
 	layers *layers.Model
 	text   *textview.Model
 
-	ctr    *containers.Container
+	ctr    *engine.Container
 	img    imageRow
 	hasImg bool
 	// gen counts selections and tab switches; a text load started for an
@@ -206,7 +205,7 @@ func (d *detail) showNone(k kind) tea.Cmd {
 	return nil
 }
 
-func (d *detail) showContainer(c *containers.Container) tea.Cmd {
+func (d *detail) showContainer(c *engine.Container) tea.Cmd {
 	if d.kind == kindContainers && d.ctr != nil && d.ctr.ID == c.ID {
 		return d.containerUpdated(c)
 	}
@@ -216,7 +215,7 @@ func (d *detail) showContainer(c *containers.Container) tea.Cmd {
 
 // containerUpdated takes a new record of the container shown (its state
 // changed): tabs that show state refresh.
-func (d *detail) containerUpdated(c *containers.Container) tea.Cmd {
+func (d *detail) containerUpdated(c *engine.Container) tea.Cmd {
 	wasRunning := d.ctr != nil && d.ctr.State.Running
 	d.ctr = c
 	switch d.tab() {
@@ -332,9 +331,9 @@ func (d *detail) loadChanges() tea.Cmd {
 		for _, ch := range chs {
 			s := st.Modified
 			switch ch.Kind {
-			case changes.Added:
+			case engine.ChangeAdded:
 				s = st.Added
-			case changes.Deleted:
+			case engine.ChangeDeleted:
 				s = st.Removed
 			}
 			lines = append(lines, s.Render(ch.Kind.String())+" "+ch.Path)
@@ -347,7 +346,7 @@ func (d *detail) loadHistory(ref string) tea.Cmd {
 	gen, c := d.gen, d.c
 	d.text.SetPlaceholder("reading history…")
 	return func() tea.Msg {
-		hist, err := c.Engine.Images.History(c.Ctx, ref)
+		hist, err := c.Engine.ImageHistory(c.Ctx, ref)
 		if err != nil {
 			return textMsg{gen: gen, lines: []string{"history: " + err.Error()}}
 		}

@@ -9,8 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers"
-	"berth/images"
+	"berth/engine"
 	"berth/ui/common"
 	"berth/ui/styles"
 )
@@ -47,7 +46,7 @@ func (d *detail) loadImageInspect(ref string) tea.Cmd {
 	gen, c := d.gen, d.c
 	d.text.SetPlaceholder("reading image…")
 	return func() tea.Msg {
-		img, err := c.Engine.Images.Resolve(c.Ctx, ref)
+		img, err := c.Engine.ResolveImage(c.Ctx, ref)
 		if err != nil {
 			return textMsg{gen: gen, lines: []string{"inspect: " + err.Error()}}
 		}
@@ -93,7 +92,7 @@ func (d *detail) loadImageInspect(ref string) tea.Cmd {
 
 // containerInspect is the Inspect tab: what a person looks for first
 // (config, env, mounts, labels, limits), then the whole record as JSON.
-func containerInspect(c *common.Common, ct *containers.Container) []string {
+func containerInspect(c *common.Common, ct *engine.Container) []string {
 	st := c.Styles
 	sh := &sheet{st: st}
 	sec, kv := sh.section, sh.kv
@@ -148,7 +147,7 @@ func containerInspect(c *common.Common, ct *containers.Container) []string {
 	return sh.lines
 }
 
-func restartPolicy(ct *containers.Container) string {
+func restartPolicy(ct *engine.Container) string {
 	p := ct.HostConfig.RestartPolicy
 	if p.Name == "" {
 		return "no"
@@ -200,7 +199,7 @@ func labelLines(m map[string]string) []string {
 func familiar(names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = images.FamiliarName(n)
+		out[i] = engine.FamiliarName(n)
 	}
 	return out
 }

@@ -7,8 +7,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"berth/containers"
-	"berth/images"
+	"berth/engine"
 	"berth/ui/common"
 	"berth/ui/stats"
 	"berth/ui/styles"
@@ -18,13 +17,13 @@ import (
 // imageRow is one line of the images list: an image under one of its
 // names (an image with three tags is three rows, as `docker images`).
 type imageRow struct {
-	img       *images.Image
+	img       *engine.Image
 	repo, tag string
 	key       string // id + name: unique per row
 }
 
 // imageRows spreads images over their names.
-func imageRows(imgs []*images.Image) []imageRow {
+func imageRows(imgs []*engine.Image) []imageRow {
 	var rows []imageRow
 	for _, img := range imgs {
 		if len(img.RepoTags) == 0 {
@@ -32,7 +31,7 @@ func imageRows(imgs []*images.Image) []imageRow {
 			continue
 		}
 		for _, t := range img.RepoTags {
-			name := images.FamiliarName(t)
+			name := engine.FamiliarName(t)
 			repo, tag := name, "<none>"
 			if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
 				repo, tag = name[:i], name[i+1:]
@@ -61,13 +60,13 @@ func shortID(id string) string {
 
 // stateRank orders containers running first, then paused, restarting,
 // created, exited.
-func stateRank(st containers.State) int {
+func stateRank(st engine.State) int {
 	switch {
 	case st.Running && !st.Paused:
 		return 0
 	case st.Paused:
 		return 1
-	case st.Restarting || st.Status == containers.StatusRestarting:
+	case st.Restarting || st.Status == engine.StatusRestarting:
 		return 2
 	case st.StartedAt.IsZero():
 		return 3
@@ -77,7 +76,7 @@ func stateRank(st containers.State) int {
 
 // uptime is how long a running container has run ("3 minutes"), or
 // since when a stopped one is stopped ("2 hours ago").
-func uptime(c *containers.Container, now time.Time) string {
+func uptime(c *engine.Container, now time.Time) string {
 	switch {
 	case c.State.Running:
 		return common.Duration(now.Sub(c.State.StartedAt))
@@ -88,14 +87,14 @@ func uptime(c *containers.Container, now time.Time) string {
 }
 
 // containerImage is the image as the person named it.
-func containerImage(c *containers.Container) string {
+func containerImage(c *engine.Container) string {
 	if c.Config.Image != "" {
 		return c.Config.Image
 	}
 	return shortID(c.Image)
 }
 
-func stateStyle(st *styles.Styles, c *containers.Container) lipgloss.Style {
+func stateStyle(st *styles.Styles, c *engine.Container) lipgloss.Style {
 	switch stateRank(c.State) {
 	case 0:
 		return st.Running
@@ -107,9 +106,9 @@ func stateStyle(st *styles.Styles, c *containers.Container) lipgloss.Style {
 	return st.Exited
 }
 
-func newContainerTable(c *common.Common, h *stats.History) *table.Model[*containers.Container] {
+func newContainerTable(c *common.Common, h *stats.History) *table.Model[*engine.Container] {
 	now := c.Now
-	latest := func(ct *containers.Container) (cpu, mem string) {
+	latest := func(ct *engine.Container) (cpu, mem string) {
 		if !ct.State.Running {
 			return "", ""
 		}
@@ -118,31 +117,31 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*contain
 		}
 		return "…", "…"
 	}
-	cols := []table.Column[*containers.Container]{
-		{Title: "NAME", Width: 14, Flex: true, Cell: func(ct *containers.Container) string { return ct.Name },
-			Less: func(a, b *containers.Container) bool { return a.Name < b.Name }},
+	cols := []table.Column[*engine.Container]{
+		{Title: "NAME", Width: 14, Flex: true, Cell: func(ct *engine.Container) string { return ct.Name },
+			Less: func(a, b *engine.Container) bool { return a.Name < b.Name }},
 		{Title: "IMAGE", Width: 14, Flex: true, Cell: containerImage,
-			Less: func(a, b *containers.Container) bool { return containerImage(a) < containerImage(b) }},
-		{Title: "STATE", Width: 10, Cell: func(ct *containers.Container) string { return ct.State.String() },
-			Style: func(ct *containers.Container) lipgloss.Style { return stateStyle(c.Styles, ct) },
-			Less:  func(a, b *containers.Container) bool { return stateRank(a.State) < stateRank(b.State) }},
-		{Title: "UPTIME", Width: 14, Cell: func(ct *containers.Container) string { return uptime(ct, now()) },
-			Less: func(a, b *containers.Container) bool { return a.State.StartedAt.After(b.State.StartedAt) }},
-		{Title: "CPU", Width: 6, Cell: func(ct *containers.Container) string { cpu, _ := latest(ct); return cpu },
-			Less: func(a, b *containers.Container) bool { return cpuOf(h, a) > cpuOf(h, b) }},
-		{Title: "MEM", Width: 9, Cell: func(ct *containers.Container) string { _, mem := latest(ct); return mem },
-			Less: func(a, b *containers.Container) bool { return memOf(h, a) > memOf(h, b) }},
+			Less: func(a, b *engine.Container) bool { return containerImage(a) < containerImage(b) }},
+		{Title: "STATE", Width: 10, Cell: func(ct *engine.Container) string { return ct.State.String() },
+			Style: func(ct *engine.Container) lipgloss.Style { return stateStyle(c.Styles, ct) },
+			Less:  func(a, b *engine.Container) bool { return stateRank(a.State) < stateRank(b.State) }},
+		{Title: "UPTIME", Width: 14, Cell: func(ct *engine.Container) string { return uptime(ct, now()) },
+			Less: func(a, b *engine.Container) bool { return a.State.StartedAt.After(b.State.StartedAt) }},
+		{Title: "CPU", Width: 6, Cell: func(ct *engine.Container) string { cpu, _ := latest(ct); return cpu },
+			Less: func(a, b *engine.Container) bool { return cpuOf(h, a) > cpuOf(h, b) }},
+		{Title: "MEM", Width: 9, Cell: func(ct *engine.Container) string { _, mem := latest(ct); return mem },
+			Less: func(a, b *engine.Container) bool { return memOf(h, a) > memOf(h, b) }},
 		{Title: "PORTS", Width: 12, Flex: true, MinTotal: 100, Cell: ports},
-		{Title: "ID", Width: 12, MinTotal: 130, Cell: func(ct *containers.Container) string { return shortID(ct.ID) }},
+		{Title: "ID", Width: 12, MinTotal: 130, Cell: func(ct *engine.Container) string { return shortID(ct.ID) }},
 	}
-	return table.New(c, table.Options[*containers.Container]{
+	return table.New(c, table.Options[*engine.Container]{
 		Columns: cols,
-		Key:     func(ct *containers.Container) string { return ct.ID },
+		Key:     func(ct *engine.Container) string { return ct.ID },
 		Empty:   "no containers yet: r runs one from an image",
-		Text: func(ct *containers.Container) string {
+		Text: func(ct *engine.Container) string {
 			return ct.Name + " " + containerImage(ct) + " " + ct.State.String() + " " + ct.ID
 		},
-		Base: func(a, b *containers.Container) bool {
+		Base: func(a, b *engine.Container) bool {
 			if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {
 				return ra < rb
 			}
@@ -151,14 +150,14 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*contain
 	})
 }
 
-func cpuOf(h *stats.History, c *containers.Container) float64 {
+func cpuOf(h *stats.History, c *engine.Container) float64 {
 	if s, ok := h.Latest(c.ID); ok && c.State.Running {
 		return s.CPUPercent
 	}
 	return -1
 }
 
-func memOf(h *stats.History, c *containers.Container) uint64 {
+func memOf(h *stats.History, c *engine.Container) uint64 {
 	if s, ok := h.Latest(c.ID); ok && c.State.Running {
 		return s.MemUsage
 	}
@@ -167,7 +166,7 @@ func memOf(h *stats.History, c *containers.Container) uint64 {
 
 // ports lists published ports; containers publish none until networks
 // land, so the column shows the network mode meanwhile.
-func ports(c *containers.Container) string {
+func ports(c *engine.Container) string {
 	if c.HostConfig.NetworkMode == "host" {
 		return "host network"
 	}

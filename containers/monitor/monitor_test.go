@@ -61,12 +61,24 @@ func waitFor(t *testing.T, what string, cond func() bool, describe ...func() str
 	}
 }
 
+// store opens the container store of e's state root beside the engine,
+// as a second berth process would: the tests look at what the monitor
+// writes there.
+func store(t testing.TB, e *engine.Engine) *containers.Store {
+	t.Helper()
+	s, err := containers.OpenStoreWith(filepath.Join(e.Root(), "containers"), containers.OpenOptions{KeepLeftovers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // rawState is state.json as the monitor wrote it (LoadState corrects the
 // state of a container whose monitor is gone; this does not).
 func rawState(t *testing.T, e *engine.Engine, id string) containers.State {
 	t.Helper()
 	var st containers.State
-	b, err := os.ReadFile(filepath.Join(e.Containers().Dir(id), "state.json"))
+	b, err := os.ReadFile(filepath.Join(store(t, e).Dir(id), "state.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +119,7 @@ type client struct {
 // dial connects to the monitor's attach socket without saying hello.
 func dial(t *testing.T, e *engine.Engine, id string) net.Conn {
 	t.Helper()
-	addr, done, err := monitor.SocketAddr(e.Containers().Dir(id))
+	addr, done, err := monitor.SocketAddr(store(t, e).Dir(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +206,7 @@ func result(t *testing.T, ch <-chan session, close func() error) session {
 func monitorGone(t *testing.T, e *engine.Engine, id string, pid int) {
 	t.Helper()
 	waitFor(t, "the monitor to exit", func() bool {
-		return !e.Containers().MonitorAlive(id) && (pid == 0 || gone(pid))
+		return !store(t, e).MonitorAlive(id) && (pid == 0 || gone(pid))
 	})
 }
 
@@ -446,7 +458,7 @@ func TestMonitorKilled(t *testing.T) {
 	waitFor(t, "the monitor and the container's process to end", func() bool {
 		return gone(st.MonitorPid) && gone(st.Pid)
 	})
-	waitFor(t, "the monitor lock to be free", func() bool { return !e.Containers().MonitorAlive(c.ID) })
+	waitFor(t, "the monitor lock to be free", func() bool { return !store(t, e).MonitorAlive(c.ID) })
 
 	if raw := rawState(t, e, c.ID); raw.Status != containers.StatusRunning || raw.Pid != st.Pid {
 		t.Errorf("state file %+v: the monitor had no chance to record an exit", raw)
@@ -489,7 +501,7 @@ func TestMonitorKilled(t *testing.T) {
 	if _, err := e.Get(ctx, c.ID); err == nil {
 		t.Error("the container is still there after remove")
 	}
-	if _, err := os.Stat(e.Containers().Dir(c.ID)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(store(t, e).Dir(c.ID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("container dir after remove: %v", err)
 	}
 	noCgroup(t, c)
@@ -525,7 +537,7 @@ func TestStopAnywhereInBackoff(t *testing.T) {
 			t.Fatalf("round %d: stop: %v", i, err)
 		}
 		waitFor(t, fmt.Sprintf("round %d: the monitor to exit after the stop", i), func() bool {
-			return !e.Containers().MonitorAlive(c.ID)
+			return !store(t, e).MonitorAlive(c.ID)
 		}, func() string { return fmt.Sprintf("%#v", rawState(t, e, c.ID)) })
 		if st := rawState(t, e, c.ID); st.Active() || !st.StoppedByUser {
 			t.Fatalf("round %d: state after stop %+v", i, st)

@@ -12,7 +12,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"berth/images/filetree"
+	"berth/engine"
 	"berth/ui/common"
 )
 
@@ -36,7 +36,7 @@ type treeKey struct {
 // Model is the Layers pane.
 type Model struct {
 	c    *common.Common
-	load func(ctx context.Context, ref string) (*filetree.Image, error)
+	load func(ctx context.Context, ref string) (*engine.LayerTree, error)
 	w, h int
 
 	ref     string
@@ -44,14 +44,14 @@ type Model struct {
 	cancel  context.CancelFunc
 	loading bool
 	err     error
-	img     *filetree.Image
+	img     *engine.LayerTree
 
 	focus       focus
 	layer       int // the selected layer
 	layerTop    int // first layer row shown
 	onlyChanges bool
 
-	trees  map[treeKey]*filetree.Node
+	trees  map[treeKey]*engine.FileNode
 	rows   []row
 	cursor int // the tree row selected
 	top    int // first tree row shown
@@ -66,13 +66,13 @@ type Model struct {
 type loadedMsg struct {
 	ref string
 	gen int
-	img *filetree.Image
+	img *engine.LayerTree
 	err error
 }
 
 // New makes an empty Layers pane; Open shows an image in it.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, onlyChanges: true, trees: map[treeKey]*filetree.Node{}}
+	m := &Model{c: c, onlyChanges: true, trees: map[treeKey]*engine.FileNode{}}
 	if c.Engine != nil {
 		a := c.Engine.NewLayerAnalyser() // its cache lives as long as the pane
 		m.load = a.Layers
@@ -274,7 +274,7 @@ func (m *Model) move(d int) {
 }
 
 // tree is the selected layer's tree, built once.
-func (m *Model) tree() *filetree.Node {
+func (m *Model) tree() *engine.FileNode {
 	k := treeKey{m.layer, m.onlyChanges}
 	if t, ok := m.trees[k]; ok {
 		return t

@@ -1,12 +1,12 @@
 package layers
 
 import (
-	"berth/images/filetree"
+	"berth/engine"
 )
 
 // row is one line of the file tree on screen.
 type row struct {
-	n     *filetree.Node
+	n     *engine.FileNode
 	depth int
 	path  string // the node's path, the key of its fold state
 }
@@ -40,10 +40,10 @@ func (f *folds) setAll(folded bool) {
 
 // flatten lists the rows of the tree under root that unfolded
 // directories show, depth first.
-func flatten(root *filetree.Node, f *folds) []row {
+func flatten(root *engine.FileNode, f *folds) []row {
 	var out []row
-	var walk func(n *filetree.Node, prefix string, depth int)
-	walk = func(n *filetree.Node, prefix string, depth int) {
+	var walk func(n *engine.FileNode, prefix string, depth int)
+	walk = func(n *engine.FileNode, prefix string, depth int) {
 		for _, c := range n.Children {
 			p := prefix + "/" + c.Name
 			out = append(out, row{n: c, depth: depth, path: p})

@@ -8,7 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"berth/images/filetree"
+	"berth/engine"
 	"berth/ui/common"
 )
 
@@ -311,8 +311,8 @@ func (m *Model) treeRows(w, rows int) []string {
 		b.WriteString(n.Change.Marker())
 		b.WriteByte(' ')
 		if detail {
-			mode, owner := filetree.ModeString(n.Kind, n.Mode), fmt.Sprintf("%d:%d", n.UID, n.GID)
-			if n.Change == filetree.Removed {
+			mode, owner := engine.FileModeString(n.Kind, n.Mode), fmt.Sprintf("%d:%d", n.UID, n.GID)
+			if n.Change == engine.FileRemoved {
 				mode, owner = "", "" // what was there is gone
 			}
 			fmt.Fprintf(&b, "%-*s %*s ", permWidth, mode, m.ownerW, owner)
@@ -332,7 +332,7 @@ func (m *Model) treeRows(w, rows int) []string {
 			b.WriteByte('/')
 		}
 		switch {
-		case n.Kind == filetree.Hardlink:
+		case n.Kind == engine.FileHardlink:
 			b.WriteString(" ⇒ " + n.Link) // another name of that file
 		case n.Link != "":
 			b.WriteString(" → " + n.Link)
@@ -341,11 +341,11 @@ func (m *Model) treeRows(w, rows int) []string {
 		switch {
 		case i == m.cursor:
 			line = m.cursorStyle(focusTree).Render(common.Fit(line, w))
-		case n.Change == filetree.Added:
+		case n.Change == engine.FileAdded:
 			line = st.Added.Render(line)
-		case n.Change == filetree.Modified:
+		case n.Change == engine.FileModified:
 			line = st.Modified.Render(line)
-		case n.Change == filetree.Removed:
+		case n.Change == engine.FileRemoved:
 			line = st.Removed.Render(line)
 		}
 		out = append(out, line)

@@ -1,5 +1,5 @@
 // Package logs is the Logs tab: a viewer of a container's log that reads
-// the log file by position (logfile.Pager) and holds only a window of lines
+// the log file by position (engine.LogPager) and holds only a window of lines
 // around what is on screen, so a log of any size opens at once.
 //
 // It follows new output (woken by inotify on the log's directory), searches
@@ -18,7 +18,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers/logfile"
+	"berth/engine"
 	"berth/ui/common"
 )
 
@@ -34,7 +34,7 @@ const (
 
 // line is a log line as the pane keeps it.
 type line struct {
-	pos, next logfile.Pos
+	pos, next engine.LogPos
 	partial   bool
 	stderr    bool
 	time      string // formatted for the prefix
@@ -48,7 +48,7 @@ type line struct {
 	hl    [][2]int
 }
 
-func newLine(l logfile.Line) *line {
+func newLine(l engine.LogLine) *line {
 	text, ascii := display(l.Text)
 	return &line{
 		pos: l.Pos, next: l.Next, partial: l.Partial, stderr: l.Stream == "stderr",
@@ -71,7 +71,7 @@ type Model struct {
 
 	id, name, path string
 	gen            int // bumped by Open and Close: older messages are dropped
-	pager          *logfile.Pager
+	pager          *engine.LogPager
 	watch          *watcher
 	waiting        bool // a wait for the watcher is armed
 	opening        bool
@@ -98,7 +98,7 @@ type Model struct {
 
 	query, qlow  string
 	backward     bool // the search goes up (n repeats it, N reverses)
-	match        logfile.Pos
+	match        engine.LogPos
 	hasMatch     bool
 	searchSeq    int
 	cancelSearch context.CancelFunc
@@ -142,7 +142,7 @@ func (m *Model) openCmd(w *watcher) tea.Cmd {
 			// watching is missed.
 			w = newWatcher(path)
 		}
-		p, err := logfile.OpenPager(path)
+		p, err := engine.OpenLogPager(path)
 		if err != nil {
 			return openedMsg{gen: gen, id: id, watch: w, missing: errors.Is(err, fs.ErrNotExist), err: err}
 		}
@@ -180,7 +180,7 @@ type (
 	openedMsg struct {
 		gen     int
 		id      string
-		pager   *logfile.Pager
+		pager   *engine.LogPager
 		watch   *watcher
 		page    page
 		missing bool
@@ -189,7 +189,7 @@ type (
 	fetchedMsg struct {
 		gen, win int
 		dir      fetchDir
-		anchor   logfile.Pos // where the read started (up, down) or the line to show (at)
+		anchor   engine.LogPos // where the read started (up, down) or the line to show (at)
 		page     page
 		err      error
 	}
@@ -200,7 +200,7 @@ type (
 	}
 	searchedMsg struct {
 		gen, seq int
-		line     logfile.Line
+		line     engine.LogLine
 		found    bool
 		err      error
 	}
@@ -215,7 +215,7 @@ type (
 // page is a run of lines read together, and whether it reaches the start
 // or the end of the log.
 type page struct {
-	lines      []logfile.Line
+	lines      []engine.LogLine
 	head, tail bool
 }
 
@@ -229,16 +229,16 @@ const (
 	loadAt     // ... the lines around one
 )
 
-func tailPage(ctx context.Context, p *logfile.Pager, n int) (page, error) {
+func tailPage(ctx context.Context, p *engine.LogPager, n int) (page, error) {
 	ls, err := p.Before(ctx, p.End(), n)
 	return page{lines: ls, head: isHead(p, ls), tail: true}, err
 }
 
-func isHead(p *logfile.Pager, ls []logfile.Line) bool {
+func isHead(p *engine.LogPager, ls []engine.LogLine) bool {
 	return len(ls) == 0 || ls[0].Pos.Compare(p.Start()) <= 0
 }
 
-func isTail(p *logfile.Pager, ls []logfile.Line) bool {
+func isTail(p *engine.LogPager, ls []engine.LogLine) bool {
 	if len(ls) == 0 {
 		return true
 	}
@@ -398,7 +398,7 @@ func (m *Model) reloadBottom() tea.Cmd {
 		m.reloadMore = true
 		return nil
 	}
-	return m.load(loadBottom, logfile.Pos{})
+	return m.load(loadBottom, engine.LogPos{})
 }
 
 func (m *Model) chunk() int { return max(2*m.viewRows(), minChunk) }
@@ -406,7 +406,7 @@ func (m *Model) chunk() int { return max(2*m.viewRows(), minChunk) }
 func (m *Model) viewRows() int { return max(m.h-1, 0) }
 
 // load replaces the window (see fetchDir) in the background.
-func (m *Model) load(dir fetchDir, at logfile.Pos) tea.Cmd {
+func (m *Model) load(dir fetchDir, at engine.LogPos) tea.Cmd {
 	if m.pager == nil {
 		return nil
 	}
@@ -423,7 +423,7 @@ func (m *Model) load(dir fetchDir, at logfile.Pos) tea.Cmd {
 			pg.lines, err = p.After(ctx, p.Start(), n)
 			pg.head, pg.tail = true, isTail(p, pg.lines)
 		case loadAt:
-			var before, after []logfile.Line
+			var before, after []engine.LogLine
 			before, err = p.Before(ctx, at, n/2)
 			if err == nil {
 				after, err = p.After(ctx, at, n)
@@ -457,7 +457,7 @@ func (m *Model) ensure() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) fetch(dir fetchDir, from logfile.Pos) tea.Cmd {
+func (m *Model) fetch(dir fetchDir, from engine.LogPos) tea.Cmd {
 	if dir == fetchUp {
 		m.loadUp = true
 	} else {
@@ -547,7 +547,7 @@ func (m *Model) fetched(msg fetchedMsg) tea.Cmd {
 	return m.ensure()
 }
 
-func (m *Model) keep(l logfile.Line) *line {
+func (m *Model) keep(l engine.LogLine) *line {
 	nl := newLine(l)
 	m.bytes += len(nl.text)
 	return nl
@@ -706,7 +706,7 @@ func (m *Model) scrollX(d int) {
 
 // showLine brings the line at pos on screen (a third of the way down)
 // when it is in the window and not already visible.
-func (m *Model) showLine(pos logfile.Pos) bool {
+func (m *Model) showLine(pos engine.LogPos) bool {
 	i := m.indexOf(pos)
 	if i < 0 {
 		return false
@@ -720,7 +720,7 @@ func (m *Model) showLine(pos logfile.Pos) bool {
 	return true
 }
 
-func (m *Model) indexOf(pos logfile.Pos) int {
+func (m *Model) indexOf(pos engine.LogPos) int {
 	for i, l := range m.lines {
 		if l.pos == pos {
 			return i
@@ -787,12 +787,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Top):
 		m.follow, m.frozen = false, false
 		if !m.head {
-			return m.load(loadTop, logfile.Pos{})
+			return m.load(loadTop, engine.LogPos{})
 		}
 		m.top, m.row = 0, 0
 	case key.Matches(msg, k.Bottom):
 		if !m.tail {
-			return m.load(loadBottom, logfile.Pos{})
+			return m.load(loadBottom, engine.LogPos{})
 		}
 		m.toBottomRow()
 	case key.Matches(msg, k.Left):
@@ -931,7 +931,7 @@ func (m *Model) nextMatch(up bool) tea.Cmd {
 	}
 }
 
-func (m *Model) search(from logfile.Pos, up bool) tea.Cmd {
+func (m *Model) search(from engine.LogPos, up bool) tea.Cmd {
 	if m.cancelSearch != nil {
 		m.cancelSearch()
 	}

@@ -12,7 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers/logfile"
+	"berth/engine"
 )
 
 // cliStampFormat is the prefix `berth logs -t` writes, so that a saved log
@@ -65,7 +65,7 @@ func saveLog(ctx context.Context, src, dst string, stamps bool) (int, error) {
 	w := bufio.NewWriterSize(f, 256<<10)
 	lines, open := 0, false
 	midLine := map[string]bool{} // per stream, as the CLI marks line starts
-	err = logfile.Read(ctx, src, logfile.ReadOptions{Tail: -1}, func(e logfile.Entry) error {
+	err = engine.ReadLogFile(ctx, src, func(e engine.LogEntry) error {
 		if stamps && !midLine[e.Stream] {
 			w.WriteString(e.Time.UTC().Format(cliStampFormat))
 			w.WriteByte(' ')
