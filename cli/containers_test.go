@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"berth/containers"
-	"berth/containers/logfile"
 	"berth/engine"
 	"berth/errdefs"
 )
@@ -22,19 +21,19 @@ func TestContainerStatus(t *testing.T) {
 	ago := func(d time.Duration) time.Time { return testNow.Add(-d) }
 	tests := []struct {
 		name  string
-		st    containers.State
+		st    engine.State
 		want  string
 		state string
 	}{
-		{"created", containers.State{Status: containers.StatusCreated}, "Created", "created"},
-		{"running", containers.State{Status: containers.StatusRunning, Running: true, StartedAt: ago(3 * time.Second)}, "Up 3 seconds", "running"},
-		{"running an hour", containers.State{Running: true, StartedAt: ago(65 * time.Minute)}, "Up About an hour", "running"},
-		{"paused", containers.State{Status: containers.StatusPaused, Running: true, Paused: true, StartedAt: ago(2 * time.Hour)}, "Up 2 hours (Paused)", "paused"},
-		{"restarting", containers.State{Status: containers.StatusRestarting, Running: true, Restarting: true, ExitCode: 1, FinishedAt: ago(5 * time.Second)}, "Restarting (1) 5 seconds ago", "restarting"},
-		{"exited", containers.State{Status: containers.StatusExited, ExitCode: 0, StartedAt: ago(time.Hour), FinishedAt: ago(2 * time.Minute)}, "Exited (0) 2 minutes ago", "exited"},
-		{"killed", containers.State{ExitCode: 137, StartedAt: ago(time.Hour), FinishedAt: ago(90 * time.Second)}, "Exited (137) About a minute ago", "exited"},
-		{"dead", containers.State{Status: containers.StatusDead, Dead: true, StartedAt: ago(time.Hour)}, "Dead", "dead"},
-		{"removing", containers.State{Status: containers.StatusRemoving, StartedAt: ago(time.Hour)}, "Removal In Progress", "removing"},
+		{"created", engine.State{Status: containers.StatusCreated}, "Created", "created"},
+		{"running", engine.State{Status: containers.StatusRunning, Running: true, StartedAt: ago(3 * time.Second)}, "Up 3 seconds", "running"},
+		{"running an hour", engine.State{Running: true, StartedAt: ago(65 * time.Minute)}, "Up About an hour", "running"},
+		{"paused", engine.State{Status: containers.StatusPaused, Running: true, Paused: true, StartedAt: ago(2 * time.Hour)}, "Up 2 hours (Paused)", "paused"},
+		{"restarting", engine.State{Status: engine.StatusRestarting, Running: true, Restarting: true, ExitCode: 1, FinishedAt: ago(5 * time.Second)}, "Restarting (1) 5 seconds ago", "restarting"},
+		{"exited", engine.State{Status: containers.StatusExited, ExitCode: 0, StartedAt: ago(time.Hour), FinishedAt: ago(2 * time.Minute)}, "Exited (0) 2 minutes ago", "exited"},
+		{"killed", engine.State{ExitCode: 137, StartedAt: ago(time.Hour), FinishedAt: ago(90 * time.Second)}, "Exited (137) About a minute ago", "exited"},
+		{"dead", engine.State{Status: containers.StatusDead, Dead: true, StartedAt: ago(time.Hour)}, "Dead", "dead"},
+		{"removing", engine.State{Status: containers.StatusRemoving, StartedAt: ago(time.Hour)}, "Removal In Progress", "removing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,16 +47,16 @@ func TestContainerStatus(t *testing.T) {
 	}
 }
 
-func testContainer(name string, mod func(*containers.Container)) *containers.Container {
-	c := &containers.Container{
+func testContainer(name string, mod func(*engine.Container)) *engine.Container {
+	c := &engine.Container{
 		ID:      strings.Repeat("ab", 32),
 		Name:    name,
 		Created: testNow.Add(-time.Minute),
 		Path:    "sh",
 		Args:    []string{"-c", "echo out1; echo out2"},
 		Image:   "sha256:" + strings.Repeat("cd", 32),
-		Config:  containers.Config{Image: "busybox", Labels: map[string]string{"b": "2", "a": "1"}},
-		State:   containers.State{Status: containers.StatusExited, ExitCode: 3, StartedAt: testNow.Add(-time.Minute), FinishedAt: testNow.Add(-time.Minute)},
+		Config:  engine.ContainerConfig{Image: "busybox", Labels: map[string]string{"b": "2", "a": "1"}},
+		State:   engine.State{Status: containers.StatusExited, ExitCode: 3, StartedAt: testNow.Add(-time.Minute), FinishedAt: testNow.Add(-time.Minute)},
 	}
 	c.HostConfig.NetworkMode = "none"
 	if mod != nil {
@@ -101,7 +100,7 @@ func TestPsImage(t *testing.T) {
 		{"", true, "cdcdcdcdcdcd"}, // falls back to the image ID
 	}
 	for _, tt := range tests {
-		c := testContainer("x", func(c *containers.Container) { c.Config.Image = tt.configImage })
+		c := testContainer("x", func(c *engine.Container) { c.Config.Image = tt.configImage })
 		if got := psImage(c, tt.trunc); got != tt.want {
 			t.Errorf("psImage(%q, %v) = %q, want %q", tt.configImage, tt.trunc, got, tt.want)
 		}
@@ -109,19 +108,19 @@ func TestPsImage(t *testing.T) {
 }
 
 func TestPsFilter(t *testing.T) {
-	older := testContainer("older", func(c *containers.Container) { c.Created = testNow.Add(-time.Hour) })
-	web := testContainer("web-1", func(c *containers.Container) {
+	older := testContainer("older", func(c *engine.Container) { c.Created = testNow.Add(-time.Hour) })
+	web := testContainer("web-1", func(c *engine.Container) {
 		c.ID = "1234" + strings.Repeat("0", 60)
-		c.State = containers.State{Status: containers.StatusRunning, Running: true, StartedAt: testNow}
+		c.State = engine.State{Status: containers.StatusRunning, Running: true, StartedAt: testNow}
 		c.Config.Labels = map[string]string{"app": "web"}
 	})
 	exited := testContainer("job", nil) // exit code 3, image busybox
-	created := testContainer("fresh", func(c *containers.Container) {
-		c.State = containers.State{Status: containers.StatusCreated}
+	created := testContainer("fresh", func(c *engine.Container) {
+		c.State = engine.State{Status: containers.StatusCreated}
 		c.Config.Image = "alpine:3"
 		c.Image = "sha256:" + strings.Repeat("99", 32)
 	})
-	lookup := func(ref string) (*containers.Container, error) {
+	lookup := func(ref string) (*engine.Container, error) {
 		if ref == "older" {
 			return older, nil
 		}
@@ -133,7 +132,7 @@ func TestPsFilter(t *testing.T) {
 		}
 		return "", errdefs.NotFound("No such image: %s", ref)
 	}
-	all := []*containers.Container{web, exited, created}
+	all := []*engine.Container{web, exited, created}
 	tests := []struct {
 		filters []string
 		want    []string // names matched, of all
@@ -184,7 +183,7 @@ func TestPsFilter(t *testing.T) {
 }
 
 func TestPsFilterErrors(t *testing.T) {
-	lookup := func(ref string) (*containers.Container, error) {
+	lookup := func(ref string) (*engine.Container, error) {
 		return nil, errdefs.NotFound("No such container: %s", ref)
 	}
 	image := func(ref string) (string, error) { return "", errdefs.NotFound("No such image: %s", ref) }
@@ -223,7 +222,7 @@ func TestParseTail(t *testing.T) {
 
 func TestLogWriter(t *testing.T) {
 	ts := time.Date(2024, 5, 1, 10, 0, 0, 5000, time.FixedZone("X", 3600))
-	entries := []logfile.Entry{
+	entries := []engine.LogEntry{
 		{Stream: "stdout", Time: ts, Line: []byte("one\n")},
 		{Stream: "stdout", Time: ts, Line: []byte("par")},
 		{Stream: "stderr", Time: ts, Line: []byte("oops\n")},

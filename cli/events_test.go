@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"berth/engine"
 	"berth/events"
 )
 
 func TestWriteEventLine(t *testing.T) {
-	ev := events.Event{
+	ev := engine.Event{
 		Type: "container", Action: "start",
 		Actor: events.Actor{ID: "1d1ae36f", Attributes: map[string]string{"name": "web", "image": "busybox", "exitCode": "0"}},
 		Time:  1795460948, TimeNano: 1795460948402557817,
@@ -62,10 +63,10 @@ func runCLI(ctx context.Context, root string, stdout *syncBuffer, args ...string
 }
 
 // pastEvents writes events at base+0s .. base+3s into root's log.
-func pastEvents(t *testing.T, root string, base time.Time) []events.Event {
+func pastEvents(t *testing.T, root string, base time.Time) []engine.Event {
 	t.Helper()
 	l := events.Open(root)
-	evs := []events.Event{
+	evs := []engine.Event{
 		{Type: "container", Action: "create", Actor: events.Actor{ID: "c1", Attributes: map[string]string{"name": "web", "image": "busybox"}}},
 		{Type: "container", Action: "start", Actor: events.Actor{ID: "c1", Attributes: map[string]string{"name": "web", "image": "busybox"}}},
 		{Type: "image", Action: "tag", Actor: events.Actor{ID: "sha256:ab", Attributes: map[string]string{"name": "busybox:1"}}},
@@ -130,7 +131,7 @@ func TestEventsPast(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("--format json: %d lines:\n%s", len(lines), out.String())
 	}
-	var got events.Event
+	var got engine.Event
 	if err := json.Unmarshal([]byte(lines[3]), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -180,15 +181,15 @@ func TestEventsFollowAndInterrupt(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("events shows nothing new: %q", out.String())
 		}
-		if err := l.Emit(events.Event{Type: "container", Action: "probe", Actor: events.Actor{ID: "p"}}); err != nil {
+		if err := l.Emit(engine.Event{Type: "container", Action: "probe", Actor: events.Actor{ID: "p"}}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := l.Emit(events.Event{Type: "image", Action: "pull", Actor: events.Actor{ID: "busybox"}}); err != nil {
+	if err := l.Emit(engine.Event{Type: "image", Action: "pull", Actor: events.Actor{ID: "busybox"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Emit(events.Event{Type: "container", Action: "stop", Actor: events.Actor{ID: "c9"}}); err != nil {
+	if err := l.Emit(engine.Event{Type: "container", Action: "stop", Actor: events.Actor{ID: "c9"}}); err != nil {
 		t.Fatal(err)
 	}
 	for !strings.Contains(out.String(), "stop c9") {

@@ -11,11 +11,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"berth/images"
+	"berth/engine"
 )
 
-func testImage(tags, digests []string) *images.Image {
-	return &images.Image{
+func testImage(tags, digests []string) *engine.Image {
+	return &engine.Image{
 		ID:          v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("e1", 32)},
 		RepoTags:    tags,
 		RepoDigests: digests,
@@ -44,7 +44,7 @@ func TestImageRows(t *testing.T) {
 	dgst := "sha256:" + strings.Repeat("0d", 32)
 	tests := []struct {
 		name    string
-		img     *images.Image
+		img     *engine.Image
 		digests bool
 		want    []string // repository tag digest
 	}{
@@ -120,7 +120,7 @@ func TestImageFilter(t *testing.T) {
 	labels := func() (map[string]string, error) { return map[string]string{"team": "a"}, nil }
 	tests := []struct {
 		filters  []string
-		img      *images.Image
+		img      *engine.Image
 		match    bool
 		wantTags int
 	}{
@@ -170,7 +170,7 @@ func TestImageFilter(t *testing.T) {
 }
 
 func TestNewHistoryRow(t *testing.T) {
-	h := images.HistoryEntry{
+	h := engine.HistoryEntry{
 		ID: "sha256:" + strings.Repeat("ab", 32), Created: testNow.Add(-3 * time.Hour),
 		CreatedBy: "/bin/sh -c\t#(nop) ADD file:0123456789abcdef in / with a long tail",
 		Size:      1_982_256, Comment: "imported",
@@ -189,7 +189,7 @@ func TestNewHistoryRow(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, raw.CreatedAt); err != nil {
 		t.Errorf("CreatedAt %q: %v", raw.CreatedAt, err)
 	}
-	missing := newHistoryRow(images.HistoryEntry{ID: "<missing>"}, true, true, testNow)
+	missing := newHistoryRow(engine.HistoryEntry{ID: "<missing>"}, true, true, testNow)
 	if missing.ID != "<missing>" || missing.CreatedSince != "N/A" {
 		t.Errorf("missing row %+v", missing)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"berth/containers"
 	"berth/engine"
-	"berth/images"
 	"berth/internal/testimage"
 )
 
@@ -93,8 +92,8 @@ func TestLiveUpdates(t *testing.T) {
 	loadFixtures(t, m)
 	press(m, "j") // cache
 	sel, _ := m.ctrs.Selected()
-	nc := &containers.Container{ID: strings.Repeat("ab", 32), Name: "fresh", Config: containers.Config{Image: "busybox"},
-		State: containers.State{Status: containers.StatusRunning, Running: true, StartedAt: testNow}}
+	nc := &engine.Container{ID: strings.Repeat("ab", 32), Name: "fresh", Config: engine.ContainerConfig{Image: "busybox"},
+		State: engine.State{Status: containers.StatusRunning, Running: true, StartedAt: testNow}}
 	m.Update(containerMsg{id: nc.ID, c: nc})
 	if len(m.ctrs.Rows()) != 5 || !strings.Contains(view(m), "fresh") {
 		t.Fatalf("new container not listed:\n%s", view(m))
@@ -127,7 +126,7 @@ func newRealModel(t *testing.T) (*Model, *engine.Engine) {
 	if err := testimage.WriteBusyboxTar(&tar); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Import(context.Background(), &tar, images.ImportOptions{Ref: "busybox", Changes: []string{`CMD ["sh"]`}}); err != nil {
+	if _, err := e.Import(context.Background(), &tar, engine.ImportOptions{Ref: "busybox", Changes: []string{`CMD ["sh"]`}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -192,7 +191,7 @@ func TestActionsOnTheEngine(t *testing.T) {
 
 	// Prune shows exactly what goes, then removes that.
 	for _, name := range []string{"old1", "old2"} {
-		c, err := e.Create(ctx, engine.CreateOptions{Name: name, Image: "busybox", Config: containers.Config{Cmd: []string{"true"}}})
+		c, err := e.Create(ctx, engine.CreateOptions{Name: name, Image: "busybox", Config: engine.ContainerConfig{Cmd: []string{"true"}}})
 		if err != nil {
 			t.Fatal(err)
 		}

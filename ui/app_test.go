@@ -21,7 +21,6 @@ import (
 	"berth/containers"
 	"berth/containers/logfile"
 	"berth/engine"
-	"berth/images"
 	"berth/ui/common"
 	"berth/ui/stats"
 	"berth/ui/uitest"
@@ -55,26 +54,26 @@ func hash(n int) v1.Hash {
 }
 
 // fixtures are fixed containers and images: the same screen every run.
-func fixtures() ([]*containers.Container, []*images.Image) {
-	imgs := []*images.Image{
+func fixtures() ([]*engine.Container, []*engine.Image) {
+	imgs := []*engine.Image{
 		{ID: hash(1), RepoTags: []string{"docker.io/library/busybox:latest", "docker.io/library/busybox:1.36"}, Size: 4_260_000, Created: testNow.Add(-72 * time.Hour), DiffIDs: []v1.Hash{hash(11)}},
 		{ID: hash(2), RepoTags: []string{"registry.local:5000/team/web:v2"}, Size: 88_400_000, Created: testNow.Add(-3 * time.Hour), DiffIDs: []v1.Hash{hash(12), hash(13)}},
 		{ID: hash(3), Size: 12_000, Created: testNow.Add(-30 * time.Minute), DiffIDs: []v1.Hash{hash(14)}},
 	}
-	mk := func(n int, name, image string, img v1.Hash, st containers.State) *containers.Container {
-		return &containers.Container{
+	mk := func(n int, name, image string, img v1.Hash, st engine.State) *engine.Container {
+		return &engine.Container{
 			ID: hash(100 + n).Hex, Name: name, Image: img.String(), Created: testNow.Add(-time.Duration(n) * time.Hour),
 			Path: "sh", Args: []string{"-c", "serve"},
-			Config:     containers.Config{Image: image, Env: []string{"PATH=/usr/bin:/bin", "MODE=test"}, Labels: map[string]string{"team": "core"}},
-			HostConfig: containers.HostConfig{NetworkMode: "none"},
+			Config:     engine.ContainerConfig{Image: image, Env: []string{"PATH=/usr/bin:/bin", "MODE=test"}, Labels: map[string]string{"team": "core"}},
+			HostConfig: engine.HostConfig{NetworkMode: "none"},
 			State:      st,
 		}
 	}
-	ctrs := []*containers.Container{
-		mk(1, "web", "team/web:v2", hash(2), containers.State{Status: containers.StatusRunning, Running: true, Pid: 4242, StartedAt: testNow.Add(-90 * time.Minute)}),
-		mk(2, "db", "busybox", hash(1), containers.State{Status: containers.StatusExited, ExitCode: 137, StartedAt: testNow.Add(-5 * time.Hour), FinishedAt: testNow.Add(-2 * time.Hour)}),
-		mk(3, "cache", "busybox", hash(1), containers.State{Status: containers.StatusPaused, Running: true, Paused: true, Pid: 4343, StartedAt: testNow.Add(-10 * time.Minute)}),
-		mk(4, "job-with-a-rather-long-name", "busybox:1.36", hash(1), containers.State{Status: containers.StatusCreated}),
+	ctrs := []*engine.Container{
+		mk(1, "web", "team/web:v2", hash(2), engine.State{Status: containers.StatusRunning, Running: true, Pid: 4242, StartedAt: testNow.Add(-90 * time.Minute)}),
+		mk(2, "db", "busybox", hash(1), engine.State{Status: containers.StatusExited, ExitCode: 137, StartedAt: testNow.Add(-5 * time.Hour), FinishedAt: testNow.Add(-2 * time.Hour)}),
+		mk(3, "cache", "busybox", hash(1), engine.State{Status: containers.StatusPaused, Running: true, Paused: true, Pid: 4343, StartedAt: testNow.Add(-10 * time.Minute)}),
+		mk(4, "job-with-a-rather-long-name", "busybox:1.36", hash(1), engine.State{Status: containers.StatusCreated}),
 	}
 	return ctrs, imgs
 }

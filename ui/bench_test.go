@@ -10,9 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"berth/containers"
 	"berth/engine"
-	"berth/images"
 	"berth/internal/testimage"
 )
 
@@ -29,7 +27,7 @@ func bigStore(b *testing.B) *engine.Engine {
 	if err := testimage.WriteBusyboxTar(&bb); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.Import(ctx, &bb, images.ImportOptions{Ref: "busybox"}); err != nil {
+	if _, err := e.Import(ctx, &bb, engine.ImportOptions{Ref: "busybox"}); err != nil {
 		b.Fatal(err)
 	}
 	for i := 1; i < 200; i++ {
@@ -39,12 +37,12 @@ func bigStore(b *testing.B) *engine.Engine {
 		tw.WriteHeader(&tar.Header{Name: "etc/release", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 		tw.Write([]byte(body))
 		tw.Close()
-		if _, err := e.Import(ctx, &t, images.ImportOptions{Ref: fmt.Sprintf("team/app%03d:v%d", i, i%7)}); err != nil {
+		if _, err := e.Import(ctx, &t, engine.ImportOptions{Ref: fmt.Sprintf("team/app%03d:v%d", i, i%7)}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for i := 0; i < 500; i++ {
-		if _, err := e.Create(ctx, engine.CreateOptions{Name: fmt.Sprintf("svc-%03d", i), Image: "busybox", Config: containers.Config{Cmd: []string{"true"}}}); err != nil {
+		if _, err := e.Create(ctx, engine.CreateOptions{Name: fmt.Sprintf("svc-%03d", i), Image: "busybox", Config: engine.ContainerConfig{Cmd: []string{"true"}}}); err != nil {
 			b.Fatal(err)
 		}
 	}

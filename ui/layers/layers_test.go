@@ -14,7 +14,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"berth/engine"
-	"berth/images"
 	"berth/images/filetree"
 	"berth/ui/common"
 	"berth/ui/keys"
@@ -92,7 +91,7 @@ func (b *builder) whiteout(p string) *builder {
 }
 
 // Entries must come depth first, names sorted: add them in that order.
-func fixture() *filetree.Image {
+func fixture() *engine.LayerTree {
 	l0 := newLayer("sha256:l0").
 		dir("bin").exe("bin/busybox", 1_000_000).symlink("bin/ls", "busybox").symlink("bin/sh", "busybox").
 		dir("etc").file("etc/group", 300).file("etc/passwd", 500).
@@ -134,7 +133,7 @@ func open(t *testing.T, w, h int) *Model {
 	t.Helper()
 	m := New(testCommon())
 	img := fixture()
-	m.load = func(ctx context.Context, ref string) (*filetree.Image, error) { return img, nil }
+	m.load = func(ctx context.Context, ref string) (*engine.LayerTree, error) { return img, nil }
 	m.SetSize(w, h)
 	deliver(t, m, m.Open("alpine-curl:1"))
 	return m
@@ -212,7 +211,7 @@ func TestGoldenStates(t *testing.T) {
 	m := New(testCommon())
 	m.SetSize(78, 9)
 	uitest.Golden(t, "empty_78x9", m.View(), 78, 9)
-	m.load = func(ctx context.Context, ref string) (*filetree.Image, error) {
+	m.load = func(ctx context.Context, ref string) (*engine.LayerTree, error) {
 		return nil, errors.New("layer 2 (sha256:abc): open snapshot: no such file or directory")
 	}
 	cmd := m.Open("web:latest")
@@ -352,7 +351,7 @@ func TestFold(t *testing.T) {
 func TestOnlyChanges(t *testing.T) {
 	m := open(t, 78, 9)
 	pressAll(m, "down", "down", "enter", "down", "down") // layer 3, on the removed /var/cache/apk
-	if cursorPath(m) != "/var/cache/apk" || m.rows[m.cursor].n.Change != filetree.Removed {
+	if cursorPath(m) != "/var/cache/apk" || m.rows[m.cursor].n.Change != engine.FileRemoved {
 		t.Fatalf("at %q", cursorPath(m))
 	}
 	press(m, "F")
@@ -380,7 +379,7 @@ func TestStaleAndReload(t *testing.T) {
 	m.SetSize(78, 9)
 	img := fixture()
 	other := filetree.Combine(nil)
-	m.load = func(ctx context.Context, ref string) (*filetree.Image, error) {
+	m.load = func(ctx context.Context, ref string) (*engine.LayerTree, error) {
 		if ref == "other" {
 			return other, nil
 		}
@@ -408,12 +407,12 @@ func TestStaleAndReload(t *testing.T) {
 		t.Errorf("after reload: layer %d at %q focus %d", m.layer+1, cursorPath(m), m.focus)
 	}
 	// A failed reload shows the error, and esc is the app's again.
-	m.load = func(ctx context.Context, ref string) (*filetree.Image, error) { return nil, errors.New("gone") }
+	m.load = func(ctx context.Context, ref string) (*engine.LayerTree, error) { return nil, errors.New("gone") }
 	deliver(t, m, m.Open("alpine-curl:1"))
 	if m.WantsBack() || !strings.Contains(ansi.Strip(m.View()), "gone") {
 		t.Errorf("after a failed reload: wants esc %v\n%s", m.WantsBack(), ansi.Strip(m.View()))
 	}
-	m.load = func(ctx context.Context, ref string) (*filetree.Image, error) { return img, nil }
+	m.load = func(ctx context.Context, ref string) (*engine.LayerTree, error) { return img, nil }
 	// A cancelled load (a newer Open) never overwrites.
 	cancelled := m.Open("alpine-curl:1")
 	m.Open("other")
@@ -490,7 +489,7 @@ func TestEngine(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Import(context.Background(), &buf, images.ImportOptions{Ref: "site:1"}); err != nil {
+	if _, err := e.Import(context.Background(), &buf, engine.ImportOptions{Ref: "site:1"}); err != nil {
 		t.Fatal(err)
 	}
 	c := testCommon()

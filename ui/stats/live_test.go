@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"berth/containers"
 	"berth/engine"
-	"berth/images"
 	"berth/internal/reexec"
 	"berth/internal/testimage"
 )
@@ -31,11 +29,11 @@ func TestLiveHistory(t *testing.T) {
 	if err := testimage.WriteBusyboxTar(&tar); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Import(ctx, &tar, images.ImportOptions{Ref: "busybox"}); err != nil {
+	if _, err := e.Import(ctx, &tar, engine.ImportOptions{Ref: "busybox"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := e.Create(ctx, engine.CreateOptions{Name: "burn", Image: "busybox",
-		Config: containers.Config{Cmd: []string{"sh", "-c", "while :; do :; done"}}})
+		Config: engine.ContainerConfig{Cmd: []string{"sh", "-c", "while :; do :; done"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
