@@ -21,6 +21,7 @@ import (
 	"berth/containers/runtime"
 	"berth/engine"
 	"berth/errdefs"
+	"berth/internal/trace"
 )
 
 func (a *app) addRunCommands(root *cobra.Command) {
@@ -210,6 +211,8 @@ func (a *app) runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			trace.Mark("cli: engine open")
+			opts.StartNext = true
 			ctx := context.WithoutCancel(cmd.Context())
 			c, err := e.Create(ctx, opts)
 			if err != nil {

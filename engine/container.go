@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,10 +31,29 @@ type CreateOptions struct {
 	Config        containers.Config
 	HostConfig    containers.HostConfig
 	EntrypointSet bool // --entrypoint given (an empty one clears the image's)
+	// StartNext: Start follows at once (run). The container's monitor is
+	// then launched while the record is written.
+	StartNext bool
 }
 
 // Create makes a container from an image, ready to start.
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
+	if !opts.StartNext {
+		return e.create(ctx, opts)
+	}
+	l := e.launchEarly()
+	c, err := e.create(ctx, opts)
+	switch {
+	case l == nil:
+	case err != nil:
+		l.conn.Close() // the waiting monitor ends
+	default:
+		e.keepEarly(c.ID, l)
+	}
+	return c, err
+}
+
+func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
 	// A start usually follows (run): the sealed view the monitor will run
 	// from is made, and the cgroup lock warmed, while the record is written.
 	go func() { _, _ = runtime.SealedSelf() }()
@@ -66,6 +84,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("cli: image resolved")
 	lowers, err := e.images.Snapshots(ctx, img)
 	if err != nil {
 		return nil, err
@@ -97,6 +116,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err := checkLimits(c); err != nil {
 		return nil, err
 	}
+	trace.Mark("cli: spec made")
 	err = e.containers.Create(c, func(tmp string) error {
 		for _, d := range []string{"upper", "work", "rootfs"} {
 			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
@@ -113,6 +133,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("cli: record written")
 	e.emitContainer(c, "create")
 	trace.Mark("cli: created")
 	return c, nil
@@ -197,53 +218,13 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		}
 		return nil, nil
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	l := e.takeEarly(c.ID)
+	if l == nil {
+		if l, err = e.launchMonitor(c.ID); err != nil {
+			return nil, fmt.Errorf("start %s: %w", c.Name, err)
+		}
 	}
-	ours := os.NewFile(uintptr(fds[0]), "monitor-client")
-	theirs := os.NewFile(uintptr(fds[1]), "monitor-end")
-	conn, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		theirs.Close()
-		return nil, err
-	}
-	logf, err := os.OpenFile(filepath.Join(e.containers.Dir(c.ID), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		conn.Close()
-		theirs.Close()
-		return nil, fmt.Errorf("start %s: %w", c.Name, err)
-	}
-	// The monitor, and the init stages it re-executes, run from the sealed
-	// view of this binary: a container never sees a writable berth.
-	self, err := runtime.SealedSelf()
-	if err != nil {
-		conn.Close()
-		theirs.Close()
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", c.Name, err)
-	}
-	cmd := &exec.Cmd{
-		Path:        self,
-		Args:        []string{"berth", "monitor", "--root", e.root, c.ID},
-		Env:         trace.With("GOGC=50", "GOMAXPROCS=1"), // a monitor is small and mostly waits
-		Stderr:      logf,
-		ExtraFiles:  []*os.File{theirs},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	trace.Mark("cli: monitor exec")
-	err = cmd.Start()
-	theirs.Close()
-	logf.Close()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("start monitor for %s: %w", c.Name, err)
-	}
-	// Reap the monitor if we live longer than it (the UI); a CLI that exits
-	// first hands it to init.
-	go func() { _ = cmd.Wait() }()
-
+	conn := l.conn
 	s := &Session{Conn: attach.NewConn(conn), conn: conn}
 	hello := Streams{}
 	if streams != nil {
@@ -260,7 +241,7 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("start %s: monitor ended without starting the container (see %s): %w",
-				c.Name, filepath.Join(e.containers.Dir(c.ID), "monitor.log"), err)
+				c.Name, filepath.Join(e.containers.Dir(c.ID), monitor.LogFileName), err)
 		}
 		buf = p
 		switch typ {

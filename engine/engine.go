@@ -24,6 +24,7 @@ type Engine struct {
 	images     *images.Store
 	containers *containers.Store
 	events     *events.Log
+	early      early // monitors launched by Create for the Start that follows
 }
 
 // Options tune New. (Monitors and init stages always run this process's

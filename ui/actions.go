@@ -284,6 +284,7 @@ func (m *Model) runSubmitted(s runform.Submitted) tea.Cmd {
 		return func() tea.Msg { return common.Err("run "+command, err) }
 	}
 	ctx := m.c.Ctx
+	opts.StartNext = true
 	return tea.Sequence(common.Status("starting…", command), func() tea.Msg {
 		c, err := e.Create(ctx, opts)
 		if err != nil {

@@ -31,7 +31,7 @@ const (
 
 // lifecycle runs the container, and runs it again as its restart policy
 // says, until it stays down.
-func (m *monitor) lifecycle(first *client) {
+func (m *monitor) lifecycle(first *client, next *starting) {
 	c := m.c
 	opts := logfile.Options{}
 	if v := c.HostConfig.LogConfig.Config["max-size"]; v != "" {
@@ -42,31 +42,37 @@ func (m *monitor) lifecycle(first *client) {
 	}
 	var err error
 	if m.log, err = logfile.NewWriter(filepath.Join(m.dir, LogName), opts); err != nil {
+		next.abort()
 		m.finish(m.failed(runtime.ExitEngine, err))
 		return
 	}
 	defer m.log.Close()
+	trace.Mark("monitor: log open")
 
 	// A start by a user begins a fresh count.
 	st, err := m.opts.Store.UpdateState(c.ID, func(st *containers.State) {
 		st.RestartCount, st.StoppedByUser = 0, false
 	})
 	if err != nil {
+		next.abort()
 		m.finish(m.failed(runtime.ExitEngine, err))
 		return
 	}
+	trace.Mark("monitor: state reset")
 	delay := backoffStart
 	for {
 		var ok bool
-		st, ok = m.runOnce(first, st)
-		first = nil
+		st, ok = m.runOnce(first, next, st)
+		first, next = nil, nil
 		if !ok || !m.shouldRestart(st) {
 			m.finish(st)
+			m.dropCgroup()
 			return
 		}
 		// Tell the attached clients how this run ended; they go, as from
 		// Docker, and the container comes back on its own.
 		m.endSessions(st)
+		m.dropCgroup()
 		if st.FinishedAt.Sub(st.StartedAt) >= backoffReset {
 			delay = backoffStart
 		}
@@ -119,39 +125,16 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 
 // runOnce starts the container's process and waits for it. ok is false
 // when it could not start; st is then the failure to record.
-func (m *monitor) runOnce(first *client, prev containers.State) (st containers.State, ok bool) {
+func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st containers.State, ok bool) {
 	c := m.c
-	stdio, cleanupStdio, outputs, err := m.openStdio()
-	if err != nil {
-		return m.failed(runtime.ExitEngine, err), false
+	if s == nil {
+		s = m.begin()
 	}
-	cfg := &runtime.InitConfig{
-		Spec:   c.Spec,
-		Lowers: c.LowerDirs,
-		Upper:  filepath.Join(m.dir, "upper"),
-		Work:   filepath.Join(m.dir, "work"),
+	if s.err != nil {
+		return m.failed(runtime.ExitEngine, s.err), false
 	}
-	// The cgroup is made while the init stage starts; the stage joins it
-	// before the user's process runs: never a moment without limits.
-	type made struct {
-		cg  *cgroups.Cgroup
-		err error
-	}
-	cgDone := make(chan made, 1)
-	go func() {
-		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
-		cgDone <- made{cg, err}
-	}()
-	trace.Mark("monitor: init exec")
-	p, err := runtime.Start(cfg, stdio)
-	cleanupStdio() // the child has its copies
-	mc := <-cgDone
-	if err != nil {
-		if mc.cg != nil {
-			_ = mc.cg.Delete()
-		}
-		return m.failed(runtime.ExitEngine, err), false
-	}
+	p, outputs := s.p, s.outputs
+	mc := <-s.cg
 	m.proc = p
 	cg, err := mc.cg, mc.err
 	if err == nil {
@@ -168,13 +151,14 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 	m.mu.Lock()
 	m.cg = cg
 	m.mu.Unlock()
+	// The cgroup goes once the exit is told (dropCgroup): a dozen rmdirs
+	// on cgroup v1 that nobody waiting for the exit should wait for.
 	defer func() {
 		m.mu.Lock()
-		m.cg = nil
+		m.cg, m.spent = nil, cg
 		m.mu.Unlock()
-		_ = cg.Delete()
 	}()
-	if stdio.Tty {
+	if c.Config.Tty {
 		if master, err := p.Console(); err == nil {
 			m.mu.Lock()
 			m.master, m.stdin, m.closed = master, master, false
@@ -185,14 +169,12 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 			outputs = append(outputs, output{"stdout", master})
 		}
 	}
-	// Compiled while the init stage sets up the root; once per monitor.
-	if m.seccomp == nil {
-		filter, err := containers.SeccompFilter(c)
-		if err != nil {
+	// Compiled while the init stage starts; once per monitor.
+	if s.seccomp != nil {
+		if err := <-s.seccomp; err != nil {
 			p.Abort()
 			return m.failed(runtime.ExitEngine, err), false
 		}
-		m.seccomp = append([]byte{}, filter.Marshal()...) // empty, not nil, when unconfined
 	}
 	trace.Mark("monitor: go")
 	if err := p.Go(m.seccomp); err != nil {
@@ -234,11 +216,13 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 		}()
 	}
 	werr := p.Cmd.Wait()
+	trace.Mark("monitor: exited")
 	pumps.Wait()
 	m.logMu.Lock()
 	_ = m.log.Flush()
 	m.logMu.Unlock()
 
+	trace.Mark("monitor: output drained")
 	oom := false
 	if n, err := cg.OOMKills(); err == nil && n > 0 {
 		oom = true
@@ -258,7 +242,95 @@ func (m *monitor) runOnce(first *client, prev containers.State) (st containers.S
 			s.Status, s.Restarting = containers.StatusRestarting, true
 		}
 	})
+	trace.Mark("monitor: exit recorded")
 	return st, true
+}
+
+// starting is a run of the container begun: the init stage started (it
+// sets up the root, then waits for Go), its cgroup and seccomp filter on
+// their way.
+type starting struct {
+	p       *runtime.Process
+	outputs []output
+	err     error     // the stage could not start
+	cg      chan made // the cgroup, made while the stage starts
+	seccomp chan error // nil when compiled by an earlier run
+}
+
+type made struct {
+	cg  *cgroups.Cgroup
+	err error
+}
+
+// begin starts a run of the container: its stdio, its init stage, and, at
+// the same time, its cgroup and (on the first run) its seccomp filter. The
+// stage joins the cgroup before the user's process runs: never a moment
+// without limits.
+func (m *monitor) begin() *starting {
+	c := m.c
+	s := &starting{cg: make(chan made, 1)}
+	stdio, cleanupStdio, outputs, err := m.openStdio()
+	if err != nil {
+		s.err = err
+		return s
+	}
+	go func() {
+		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+		s.cg <- made{cg, err}
+	}()
+	if m.seccomp == nil {
+		s.seccomp = make(chan error, 1)
+		go func() {
+			filter, err := containers.SeccompFilter(c)
+			if err == nil {
+				m.seccomp = append([]byte{}, filter.Marshal()...) // empty, not nil, when unconfined
+			}
+			s.seccomp <- err
+		}()
+	}
+	cfg := &runtime.InitConfig{
+		Spec:   c.Spec,
+		Lowers: c.LowerDirs,
+		Upper:  filepath.Join(m.dir, "upper"),
+		Work:   filepath.Join(m.dir, "work"),
+	}
+	trace.Mark("monitor: init exec")
+	s.p, err = runtime.Start(cfg, stdio)
+	cleanupStdio() // the child has its copies
+	if err != nil {
+		if mc := <-s.cg; mc.cg != nil {
+			_ = mc.cg.Delete()
+		}
+		s.err = err
+		return s
+	}
+	s.outputs = outputs
+	return s
+}
+
+// abort undoes a begun run that will not go ahead.
+func (s *starting) abort() {
+	if s == nil || s.err != nil {
+		return
+	}
+	s.p.Abort()
+	if mc := <-s.cg; mc.cg != nil {
+		_ = mc.cg.Delete()
+	}
+	for _, o := range s.outputs {
+		o.f.Close()
+	}
+}
+
+// dropCgroup removes the cgroup of the run that ended.
+func (m *monitor) dropCgroup() {
+	m.mu.Lock()
+	cg := m.spent
+	m.spent = nil
+	m.mu.Unlock()
+	if cg != nil {
+		_ = cg.Delete()
+	}
 }
 
 // failed is the state of a container that could not start.
@@ -301,7 +373,9 @@ func (m *monitor) finish(st containers.State) {
 			m.emit("destroy")
 		}
 	}
+	trace.Mark("monitor: unlinked")
 	m.endSessions(st)
+	trace.Mark("monitor: clients told")
 	// The container is gone for everyone already; its files go last.
 	_ = purge()
 }

@@ -24,6 +24,7 @@ import (
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 	"berth/events"
+	"berth/internal/trace"
 )
 
 // FirstClientFD is the fd on which the process that launched the monitor
@@ -55,6 +56,7 @@ type monitor struct {
 	clients map[*client]bool
 	proc    *runtime.Process
 	cg      *cgroups.Cgroup // of the current run
+	spent   *cgroups.Cgroup // of the run that ended, until dropCgroup
 	seccomp []byte          // the compiled filter, made once for every (re)start
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
@@ -94,12 +96,17 @@ func run(opts Options) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// lockFD stays open (and locked) for the monitor's life.
+	trace.Mark("monitor: locked")
 
 	c, err := s.Get(opts.ID)
 	if err != nil {
 		return err
 	}
 	m := &monitor{opts: opts, c: c, dir: s.Dir(c.ID), clients: map[*client]bool{}}
+	trace.Mark("monitor: record read")
+	// The init stage starts first: its own start-up, the longest step
+	// left, then overlaps the rest of the monitor's.
+	next := m.begin()
 
 	var first *client
 	if f := os.NewFile(FirstClientFD, "first-client"); f != nil {
@@ -109,14 +116,17 @@ func run(opts Options) error {
 		f.Close()
 	}
 
+	trace.Mark("monitor: hello")
 	ln, err := m.listen()
 	if err != nil {
+		next.abort()
 		m.finish(m.failed(runtime.ExitEngine, err))
 		return err
 	}
 	defer ln.Close()
 	go m.serve(ln)
-	m.lifecycle(first)
+	trace.Mark("monitor: listening")
+	m.lifecycle(first, next)
 	return nil
 }
 
