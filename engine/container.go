@@ -472,6 +472,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 			}
 		}
 	}
+	e.dropEarly(c.ID)
 	if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}

@@ -69,6 +69,18 @@ func (e *Engine) takeEarly(id string) *launched {
 	return l
 }
 
+// dropEarly lets the monitor launched for a container that was never
+// started go: it ends when its socket closes.
+func (e *Engine) dropEarly(id string) {
+	e.early.mu.Lock()
+	l := e.early.m[id]
+	delete(e.early.m, id)
+	e.early.mu.Unlock()
+	if l != nil {
+		l.conn.Close()
+	}
+}
+
 // launchMonitor starts the monitor of container id; with id "", a monitor
 // that learns its container from its first client (monitor.Assign).
 func (e *Engine) launchMonitor(id string) (*launched, error) {
