@@ -252,8 +252,8 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 type starting struct {
 	p       *runtime.Process
 	outputs []output
-	err     error     // the stage could not start
-	cg      chan made // the cgroup, made while the stage starts
+	err     error      // the stage could not start
+	cg      chan made  // the cgroup, made while the stage starts
 	seccomp chan error // nil when compiled by an earlier run
 }
 
