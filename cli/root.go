@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"berth/engine"
+	"berth/internal/trace"
 )
 
 // Version is berth's version, set at build time with -ldflags.
@@ -31,9 +32,18 @@ type app struct {
 	eng    *engine.Engine
 }
 
-func (a *app) engine() (*engine.Engine, error) {
+func (a *app) engine() (*engine.Engine, error) { return a.openEngine(engine.Options{}) }
+
+// engineToRun opens the engine for a command that starts a container at
+// once (run): the container's monitor starts while the stores open.
+func (a *app) engineToRun() (*engine.Engine, error) {
+	return a.openEngine(engine.Options{StartSoon: true})
+}
+
+func (a *app) openEngine(opts engine.Options) (*engine.Engine, error) {
 	if a.eng == nil {
-		e, err := engine.New(a.root, engine.Options{})
+		trace.Mark("cli: command parsed")
+		e, err := engine.New(a.root, opts)
 		if err != nil {
 			return nil, err
 		}

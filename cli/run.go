@@ -203,7 +203,7 @@ func (a *app) runCmd() *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  argsAtLeast(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, err := a.engineToRun()
 			if err != nil {
 				return err
 			}

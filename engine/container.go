@@ -41,7 +41,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if !opts.StartNext {
 		return e.create(ctx, opts)
 	}
-	l := e.launchEarly()
+	l := e.takeSpare()
 	c, err := e.create(ctx, opts)
 	switch {
 	case l == nil:
@@ -220,7 +220,7 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	}
 	l := e.takeEarly(c.ID)
 	if l == nil {
-		if l, err = e.launchMonitor(c.ID); err != nil {
+		if l, err = e.startMonitor(c.ID); err != nil {
 			return nil, fmt.Errorf("start %s: %w", c.Name, err)
 		}
 	}

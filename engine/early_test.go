@@ -78,3 +78,29 @@ func TestEarlyMonitor(t *testing.T) {
 	}
 	waitNoMonitors(t, root)
 }
+
+// An engine opened with StartSoon has a monitor waiting before any
+// container exists; the next Create with StartNext gives it its container.
+func TestSpareMonitor(t *testing.T) {
+	root := newEngine(t).Root()
+	e, err := engine.New(root, engine.Options{StartSoon: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := monitorsOf(root)
+	if len(spare) != 1 {
+		t.Fatalf("monitors after New with StartSoon: %v, want one", spare)
+	}
+	c, err := e.Create(context.Background(), engine.CreateOptions{Image: "busybox", StartNext: true,
+		Config: containers.Config{Cmd: []string{"sh", "-c", "echo spare"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := monitorsOf(root); len(got) != 1 || got[0] != spare[0] {
+		t.Errorf("monitors after Create: %v, want the spare %v alone", got, spare)
+	}
+	if out, _, code := runAttached(t, e, c); out != "spare\n" || code != 0 {
+		t.Errorf("output %q, exit %d", out, code)
+	}
+	waitNoMonitors(t, root)
+}

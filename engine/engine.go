@@ -34,6 +34,10 @@ type Options struct {
 	// leftovers of interrupted operations, garbage): `system check` wants
 	// to see and report the state root as the last process left it.
 	KeepLeftovers bool
+	// StartSoon: the caller is about to create and start a container
+	// (run). A monitor is launched at once, to wait for it, so that the
+	// monitor's start-up overlaps the opening of the stores too.
+	StartSoon bool
 }
 
 // New opens (creating if needed) the state root.
@@ -48,6 +52,10 @@ func New(root string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("open state root %s: %w", root, err)
 	}
+	var spare *launched
+	if opts.StartSoon {
+		spare = launchEarly(root)
+	}
 	is, err := images.OpenWith(filepath.Join(root, "images"), images.OpenOptions{KeepLeftovers: opts.KeepLeftovers})
 	if err != nil {
 		return nil, err
@@ -57,6 +65,7 @@ func New(root string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{root: root, images: is, containers: cs, events: events.Open(root)}
+	e.early.spare = spare
 	if !opts.KeepLeftovers {
 		// As the stores do for theirs: what killed builds left goes.
 		for _, p := range e.deadTempDirs() {

@@ -28,18 +28,31 @@ type launched struct {
 // and package set-up, then overlaps the writing of the record instead of
 // following it.
 type early struct {
-	mu sync.Mutex
-	m  map[string]*launched
+	mu    sync.Mutex
+	m     map[string]*launched
+	spare *launched // launched by New (Options.StartSoon), for Create
 }
 
 // launchEarly starts a monitor that waits for its container (see
 // monitor.Assign); nil if it could not, and Start then launches one.
-func (e *Engine) launchEarly() *launched {
-	l, err := e.launchMonitor("")
+func launchEarly(root string) *launched {
+	l, err := launchMonitor(root, "", nil)
 	if err != nil {
 		return nil
 	}
 	return l
+}
+
+// takeSpare returns the monitor New launched, or launches one.
+func (e *Engine) takeSpare() *launched {
+	e.early.mu.Lock()
+	l := e.early.spare
+	e.early.spare = nil
+	e.early.mu.Unlock()
+	if l != nil {
+		return l
+	}
+	return launchEarly(e.root)
 }
 
 // keepEarly hands l to the Start of container id.
@@ -69,6 +82,16 @@ func (e *Engine) takeEarly(id string) *launched {
 	return l
 }
 
+// startMonitor launches the monitor of container id.
+func (e *Engine) startMonitor(id string) (*launched, error) {
+	logf, err := os.OpenFile(filepath.Join(e.containers.Dir(id), monitor.LogFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	return launchMonitor(e.root, id, logf)
+}
+
 // dropEarly lets the monitor launched for a container that was never
 // started go: it ends when its socket closes.
 func (e *Engine) dropEarly(id string) {
@@ -81,9 +104,10 @@ func (e *Engine) dropEarly(id string) {
 	}
 }
 
-// launchMonitor starts the monitor of container id; with id "", a monitor
-// that learns its container from its first client (monitor.Assign).
-func (e *Engine) launchMonitor(id string) (*launched, error) {
+// launchMonitor starts the monitor of container id, its stderr going to
+// logf; with id "", a monitor that learns its container from its first
+// client (monitor.Assign) and opens its log then.
+func launchMonitor(root, id string, logf *os.File) (*launched, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -96,18 +120,9 @@ func (e *Engine) launchMonitor(id string) (*launched, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A waiting monitor has no container directory yet: it opens its log
-	// there once it knows the container.
-	var logf *os.File
 	arg := monitor.PendingArg
 	if id != "" {
 		arg = id
-		logf, err = os.OpenFile(filepath.Join(e.containers.Dir(id), monitor.LogFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			conn.Close()
-			return nil, err
-		}
-		defer logf.Close()
 	}
 	// The monitor, and the init stages it re-executes, run from the sealed
 	// view of this binary: a container never sees a writable berth.
@@ -118,7 +133,7 @@ func (e *Engine) launchMonitor(id string) (*launched, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:        self,
-		Args:        []string{"berth", "monitor", "--root", e.root, arg},
+		Args:        []string{"berth", "monitor", "--root", root, arg},
 		Env:         trace.With("GOGC=50", "GOMAXPROCS=1"), // a monitor is small and mostly waits
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
