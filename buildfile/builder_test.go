@@ -23,7 +23,6 @@ import (
 	"berth/buildfile"
 	"berth/buildfile/buildctx"
 	"berth/containers"
-	"berth/containers/attach"
 	"berth/engine"
 	"berth/images"
 	"berth/internal/enginetest"
@@ -147,14 +146,14 @@ func run(t testing.TB, e *engine.Engine, img *images.Image, cmd ...string) strin
 		t.Fatal(err)
 	}
 	defer e.Remove(ctx, c.ID, true)
-	s, err := e.Start(ctx, c.ID, &engine.Streams{Stdout: true, Stderr: true})
+	var out bytes.Buffer
+	s, err := e.Start(ctx, c.ID, &engine.Streams{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	res, err := s.Stream(attach.StreamOptions{Stdout: &out, Stderr: &out})
-	if err != nil || res.Exit == nil || res.Exit.Code != 0 {
-		t.Fatalf("run %q: %v %+v: %s", cmd, err, res.Exit, out.String())
+	res, err := s.Wait(ctx)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("run %q: %v %+v: %s", cmd, err, res, out.String())
 	}
 	return out.String()
 }

@@ -5,19 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/creack/pty"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"berth/containers"
-	"berth/containers/attach"
 	"berth/containers/runtime"
 	"berth/engine"
 	"berth/errdefs"
@@ -225,9 +221,9 @@ func (a *app) runCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, c.ID)
 				return nil
 			}
-			keys, err := attach.ParseDetachKeys(f.detachKeys)
+			keys, err := engine.ParseDetachKeys(f.detachKeys)
 			if err != nil {
-				return errdefs.InvalidArgument("%v", err)
+				return err
 			}
 			return a.attachSession(ctx, e, c, f.interactive, keys, sigProxy, func(streams engine.Streams) (*engine.Session, error) {
 				return e.Start(ctx, c.ID, &streams)
@@ -288,9 +284,9 @@ func (a *app) startCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				keys, err := attach.ParseDetachKeys(detachKeys)
+				keys, err := engine.ParseDetachKeys(detachKeys)
 				if err != nil {
-					return errdefs.InvalidArgument("%v", err)
+					return err
 				}
 				return a.attachSession(ctx, e, c, interactive && c.Config.OpenStdin, keys, true, func(streams engine.Streams) (*engine.Session, error) {
 					return e.Start(ctx, c.ID, &streams)
@@ -347,9 +343,9 @@ func (a *app) attachCmd() *cobra.Command {
 			if !c.State.Running {
 				return errdefs.NotRunning("You cannot attach to a stopped container, start it first")
 			}
-			keys, err := attach.ParseDetachKeys(detachKeys)
+			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
-				return errdefs.InvalidArgument("%v", err)
+				return err
 			}
 			return a.attachSession(ctx, e, c, !noStdin && c.Config.OpenStdin, keys, sigProxy, func(streams engine.Streams) (*engine.Session, error) {
 				return e.Attach(ctx, c.ID, streams)
@@ -363,35 +359,33 @@ func (a *app) attachCmd() *cobra.Command {
 }
 
 // attachSession connects the local terminal or stdio to a container through
-// open and returns the container's exit status as a statusError.
+// open and returns the container's exit status as a statusError. The
+// terminal is ours (raw mode, its size, the signals we get); the session
+// is the engine's.
 func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *containers.Container, withStdin bool, keys []byte, sigProxy bool, open func(engine.Streams) (*engine.Session, error)) error {
-	streams := engine.Streams{Stdin: withStdin, Stdout: true, Stderr: true}
+	streams := engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 	tty := c.Config.Tty
-	var restore func()
+	if withStdin {
+		streams.Stdin = a.stdin
+		if tty {
+			// Without a terminal the input is data, passed on whole.
+			streams.DetachKeys = keys
+		}
+	}
 	inFile, inIsFile := a.stdin.(*os.File)
 	if tty && inIsFile && term.IsTerminal(int(inFile.Fd())) {
 		if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
 			streams.Rows, streams.Cols = uint16(h), uint16(w)
 		}
 		if withStdin {
-			st, err := term.MakeRaw(int(inFile.Fd()))
-			if err == nil {
-				restore = func() { _ = term.Restore(int(inFile.Fd()), st) }
-				defer restore()
+			if st, err := term.MakeRaw(int(inFile.Fd())); err == nil {
+				defer term.Restore(int(inFile.Fd()), st)
 			}
 		}
 	}
 	s, err := open(streams)
 	if err != nil {
 		return err
-	}
-	if s == nil {
-		// It ran to its end before we could attach: report its exit.
-		code, err := e.Wait(ctx, c.ID)
-		if err != nil {
-			return nil // removed (--rm): nothing more to say
-		}
-		return exitStatus(code)
 	}
 	// Follow the terminal's size, and pass signals on without a tty.
 	sigs := make(chan os.Signal, 8)
@@ -406,34 +400,18 @@ func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *containers
 		for sig := range sigs {
 			if sig == syscall.SIGWINCH {
 				if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
-					_ = s.WriteFrame(attach.Resize, attach.EncodeResize(uint16(h), uint16(w)))
+					_ = s.Resize(uint16(h), uint16(w))
 				}
 				continue
 			}
-			_ = s.WriteFrame(attach.Signal, attach.EncodeSignal(int(sig.(syscall.Signal))))
+			_ = s.Signal(sig.(syscall.Signal))
 		}
 	}()
-	opts := attach.StreamOptions{Stdout: a.stdout, Stderr: a.stderr}
-	if withStdin {
-		opts.Stdin = a.stdin
-		if tty {
-			opts.DetachKeys = keys
-		}
-	}
-	res, err := s.Stream(opts)
+	res, err := s.Wait(ctx)
 	if err != nil {
 		return err
 	}
-	if res.Detached {
-		if restore != nil {
-			restore()
-		}
-		return nil
-	}
-	if res.Exit.Error != "" && res.Exit.Code >= runtime.ExitEngine && res.Exit.Code <= runtime.ExitNotFound {
-		return &engine.StartError{Code: res.Exit.Code, Message: res.Exit.Error}
-	}
-	return exitStatus(res.Exit.Code)
+	return exitStatus(res.ExitCode)
 }
 
 func exitStatus(code int) error {
@@ -460,9 +438,9 @@ func (a *app) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys, err := attach.ParseDetachKeys(detachKeys)
+			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
-				return errdefs.InvalidArgument("%v", err)
+				return err
 			}
 			return a.exec(cmd.Context(), e, args[0], engine.ExecOptions{
 				Cmd: args[1:], Env: envs, WorkingDir: workdir, User: user, Tty: tty, Privileged: privileged,
@@ -524,56 +502,44 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 		return nil
 	}
 	if p.Pty == nil {
-		return exitStatus(processExit(p.Cmd, p.Cmd.Wait()))
+		return execStatus(p.Wait())
 	}
-	master := p.Pty
-	defer master.Close()
-	if interactive && term.IsTerminal(int(in.Fd())) {
-		if st, err := term.MakeRaw(int(in.Fd())); err == nil {
-			defer term.Restore(int(in.Fd()), st)
+	streams := engine.Streams{Stdout: out}
+	if interactive {
+		streams.Stdin, streams.DetachKeys = in, keys
+		if term.IsTerminal(int(in.Fd())) {
+			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
+				defer term.Restore(int(in.Fd()), st)
+			}
 		}
+	}
+	s, err := p.Attach(streams)
+	if err != nil {
+		return err
+	}
+	if interactive && term.IsTerminal(int(in.Fd())) {
 		sigs := make(chan os.Signal, 4)
 		signal.Notify(sigs, syscall.SIGWINCH)
 		defer signal.Stop(sigs)
 		go func() {
 			for range sigs {
 				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-					_ = pty.Setsize(master, &pty.Winsize{Rows: uint16(h), Cols: uint16(w)})
+					_ = s.Resize(uint16(h), uint16(w))
 				}
 			}
 		}()
 	}
-	detached := make(chan struct{})
-	if interactive {
-		go func() {
-			if d, _ := attach.CopyInput(master, in, keys); d {
-				close(detached)
-			}
-		}()
-	}
-	copied := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(out, master) // ends with EIO when the process and its children are gone
-		close(copied)
-	}()
-	waited := make(chan error, 1)
-	go func() { waited <- p.Cmd.Wait() }()
-	select {
-	case <-detached:
-		return nil
-	case werr := <-waited:
-		<-copied
-		return exitStatus(processExit(p.Cmd, werr))
-	}
+	// Our SIGINT and SIGTERM (ctx) are not the process's: it ends the
+	// session, or the detach keys do.
+	res, err := s.Wait(context.WithoutCancel(ctx))
+	return execStatus(res.ExitCode, err)
 }
 
-func processExit(cmd *exec.Cmd, err error) int {
-	ps := cmd.ProcessState
-	if ps == nil {
-		return runtime.ExitEngine
+// execStatus is an exec'd process's exit status; a failure to wait for it
+// is berth's (125).
+func execStatus(code int, err error) error {
+	if err != nil {
+		return &statusError{code: runtime.ExitEngine, msg: err.Error()}
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
+	return exitStatus(code)
 }

@@ -184,3 +184,29 @@ func TestUIExecShell(t *testing.T) {
 	tm.press("q")
 	tm.waitFor("[berth exited: 0]", 5*time.Second)
 }
+
+// Detaching from an exec'd shell gives the UI back at once, although the
+// shell prints nothing more (issue 12: the UI froze until it did), and
+// the shell, hung up, is gone.
+func TestUIExecShellDetach(t *testing.T) {
+	e := newEnv(t)
+	e.runD("--name", "svc", "busybox", "sleep", "60")
+	tm := startUI(t, e, 100, 30)
+	tm.waitFor("svc", 10*time.Second)
+	tm.press("x")
+	tm.waitFor("[berth] /bin/sh in svc", 10*time.Second)
+	tm.typeText("echo in-$((40+2))")
+	tm.press("Enter")
+	tm.waitFor("in-42", 5*time.Second)
+	if top := e.ok("top", "svc"); !strings.Contains(top, "/bin/sh") {
+		t.Fatalf("top does not show the shell:\n%s", top)
+	}
+	tm.press("C-p", "C-q")
+	tm.waitFor("left the shell in svc", 10*time.Second)
+	var top string
+	if !waitFor(10*time.Second, func() bool { top = e.ok("top", "svc"); return !strings.Contains(top, "/bin/sh") }) {
+		t.Errorf("the shell still runs after detaching:\n%s", top)
+	}
+	tm.press("q")
+	tm.waitFor("[berth exited: 0]", 5*time.Second)
+}

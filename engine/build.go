@@ -18,7 +18,6 @@ import (
 	"berth/buildfile"
 	"berth/buildfile/buildctx"
 	"berth/containers"
-	"berth/containers/attach"
 	"berth/containers/changes"
 	"berth/containers/rootfs"
 	"berth/images"
@@ -206,7 +205,10 @@ func (e buildRuntime) RunStep(ctx context.Context, img *images.Image, step build
 	}
 	defer func() { _ = e.Remove(context.WithoutCancel(ctx), c.ID, true) }()
 
-	streams := &Streams{Stdin: step.Stdin != "", Stdout: true, Stderr: true}
+	streams := &Streams{Stdout: out, Stderr: out}
+	if step.Stdin != "" {
+		streams.Stdin = strings.NewReader(step.Stdin)
+	}
 	s, err := e.Start(ctx, c.ID, streams)
 	var se *StartError
 	if errors.As(err, &se) {
@@ -216,34 +218,16 @@ func (e buildRuntime) RunStep(ctx context.Context, img *images.Image, step build
 	if err != nil {
 		return nil, err
 	}
-	code := 0
-	if s == nil {
-		// It ended before the session was attached.
-		if code, err = e.Wait(ctx, c.ID); err != nil {
-			return nil, err
-		}
-	} else {
-		stop := context.AfterFunc(ctx, func() { s.Close() })
-		so := attach.StreamOptions{Stdout: out, Stderr: out}
-		if step.Stdin != "" {
-			so.Stdin = strings.NewReader(step.Stdin)
-		}
-		res, err := s.Stream(so)
-		stop()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("run: %w", err)
-		}
-		if res.Exit == nil {
-			return nil, errors.New("run: the container's monitor went away before it exited")
-		}
-		if res.Exit.Error != "" {
-			fmt.Fprintln(out, res.Exit.Error)
-		}
-		code = res.Exit.Code
+	res, err := s.Wait(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
+	if errors.As(err, &se) {
+		fmt.Fprintln(out, se.Message)
+	} else if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	code := res.ExitCode
 	if code != 0 {
 		return nil, &buildfile.ExitError{Args: step.Args, Code: code}
 	}

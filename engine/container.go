@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -176,23 +175,6 @@ func (e *Engine) List(ctx context.Context) ([]*containers.Container, error) {
 	return e.containers.List()
 }
 
-// Streams says which streams a caller wants from a container.
-type Streams = attach.HelloMsg
-
-// Session is an open connection to a container's monitor.
-type Session struct {
-	*attach.Conn
-	conn net.Conn
-}
-
-// Close ends the session.
-func (s *Session) Close() error { return s.conn.Close() }
-
-// Stream pumps the session (see attach.Conn.Stream) and closes it.
-func (s *Session) Stream(opts attach.StreamOptions) (attach.Result, error) {
-	return s.Conn.Stream(opts, s.conn)
-}
-
 // StartError reports a container that could not start, with the exit code
 // Docker gives for it (125, 126 or 127).
 type StartError struct {
@@ -204,8 +186,9 @@ func (e *StartError) Error() string { return e.Message }
 
 // Start launches a container's monitor, which starts the container. With
 // streams, it returns a session attached before the container's first
-// output; without, nil. It returns once the container runs, or with a
-// *StartError when it could not start.
+// output (one that has ended, if the container was gone before it could
+// be seen running); without, nil. It returns once the container runs, or
+// with a *StartError when it could not start.
 func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Session, error) {
 	c, err := e.containers.Get(ref)
 	if err != nil {
@@ -224,48 +207,52 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 			return nil, fmt.Errorf("start %s: %w", c.Name, err)
 		}
 	}
-	conn := l.conn
-	s := &Session{Conn: attach.NewConn(conn), conn: conn}
-	hello := Streams{}
+	cl := attach.NewClient(l.conn)
+	hello := attach.HelloMsg{}
 	if streams != nil {
-		hello = *streams
+		hello = helloFor(c, *streams)
 	}
-	if err := s.WriteJSON(attach.Hello, hello); err != nil {
-		s.Close()
+	if err := cl.Hello(hello); err != nil {
+		cl.Close()
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	// Wait for the container to run or fail.
-	var buf []byte
-	for {
-		typ, p, err := s.ReadFrame(buf)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("start %s: monitor ended without starting the container (see %s): %w",
-				c.Name, filepath.Join(e.containers.Dir(c.ID), monitor.LogFileName), err)
+	started, x, err := cl.WaitStarted()
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("start %s: monitor ended without starting the container (see %s): %w",
+			c.Name, filepath.Join(e.containers.Dir(c.ID), monitor.LogFileName), err)
+	}
+	if !started {
+		cl.Close()
+		if x.Error != "" {
+			return nil, &StartError{Code: x.Code, Message: x.Error}
 		}
-		buf = p
-		switch typ {
-		case attach.Started:
-			trace.Mark("cli: started")
-			if streams == nil {
-				s.Close()
-				return nil, nil
-			}
-			return s, nil
-		case attach.Exit:
-			s.Close()
-			var x attach.ExitMsg
-			_ = json.Unmarshal(p, &x)
-			if x.Error != "" {
-				return nil, &StartError{Code: x.Code, Message: x.Error}
-			}
-			// It ran and exited before we looked: not a failure to start.
+		// It ran and exited before we looked: not a failure to start.
+		if streams == nil {
 			return nil, nil
 		}
+		return endedSession(x.Code), nil
+	}
+	trace.Mark("cli: started")
+	if streams == nil {
+		cl.Close()
+		return nil, nil
+	}
+	return newSession(monitorTarget{cl}, *streams, hello.Stdin), nil
+}
+
+// helloFor asks the monitor of c for the streams a caller has.
+func helloFor(c *containers.Container, st Streams) attach.HelloMsg {
+	return attach.HelloMsg{
+		Stdin:  st.Stdin != nil && c.Config.OpenStdin,
+		Stdout: st.Stdout != nil, Stderr: st.Stderr != nil,
+		Rows: st.Rows, Cols: st.Cols,
 	}
 }
 
-// Attach connects to a running container's monitor.
+// Attach joins the caller's streams to a running container's main
+// process, through its monitor.
 func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Session, error) {
 	c, err := e.containers.Get(ref)
 	if err != nil {
@@ -284,15 +271,16 @@ func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Sess
 	if err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", c.Name, err)
 	}
-	s := &Session{Conn: attach.NewConn(conn), conn: conn}
-	if err := s.WriteJSON(attach.Hello, streams); err != nil {
-		s.Close()
-		return nil, err
+	cl := attach.NewClient(conn)
+	hello := helloFor(c, streams)
+	if err := cl.Hello(hello); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("attach to %s: %w", c.Name, err)
 	}
-	if streams.Stdin || streams.Stdout || streams.Stderr {
+	if hello.Stdin || hello.Stdout || hello.Stderr {
 		e.emitContainer(c, "attach")
 	}
-	return s, nil
+	return newSession(monitorTarget{cl}, streams, hello.Stdin), nil
 }
 
 // Wait blocks until the container stops and returns its exit code.
@@ -326,11 +314,10 @@ func (e *Engine) wait(ctx context.Context, id string) (int, error) {
 			}
 			continue
 		}
-		stop := context.AfterFunc(ctx, func() { s.Close() })
-		res, _ := s.Stream(attach.StreamOptions{})
-		stop()
-		if res.Exit != nil {
-			return res.Exit.Code, nil
+		res, err := s.Wait(ctx)
+		var se *StartError
+		if err == nil || errors.As(err, &se) {
+			return res.ExitCode, nil
 		}
 		if ctx.Err() != nil {
 			return 0, ctx.Err()

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"berth/containers"
-	"berth/containers/attach"
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 	"berth/engine"
@@ -38,16 +37,16 @@ func create(t *testing.T, e *engine.Engine, cmd ...string) *containers.Container
 // runAttached starts c attached and returns its output and exit code.
 func runAttached(t *testing.T, e *engine.Engine, c *containers.Container) (string, string, int) {
 	t.Helper()
-	s, err := e.Start(context.Background(), c.ID, &engine.Streams{Stdout: true, Stderr: true})
+	var out, errb bytes.Buffer
+	s, err := e.Start(context.Background(), c.ID, &engine.Streams{Stdout: &out, Stderr: &errb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	res, err := s.Stream(attach.StreamOptions{Stdout: &out, Stderr: &errb})
-	if err != nil || res.Exit == nil {
-		t.Fatalf("stream: %+v %v", res, err)
+	res, err := s.Wait(context.Background())
+	if err != nil || res.Detached {
+		t.Fatalf("session: %+v %v", res, err)
 	}
-	return out.String(), errb.String(), res.Exit.Code
+	return out.String(), errb.String(), res.ExitCode
 }
 
 func TestRunAttached(t *testing.T) {

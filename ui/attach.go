@@ -2,24 +2,19 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/creack/pty"
 	"github.com/muesli/cancelreader"
 	"golang.org/x/term"
 
 	"berth/containers"
-	"berth/containers/attach"
 	"berth/containers/runtime"
 	"berth/engine"
 	"berth/ui/common"
@@ -165,43 +160,23 @@ func (h *handover) attach(e *engine.Engine, c *containers.Container) error {
 		return err
 	}
 	defer in.stop()
-	s, err := e.Attach(h.ctx, c.ID, engine.Streams{Stdin: c.Config.OpenStdin, Stdout: true, Stderr: true, Rows: rows, Cols: cols})
+	// The keys are read for the detach sequence even when the container
+	// takes no input; the terminal goes back to the UI, not the end of
+	// the container's input.
+	s, err := e.Attach(h.ctx, c.ID, engine.Streams{
+		Stdin: in, Stdout: h.stdout, Stderr: h.stdout, Rows: rows, Cols: cols,
+		DetachKeys: engine.DefaultDetachKeys, KeepStdinOpen: true,
+	})
 	if err != nil {
 		return err
 	}
 	h.banner()
 	// A size change makes the shell redraw its prompt.
 	if c.Config.Tty {
-		_ = s.WriteFrame(attach.Resize, attach.EncodeResize(rows+1, cols))
-		_ = s.WriteFrame(attach.Resize, attach.EncodeResize(rows, cols))
+		_ = s.Resize(rows+1, cols)
+		_ = s.Resize(rows, cols)
 	}
-	stop := onResize(fd, func(r, c uint16) { _ = s.WriteFrame(attach.Resize, attach.EncodeResize(r, c)) })
-	defer stop()
-	var keysDetached atomic.Bool
-	opts := attach.StreamOptions{Stdout: h.stdout, Stderr: h.stdout, DetachKeys: attach.DefaultDetachKeys, KeepStdinOpen: true}
-	if c.Config.OpenStdin {
-		opts.Stdin = in
-	} else {
-		// Still read the keys, for the detach sequence.
-		go func() {
-			if d, _ := attach.CopyInput(io.Discard, in, attach.DefaultDetachKeys); d {
-				keysDetached.Store(true)
-				s.Close()
-			}
-		}()
-	}
-	res, err := s.Stream(opts)
-	if res.Detached || keysDetached.Load() {
-		h.detached = true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if res.Exit != nil {
-		h.exit = res.Exit.Code
-	}
-	return nil
+	return h.follow(s, fd)
 }
 
 // exec runs shell in the container on a new terminal of its own.
@@ -220,45 +195,32 @@ func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string)
 	if err != nil {
 		return err
 	}
-	master := p.Pty
-	defer master.Close()
 	in, err := newInput(h.stdin)
 	if err != nil {
+		p.Pty.Close() // hangs the shell up
 		return err
 	}
 	defer in.stop()
-	h.banner()
-	stop := onResize(fd, func(r, c uint16) { _ = pty.Setsize(master, &pty.Winsize{Rows: r, Cols: c}) })
-	defer stop()
-	detached := make(chan struct{})
-	go func() {
-		if d, _ := attach.CopyInput(master, in, attach.DefaultDetachKeys); d {
-			close(detached)
-		}
-	}()
-	copied := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(h.stdout, master) // EIO once the shell and its children are gone
-		close(copied)
-	}()
-	waited := make(chan error, 1)
-	go func() { waited <- p.Cmd.Wait() }()
-	select {
-	case <-detached:
-		// Nothing holds the terminal once we let go: closing the master
-		// hangs the shell up, as closing a terminal window does.
-		h.detached = true
-		master.Close()
-		<-waited
-		return nil
-	case err := <-waited:
-		<-copied
-		var xe *exec.ExitError
-		if errors.As(err, &xe) {
-			h.exit = xe.ExitCode()
-		}
-		return nil
+	// Detaching lets go of the shell's terminal, which hangs it up.
+	s, err := p.Attach(engine.Streams{Stdin: in, Stdout: h.stdout, DetachKeys: engine.DefaultDetachKeys})
+	if err != nil {
+		return err
 	}
+	h.banner()
+	return h.follow(s, fd)
+}
+
+// follow passes the terminal's size changes to s until it ends, and
+// records how it ended.
+func (h *handover) follow(s *engine.Session, fd int) error {
+	stop := onResize(fd, func(r, c uint16) { _ = s.Resize(r, c) })
+	defer stop()
+	res, err := s.Wait(h.ctx)
+	if err != nil {
+		return err
+	}
+	h.detached, h.exit = res.Detached, res.ExitCode
+	return nil
 }
 
 // input reads the terminal for a container and gives it back: stop

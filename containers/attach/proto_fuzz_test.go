@@ -76,13 +76,14 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 
-		// As a client reads the monitor: Stream to its end.
+		// As a client reads the monitor: its output to the end.
 		var out bytes.Buffer
-		c = NewConn(struct {
+		cl := NewClient(struct {
 			io.Reader
 			io.Writer
-		}{bytes.NewReader(data), io.Discard})
-		_, _ = c.Stream(StreamOptions{Stdout: &out, Stderr: &out}, io.NopCloser(nil))
+			io.Closer
+		}{bytes.NewReader(data), io.Discard, io.NopCloser(nil)})
+		_, _ = cl.Output(&out, &out)
 		if out.Len() > len(data) {
 			t.Fatalf("%d bytes of output from %d bytes of input", out.Len(), len(data))
 		}

@@ -187,6 +187,29 @@ func collect(conn *attach.Conn) <-chan session {
 	return ch
 }
 
+// startAttached starts the container with an engine session attached
+// before its first output, and reports what that session received.
+func startAttached(t *testing.T, e *engine.Engine, id string) (<-chan session, *engine.Session) {
+	t.Helper()
+	var out, errb strings.Builder
+	s, err := e.Start(context.Background(), id, &engine.Streams{Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan session, 1)
+	go func() {
+		res, err := s.Wait(context.Background())
+		got := session{started: true, err: err}
+		if err == nil {
+			got.exit = &attach.ExitMsg{Code: res.ExitCode}
+		}
+		// The session has stopped writing once Wait returns.
+		got.stdout, got.stderr = out.String(), errb.String()
+		ch <- got
+	}()
+	return ch, s
+}
+
 // result waits (bounded) for a session to end.
 func result(t *testing.T, ch <-chan session, close func() error) session {
 	t.Helper()
@@ -226,12 +249,8 @@ func TestContainerKilled(t *testing.T) {
 	e := enginetest.New(t)
 	ctx := context.Background()
 	c := create(t, e, containers.Config{Cmd: []string{"sh", "-c", "echo ready; exec sleep 1000"}}, containers.HostConfig{})
-	first, err := e.Start(ctx, c.ID, &engine.Streams{Stdout: true, Stderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	firstCh, first := startAttached(t, e, c.ID)
 	defer first.Close()
-	firstCh := collect(first.Conn)
 	st := rawState(t, e, c.ID)
 	if !st.Running || st.Pid <= 0 || st.MonitorPid <= 0 {
 		t.Fatalf("state after start: %+v", st)
@@ -347,7 +366,6 @@ func TestClientCrashMidFrame(t *testing.T) {
 // same output, all of it, and the same Exit.
 func TestTwoClients(t *testing.T) {
 	e := enginetest.New(t)
-	ctx := context.Background()
 	c := create(t, e, containers.Config{
 		Cmd:       []string{"sh", "-c", `read go; i=0; while [ $i -lt 200 ]; do echo "line $i"; i=$((i+1)); done; echo oops >&2; exit 5`},
 		OpenStdin: true,
@@ -356,12 +374,8 @@ func TestTwoClients(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		fmt.Fprintf(&want, "line %d\n", i)
 	}
-	first, err := e.Start(ctx, c.ID, &engine.Streams{Stdout: true, Stderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	firstCh, first := startAttached(t, e, c.ID)
 	defer first.Close()
-	firstCh := collect(first.Conn)
 	st := rawState(t, e, c.ID)
 	// The monitor registers a client before it reads its frames: once the
 	// container has this client's stdin, the client receives what follows.
