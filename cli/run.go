@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"berth/containers"
-	"berth/containers/runtime"
 	"berth/engine"
 	"berth/errdefs"
 	"berth/internal/trace"
@@ -362,7 +361,7 @@ func (a *app) attachCmd() *cobra.Command {
 // open and returns the container's exit status as a statusError. The
 // terminal is ours (raw mode, its size, the signals we get); the session
 // is the engine's.
-func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *containers.Container, withStdin bool, keys []byte, sigProxy bool, open func(engine.Streams) (*engine.Session, error)) error {
+func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *engine.Container, withStdin bool, keys []byte, sigProxy bool, open func(engine.Streams) (*engine.Session, error)) error {
 	streams := engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 	tty := c.Config.Tty
 	if withStdin {
@@ -470,7 +469,7 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 		return err
 	}
 	defer null.Close()
-	stdio := runtime.Stdio{Stdin: null, Stdout: null, Stderr: null}
+	opts.Stdin, opts.Stdout, opts.Stderr = null, null, null
 	in, inOK := a.stdin.(*os.File)
 	out, outOK := a.stdout.(*os.File)
 	errf, errOK := a.stderr.(*os.File)
@@ -479,9 +478,9 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 			return errors.New("exec needs file streams")
 		}
 		if !opts.Tty {
-			stdio.Stdout, stdio.Stderr = out, errf
+			opts.Stdout, opts.Stderr = out, errf
 			if interactive {
-				stdio.Stdin = in
+				opts.Stdin = in
 			}
 		}
 	} else {
@@ -492,7 +491,6 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 			opts.Rows, opts.Cols = uint16(h), uint16(w)
 		}
 	}
-	opts.Stdio = stdio
 	p, err := e.Exec(ctx, ref, opts)
 	if err != nil {
 		return err
@@ -539,7 +537,7 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 // is berth's (125).
 func execStatus(code int, err error) error {
 	if err != nil {
-		return &statusError{code: runtime.ExitEngine, msg: err.Error()}
+		return &statusError{code: 125, msg: err.Error()}
 	}
 	return exitStatus(code)
 }

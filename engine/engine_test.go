@@ -14,7 +14,6 @@ import (
 
 	"berth/containers"
 	"berth/containers/logfile"
-	"berth/containers/runtime"
 	"berth/engine"
 	"berth/internal/enginetest"
 	"berth/internal/reexec"
@@ -114,7 +113,7 @@ func TestDetachedSeenByAnotherEngine(t *testing.T) {
 	r, w, _ := os.Pipe()
 	cmd, err := other.Exec(ctx, c.Name, engine.ExecOptions{
 		Cmd:   []string{"sh", "-c", "cat /etc/hostname; echo $HOSTNAME; ps -o pid,comm"},
-		Stdio: runtime.Stdio{Stdin: nil, Stdout: w, Stderr: w},
+		Stdin: nil, Stdout: w, Stderr: w,
 	})
 	w.Close()
 	if err != nil {

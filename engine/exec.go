@@ -28,7 +28,8 @@ type ExecOptions struct {
 	Tty        bool
 	Rows, Cols uint16 // initial terminal size, with Tty
 	Privileged bool
-	Stdio      runtime.Stdio
+	// The process's stdin, stdout and stderr, without Tty.
+	Stdin, Stdout, Stderr *os.File
 }
 
 // ExecProcess is a process started in a container.
@@ -120,8 +121,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		NoNewPrivileges: c.Spec.Process.NoNewPrivileges,
 		Rlimits:         c.Spec.Process.Rlimits,
 	}
-	stdio := opts.Stdio
-	stdio.Tty = opts.Tty
+	stdio := runtime.Stdio{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.Tty}
 	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols,
 		Seccomp: func() ([]byte, error) {
 			filter, err := containers.SeccompFilter(c)

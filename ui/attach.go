@@ -14,8 +14,6 @@ import (
 	"github.com/muesli/cancelreader"
 	"golang.org/x/term"
 
-	"berth/containers"
-	"berth/containers/runtime"
 	"berth/engine"
 	"berth/ui/common"
 )
@@ -30,13 +28,13 @@ type attachDoneMsg struct {
 
 // execReadyMsg: a shell was found in the container; hand it the terminal.
 type execReadyMsg struct {
-	c     *containers.Container
+	c     *engine.Container
 	shell string
 }
 
 // attach hands the terminal to the container's main process until the
 // person types the detach keys (ctrl-p ctrl-q) or the process ends.
-func (m *Model) attach(c *containers.Container) tea.Cmd {
+func (m *Model) attach(c *engine.Container) tea.Cmd {
 	if !c.State.Running {
 		return common.Status(c.Name+" is not running: start it first (u)", "berth start -ai "+c.Name)
 	}
@@ -48,7 +46,7 @@ func (m *Model) attach(c *containers.Container) tea.Cmd {
 }
 
 // findShell looks for a shell in the container, then execs it.
-func (m *Model) findShell(c *containers.Container) tea.Cmd {
+func (m *Model) findShell(c *engine.Container) tea.Cmd {
 	e, ctx := m.c.Engine, m.c.Ctx
 	return func() tea.Msg {
 		sh, err := e.FindShell(ctx, c.ID)
@@ -152,7 +150,7 @@ func (h *handover) banner() {
 }
 
 // attach streams the container's main process through its monitor.
-func (h *handover) attach(e *engine.Engine, c *containers.Container) error {
+func (h *handover) attach(e *engine.Engine, c *engine.Container) error {
 	fd, rows, cols, restore := h.terminal()
 	defer restore()
 	in, err := newInput(h.stdin)
@@ -180,7 +178,7 @@ func (h *handover) attach(e *engine.Engine, c *containers.Container) error {
 }
 
 // exec runs shell in the container on a new terminal of its own.
-func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string) error {
+func (h *handover) exec(e *engine.Engine, c *engine.Container, shell string) error {
 	fd, rows, cols, restore := h.terminal()
 	defer restore()
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
@@ -190,7 +188,7 @@ func (h *handover) exec(e *engine.Engine, c *containers.Container, shell string)
 	defer null.Close()
 	p, err := e.Exec(h.ctx, c.ID, engine.ExecOptions{
 		Cmd: []string{shell}, Tty: true, Rows: rows, Cols: cols,
-		Stdio: runtime.Stdio{Stdin: null, Stdout: null, Stderr: null},
+		Stdin: null, Stdout: null, Stderr: null,
 	})
 	if err != nil {
 		return err
