@@ -67,18 +67,7 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	dev := func(path string, major, minor int64) specs.LinuxDevice {
 		return specs.LinuxDevice{Path: path, Type: "c", Major: major, Minor: minor, FileMode: &fm}
 	}
-	namespaces := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace},
-		{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
-	}
-	if hc.NetworkMode != "host" {
-		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
-	}
-	if cgroups.Unified() {
-		// A private cgroup namespace, Docker's and Podman's default on v2:
-		// the container sees its own cgroup as the root.
-		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-	}
+	namespaces := Namespaces(hc)
 	// The files berth writes for the container follow --read-only too.
 	etcOpts := []string{"rbind", "rprivate"}
 	if hc.ReadonlyRootfs {
@@ -156,6 +145,23 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// Namespaces are the namespaces a container with hc gets.
+func Namespaces(hc *HostConfig) []specs.LinuxNamespace {
+	namespaces := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+	}
+	if hc.NetworkMode != "host" {
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if cgroups.Unified() {
+		// A private cgroup namespace, Docker's and Podman's default on v2:
+		// the container sees its own cgroup as the root.
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	return namespaces
 }
 
 // mergeImageConfig combines the image's settings with the user's as Docker

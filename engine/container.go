@@ -41,6 +41,13 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 		return e.create(ctx, opts)
 	}
 	l := e.takeSpare()
+	if l != nil {
+		// The monitor starts the init stage now, into the namespaces and
+		// with the stdio this container will have.
+		if flags, err := runtime.CloneFlags(containers.Namespaces(&opts.HostConfig)); err == nil {
+			_ = monitor.Prepare(l.conn, flags, opts.Config.Tty, opts.Config.OpenStdin)
+		}
+	}
 	c, err := e.create(ctx, opts)
 	switch {
 	case l == nil:

@@ -269,10 +269,24 @@ type made struct {
 func (m *monitor) begin() *starting {
 	c := m.c
 	s := &starting{cg: make(chan made, 1)}
-	stdio, cleanupStdio, outputs, err := m.openStdio()
+	flags, err := runtime.CloneFlags(c.Spec.Linux.Namespaces)
 	if err != nil {
 		s.err = err
 		return s
+	}
+	// The stage the monitor spawned on the client's word (Prepare), if it
+	// has what the record asks for.
+	sp := m.opts.spawned
+	m.opts.spawned = nil
+	if sp != nil && (sp.flags != flags || sp.shape != shapeOf(c)) {
+		sp.abort()
+		sp = nil
+	}
+	if sp == nil {
+		if sp, err = spawn(flags, shapeOf(c)); err != nil {
+			s.err = err
+			return s
+		}
 	}
 	go func() {
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
@@ -294,18 +308,60 @@ func (m *monitor) begin() *starting {
 		Upper:  filepath.Join(m.dir, "upper"),
 		Work:   filepath.Join(m.dir, "work"),
 	}
-	trace.Mark("monitor: init exec")
-	s.p, err = runtime.Start(cfg, stdio)
-	cleanupStdio() // the child has its copies
-	if err != nil {
+	if err := sp.p.Send(cfg); err != nil {
+		sp.closeOurs()
 		if mc := <-s.cg; mc.cg != nil {
 			_ = mc.cg.Delete()
 		}
 		s.err = err
 		return s
 	}
-	s.outputs = outputs
+	m.stdin = sp.stdin
+	s.p, s.outputs = sp.p, sp.outputs
 	return s
+}
+
+// spawned is an init stage started and waiting for its config
+// (runtime.Spawn), with the monitor's ends of its stdio.
+type spawned struct {
+	p       *runtime.Process
+	outputs []output
+	stdin   *os.File // the write end of its stdin pipe, with -i and no -t
+	flags   uintptr
+	shape   shape
+}
+
+// spawn starts an init stage in new namespaces (runtime.CloneFlags) with
+// stdio of the given shape.
+func spawn(flags uintptr, sh shape) (*spawned, error) {
+	stdio, cleanup, outputs, stdin, err := openStdio(sh)
+	if err != nil {
+		return nil, err
+	}
+	trace.Mark("monitor: init exec")
+	p, err := runtime.Spawn(flags, stdio)
+	cleanup() // the child has its copies
+	sp := &spawned{p: p, outputs: outputs, stdin: stdin, flags: flags, shape: sh}
+	if err != nil {
+		sp.closeOurs()
+		return nil, err
+	}
+	return sp, nil
+}
+
+// abort ends a spawned stage that will not be used.
+func (sp *spawned) abort() {
+	sp.p.Abort()
+	sp.closeOurs()
+}
+
+func (sp *spawned) closeOurs() {
+	for _, o := range sp.outputs {
+		o.f.Close()
+	}
+	if sp.stdin != nil {
+		sp.stdin.Close()
+	}
 }
 
 // abort undoes a begun run that will not go ahead.

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,6 +40,28 @@ func Assign(conn net.Conn, id string) error {
 	return err
 }
 
+// prepareLen is the size of a Prepare message: 'P', the clone flags as a
+// little-endian uint64, and the stdio shape's bits.
+const prepareLen = 10
+
+// Prepare tells a monitor started with PendingArg, before Assign, the
+// namespaces (runtime.CloneFlags) and the stdio (-t, -i) of the container
+// to come: it starts the container's init stage while the record is
+// written. A guess the record proves wrong costs a second stage, no more.
+func Prepare(conn net.Conn, flags uintptr, tty, stdin bool) error {
+	var b [prepareLen]byte
+	b[0] = 'P'
+	binary.LittleEndian.PutUint64(b[1:9], uint64(flags))
+	if tty {
+		b[9] |= 1
+	}
+	if stdin {
+		b[9] |= 2
+	}
+	_, err := conn.Write(b[:])
+	return err
+}
+
 // Main is the hidden `berth monitor --root DIR ID|-` entry point: it
 // returns the process exit code.
 func Main(args []string) int {
@@ -54,8 +77,9 @@ func Main(args []string) int {
 		return 1
 	}
 	id := args[2]
+	var sp *spawned
 	if id == PendingArg {
-		if id, err = awaitAssign(store); err != nil {
+		if id, sp, err = awaitAssign(store); err != nil {
 			if errors.Is(err, io.EOF) {
 				return 0 // the container was never made: nothing to watch
 			}
@@ -63,39 +87,68 @@ func Main(args []string) int {
 			return 1
 		}
 	}
-	return Run(Options{Store: store, Events: events.Open(args[1]), ID: id})
+	return Run(Options{Store: store, Events: events.Open(args[1]), ID: id, spawned: sp})
 }
 
-// awaitAssign reads the container ID a pending monitor is given, then makes
-// the container's monitor log its stderr (until then it has none).
-func awaitAssign(store *containers.Store) (string, error) {
+// awaitAssign reads what a pending monitor is told: maybe a Prepare, on
+// which it spawns the init stage at once, then the container's ID. It then
+// makes the container's monitor log its stderr (until then it has none).
+func awaitAssign(store *containers.Store) (id string, sp *spawned, err error) {
+	defer func() {
+		if err != nil && sp != nil {
+			sp.abort()
+		}
+	}()
 	var b [idLen]byte
-	// A raw read: an *os.File on the first client's fd would close it when
-	// collected, and run opens that fd again.
-	for n := 0; n < idLen; {
+	if err := readFull(b[:1]); err != nil {
+		return "", nil, err
+	}
+	if b[0] == 'P' {
+		var p [prepareLen - 1]byte
+		if err := readFull(p[:]); err != nil {
+			return "", nil, err
+		}
+		sh := shape{tty: p[8]&1 != 0, stdin: p[8]&2 != 0}
+		// A failure here is the record's start's to report.
+		sp, _ = spawn(uintptr(binary.LittleEndian.Uint64(p[:8])), sh)
+		if err := readFull(b[:1]); err != nil {
+			return "", sp, err
+		}
+	}
+	if err := readFull(b[1:]); err != nil {
+		return "", sp, err
+	}
+	id = string(b[:])
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", sp, fmt.Errorf("bad container ID %q", id)
+	}
+	f, err := os.OpenFile(filepath.Join(store.Dir(id), LogFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", sp, err
+	}
+	defer f.Close()
+	if err := unix.Dup3(int(f.Fd()), 2, 0); err != nil {
+		return "", sp, fmt.Errorf("monitor log: %w", err)
+	}
+	return id, sp, nil
+}
+
+// readFull reads exactly len(b) bytes from the first client's socket; EOF
+// if it closed first. A raw read: an *os.File on that fd would close it
+// when collected, and run opens it again.
+func readFull(b []byte) error {
+	for n := 0; n < len(b); {
 		k, err := unix.Read(FirstClientFD, b[n:])
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("read container ID: %w", err)
+			return fmt.Errorf("read from the starting client: %w", err)
 		}
 		if k == 0 {
-			return "", io.EOF
+			return io.EOF
 		}
 		n += k
 	}
-	id := string(b[:])
-	if _, err := hex.DecodeString(id); err != nil {
-		return "", fmt.Errorf("bad container ID %q", id)
-	}
-	f, err := os.OpenFile(filepath.Join(store.Dir(id), LogFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if err := unix.Dup3(int(f.Fd()), 2, 0); err != nil {
-		return "", fmt.Errorf("monitor log: %w", err)
-	}
-	return id, nil
+	return nil
 }

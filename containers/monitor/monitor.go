@@ -43,6 +43,8 @@ type Options struct {
 	Store  *containers.Store
 	Events *events.Log // may be nil
 	ID     string
+
+	spawned *spawned // the init stage started on a Prepare, if any
 }
 
 type monitor struct {
@@ -198,39 +200,46 @@ type output struct {
 	f      *os.File
 }
 
-// openStdio makes the container's stdio: a pty with -t, pipes otherwise.
-// cleanup closes the child's ends once it has them.
-func (m *monitor) openStdio() (runtime.Stdio, func(), []output, error) {
-	c := m.c
-	if c.Config.Tty {
+// shape is what a container's stdio is made of.
+type shape struct {
+	tty, stdin bool // -t, -i
+}
+
+func shapeOf(c *containers.Container) shape {
+	return shape{tty: c.Config.Tty, stdin: c.Config.OpenStdin}
+}
+
+// openStdio makes a container's stdio: a pty with -t, pipes otherwise.
+// cleanup closes the child's ends once it has them; stdin is the write end
+// of the stdin pipe, with -i and no -t.
+func openStdio(sh shape) (stdio runtime.Stdio, cleanup func(), outs []output, stdin *os.File, err error) {
+	if sh.tty {
 		// The init stage makes the pty inside the container and sends us
 		// the master (see start); until then its stdio is /dev/null.
 		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
-			return runtime.Stdio{}, nil, nil, err
+			return runtime.Stdio{}, nil, nil, nil, err
 		}
 		return runtime.Stdio{Stdin: null, Stdout: null, Stderr: null, Tty: true},
-			func() { null.Close() }, nil, nil
+			func() { null.Close() }, nil, nil, nil
 	}
 	var childEnds []*os.File
-	var outs []output
-	stdio := runtime.Stdio{}
-	cleanup := func() {
+	cleanup = func() {
 		for _, f := range childEnds {
 			f.Close()
 		}
 	}
-	if c.Config.OpenStdin {
+	if sh.stdin {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return stdio, nil, nil, err
+			return stdio, nil, nil, nil, err
 		}
-		stdio.Stdin, m.stdin = r, w
+		stdio.Stdin, stdin = r, w
 		childEnds = append(childEnds, r)
 	} else {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
-			return stdio, nil, nil, err
+			return stdio, nil, nil, nil, err
 		}
 		stdio.Stdin = null
 		childEnds = append(childEnds, null)
@@ -239,7 +248,13 @@ func (m *monitor) openStdio() (runtime.Stdio, func(), []output, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
 			cleanup()
-			return stdio, nil, nil, err
+			if stdin != nil {
+				stdin.Close()
+			}
+			for _, o := range outs {
+				o.f.Close()
+			}
+			return stdio, nil, nil, nil, err
 		}
 		// Larger pipes mean fewer wake-ups for chatty containers.
 		_, _ = unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, 1<<20)
@@ -251,7 +266,7 @@ func (m *monitor) openStdio() (runtime.Stdio, func(), []output, error) {
 			stdio.Stderr = w
 		}
 	}
-	return stdio, cleanup, outs, nil
+	return stdio, cleanup, outs, stdin, nil
 }
 
 // pump copies one output stream to the log and to attached clients.

@@ -45,14 +45,31 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 // sends it cfg. The process then sets up its root and waits: the caller
 // places it (cgroups) and calls Go.
 func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
+	flags, err := CloneFlags(cfg.Spec.Linux.Namespaces)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Spawn(flags, stdio)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Send(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// CloneFlags are the flags that clone the init stage into the new
+// namespaces nss asks for.
+func CloneFlags(nss []specs.LinuxNamespace) (uintptr, error) {
 	var flags uintptr
-	for _, ns := range cfg.Spec.Linux.Namespaces {
+	for _, ns := range nss {
 		if ns.Path != "" {
-			return nil, fmt.Errorf("start: joining namespace %s is not supported", ns.Path)
+			return 0, fmt.Errorf("start: joining namespace %s is not supported", ns.Path)
 		}
 		f, ok := nsFlags[ns.Type]
 		if !ok {
-			return nil, fmt.Errorf("start: unsupported namespace %q", ns.Type)
+			return 0, fmt.Errorf("start: unsupported namespace %q", ns.Type)
 		}
 		// The cgroup namespace is made by the stage itself once it is in
 		// its cgroup, so that this cgroup is the namespace's root.
@@ -60,6 +77,13 @@ func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 			flags |= f
 		}
 	}
+	return flags, nil
+}
+
+// Spawn clones the init stage into new namespaces (CloneFlags); it waits
+// for its configuration (Send) before anything else. A monitor spawns it
+// before it has read its container's record, to overlap the two.
+func Spawn(flags uintptr, stdio Stdio) (*Process, error) {
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
 		Setsid:     true,
@@ -67,13 +91,25 @@ func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 		// terminal, pipes and exit status.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	return startStage(cfg, stdio, attr, stdio.Tty)
+	return spawnStage(stdio, attr, stdio.Tty)
 }
 
 // startStage starts the init stage with cfg, in the namespaces attr and
 // the calling thread give it. With console, the stage makes the terminal in
 // the container and sends its master back (Console).
 func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
+	p, err := spawnStage(stdio, attr, console)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Send(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// spawnStage starts the init stage, which then waits for its config.
+func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
 	self, err := SealedSelf()
 	if err != nil {
 		return nil, err
@@ -128,12 +164,16 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 		}
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	p := &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+	return &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours}, nil
+}
+
+// Send hands the stage its configuration; on failure the process is gone.
+func (p *Process) Send(cfg *InitConfig) error {
+	if err := json.NewEncoder(p.config).Encode(cfg); err != nil {
 		p.abort()
-		return nil, fmt.Errorf("send init config: %w", err)
+		return fmt.Errorf("send init config: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // Console waits for the master of the container's terminal (with
