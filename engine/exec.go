@@ -28,7 +28,8 @@ type ExecOptions struct {
 	Tty        bool
 	Rows, Cols uint16 // initial terminal size, with Tty
 	Privileged bool
-	// The process's stdin, stdout and stderr, without Tty.
+	// The process's stdin, stdout and stderr, without Tty (with Tty its
+	// terminal is all three).
 	Stdin, Stdout, Stderr *os.File
 }
 

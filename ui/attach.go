@@ -181,24 +181,16 @@ func (h *handover) attach(e *engine.Engine, c *engine.Container) error {
 func (h *handover) exec(e *engine.Engine, c *engine.Container, shell string) error {
 	fd, rows, cols, restore := h.terminal()
 	defer restore()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer null.Close()
-	p, err := e.Exec(h.ctx, c.ID, engine.ExecOptions{
-		Cmd: []string{shell}, Tty: true, Rows: rows, Cols: cols,
-		Stdin: null, Stdout: null, Stderr: null,
-	})
-	if err != nil {
-		return err
-	}
 	in, err := newInput(h.stdin)
 	if err != nil {
-		p.Pty.Close() // hangs the shell up
 		return err
 	}
 	defer in.stop()
+	// The terminal is the shell's stdio: no other to give.
+	p, err := e.Exec(h.ctx, c.ID, engine.ExecOptions{Cmd: []string{shell}, Tty: true, Rows: rows, Cols: cols})
+	if err != nil {
+		return err
+	}
 	// Detaching lets go of the shell's terminal, which hangs it up.
 	s, err := p.Attach(engine.Streams{Stdin: in, Stdout: h.stdout, DetachKeys: engine.DefaultDetachKeys})
 	if err != nil {
