@@ -66,13 +66,13 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 		first, next = nil, nil
 		if !ok || !m.shouldRestart(st) {
 			m.finish(st)
-			m.dropCgroup()
+			m.release()
 			return
 		}
 		// Tell the attached clients how this run ended; they go, as from
 		// Docker, and the container comes back on its own.
 		m.endSessions(st)
-		m.dropCgroup()
+		m.release()
 		if st.FinishedAt.Sub(st.StartedAt) >= backoffReset {
 			delay = backoffStart
 		}
@@ -145,17 +145,19 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	}
 	if err != nil {
 		p.Abort()
+		s.closeOurs()
 		return m.failed(runtime.ExitEngine, fmt.Errorf("cgroup: %w", err)), false
 	}
 	trace.Mark("monitor: in cgroup")
 	m.mu.Lock()
 	m.cg = cg
 	m.mu.Unlock()
-	// The cgroup goes once the exit is told (dropCgroup): a dozen rmdirs
-	// on cgroup v1 that nobody waiting for the exit should wait for.
+	// The cgroup and the mount namespace go once the exit is told
+	// (release): a dozen rmdirs on cgroup v1, and the unmounting of the
+	// container's root, that nobody waiting for the exit should wait for.
 	defer func() {
 		m.mu.Lock()
-		m.cg, m.spent = nil, cg
+		m.cg, m.spent = nil, spent{cg: cg, mntns: s.mntns}
 		m.mu.Unlock()
 	}()
 	if c.Config.Tty {
@@ -255,6 +257,7 @@ type starting struct {
 	err     error      // the stage could not start
 	cg      chan made  // the cgroup, made while the stage starts
 	seccomp chan error // nil when compiled by an earlier run
+	mntns   *os.File   // the stage's mount namespace, held until release
 }
 
 type made struct {
@@ -307,6 +310,8 @@ func (m *monitor) begin() *starting {
 		Lowers: c.LowerDirs,
 		Upper:  filepath.Join(m.dir, "upper"),
 		Work:   filepath.Join(m.dir, "work"),
+		// What a --rm container writes goes with it.
+		Volatile: c.HostConfig.AutoRemove,
 	}
 	if err := sp.p.Send(cfg); err != nil {
 		sp.closeOurs()
@@ -317,7 +322,7 @@ func (m *monitor) begin() *starting {
 		return s
 	}
 	m.stdin = sp.stdin
-	s.p, s.outputs = sp.p, sp.outputs
+	s.p, s.outputs, s.mntns = sp.p, sp.outputs, sp.mntns
 	return s
 }
 
@@ -329,6 +334,11 @@ type spawned struct {
 	stdin   *os.File // the write end of its stdin pipe, with -i and no -t
 	flags   uintptr
 	shape   shape
+	// mntns holds the stage's new mount namespace: when the container's
+	// last process exits, the kernel then leaves its root mounted until
+	// the monitor, having told the clients, lets go (release), instead of
+	// unmounting it, with an RCU grace period, before the exit is seen.
+	mntns *os.File
 }
 
 // spawn starts an init stage in new namespaces (runtime.CloneFlags) with
@@ -346,6 +356,9 @@ func spawn(flags uintptr, sh shape) (*spawned, error) {
 		sp.closeOurs()
 		return nil, err
 	}
+	if flags&syscall.CLONE_NEWNS != 0 {
+		sp.mntns, _ = os.Open("/proc/" + strconv.Itoa(p.Pid()) + "/ns/mnt")
+	}
 	return sp, nil
 }
 
@@ -356,6 +369,9 @@ func (sp *spawned) abort() {
 }
 
 func (sp *spawned) closeOurs() {
+	if sp.mntns != nil {
+		sp.mntns.Close()
+	}
 	for _, o := range sp.outputs {
 		o.f.Close()
 	}
@@ -373,19 +389,37 @@ func (s *starting) abort() {
 	if mc := <-s.cg; mc.cg != nil {
 		_ = mc.cg.Delete()
 	}
+	s.closeOurs()
+}
+
+// closeOurs closes the monitor's ends of a begun run that will not go on.
+func (s *starting) closeOurs() {
 	for _, o := range s.outputs {
 		o.f.Close()
 	}
+	if s.mntns != nil {
+		s.mntns.Close()
+	}
 }
 
-// dropCgroup removes the cgroup of the run that ended.
-func (m *monitor) dropCgroup() {
+// spent is what a run that ended leaves for release.
+type spent struct {
+	cg    *cgroups.Cgroup
+	mntns *os.File // holds the container's mount namespace; nil if not held
+}
+
+// release lets go of what the run that ended held: its mount namespace is
+// torn down (the container's root unmounted) and its cgroup removed.
+func (m *monitor) release() {
 	m.mu.Lock()
-	cg := m.spent
-	m.spent = nil
+	sp := m.spent
+	m.spent = spent{}
 	m.mu.Unlock()
-	if cg != nil {
-		_ = cg.Delete()
+	if sp.mntns != nil {
+		sp.mntns.Close()
+	}
+	if sp.cg != nil {
+		_ = sp.cg.Delete()
 	}
 }
 

@@ -58,7 +58,7 @@ type monitor struct {
 	clients map[*client]bool
 	proc    *runtime.Process
 	cg      *cgroups.Cgroup // of the current run
-	spent   *cgroups.Cgroup // of the run that ended, until dropCgroup
+	spent   spent           // what the run that ended holds, until release
 	seccomp []byte          // the compiled filter, made once for every (re)start
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i

@@ -26,6 +26,10 @@ type Layers struct {
 	// Upper and Work are the container's own dirs. With Work empty the
 	// view is read-only, and Upper (if any) is its topmost layer.
 	Upper, Work string
+	// Volatile: the writes need not outlive the mount (a --rm container's).
+	// The overlay then skips syncing the upper dir's whole file system when
+	// it is unmounted, which otherwise every container exit waits for.
+	Volatile bool
 }
 
 // Mount mounts l on target: overlayfs, read-only unless l has a work dir.
@@ -61,17 +65,28 @@ func Mount(target string, l Layers) error {
 		data += ",upperdir=" + l.Upper + ",workdir=" + l.Work
 		flags = 0
 	}
-	if len(data) >= os.Getpagesize() {
+	if len(volatile(data, l)) >= os.Getpagesize() {
 		return fmt.Errorf("mount rootfs: %d layers exceed the overlay mount option limit", len(lowers))
 	}
 	if err := unix.Chdir(base); err != nil {
 		return fmt.Errorf("mount rootfs: %w", err)
 	}
 	defer unix.Chdir("/")
-	if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
+	err := unix.Mount("overlay", target, "overlay", flags, volatile(data, l))
+	if err == unix.EINVAL && l.Volatile && l.Work != "" {
+		err = unix.Mount("overlay", target, "overlay", flags, data) // a kernel before 5.10
+	}
+	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", target, err)
 	}
 	return nil
+}
+
+func volatile(data string, l Layers) string {
+	if l.Volatile && l.Work != "" {
+		return data + ",volatile"
+	}
+	return data
 }
 
 func bindReadOnly(src, target string) error {

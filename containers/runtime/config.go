@@ -20,6 +20,9 @@ type InitConfig struct {
 	Lowers []string `json:"lowers"`
 	Upper  string   `json:"upper"`
 	Work   string   `json:"work"`
+	// Volatile: the upper dir's writes need not survive a crash (--rm):
+	// see rootfs.Layers.
+	Volatile bool `json:"volatile,omitempty"`
 	// Exec: the stage runs one more process in the running container whose
 	// first process is Pid (see execStage); it sets up no root.
 	Exec bool `json:"exec,omitempty"`

@@ -25,7 +25,7 @@ func setupRootfs(cfg *InitConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	if err := rootfs.Mount(root, rootfs.Layers{Lowers: cfg.Lowers, Upper: cfg.Upper, Work: cfg.Work}); err != nil {
+	if err := rootfs.Mount(root, rootfs.Layers{Lowers: cfg.Lowers, Upper: cfg.Upper, Work: cfg.Work, Volatile: cfg.Volatile}); err != nil {
 		return err
 	}
 	// Every path below is looked up through this handle, inside the root:
