@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -371,46 +372,84 @@ func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *engine.Con
 			streams.DetachKeys = keys
 		}
 	}
-	inFile, inIsFile := a.stdin.(*os.File)
-	if tty && inIsFile && term.IsTerminal(int(inFile.Fd())) {
-		if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
-			streams.Rows, streams.Cols = uint16(h), uint16(w)
-		}
+	tm, isTerm := ourTerminal(a.stdin)
+	if tty && isTerm {
+		streams.Rows, streams.Cols = tm.size()
 		if withStdin {
-			if st, err := term.MakeRaw(int(inFile.Fd())); err == nil {
-				defer term.Restore(int(inFile.Fd()), st)
-			}
+			defer tm.raw()()
 		}
 	}
 	s, err := open(streams)
 	if err != nil {
 		return err
 	}
-	// Follow the terminal's size, and pass signals on without a tty.
-	sigs := make(chan os.Signal, 8)
-	if tty && inIsFile {
-		signal.Notify(sigs, syscall.SIGWINCH)
+	if tty && isTerm {
+		defer tm.follow(s)()
 	}
 	if !tty && sigProxy {
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+		defer proxySignals(s)()
 	}
-	defer signal.Stop(sigs)
-	go func() {
-		for sig := range sigs {
-			if sig == syscall.SIGWINCH {
-				if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
-					_ = s.Resize(uint16(h), uint16(w))
-				}
-				continue
-			}
-			_ = s.Signal(sig.(syscall.Signal))
-		}
-	}()
 	res, err := s.Wait(ctx)
 	if err != nil {
 		return err
 	}
 	return exitStatus(res.ExitCode)
+}
+
+// terminal is our stdin when it is a terminal. It stays ours: its mode,
+// its size and our signals are passed to a session from here.
+type terminal struct{ fd int }
+
+func ourTerminal(r io.Reader) (terminal, bool) {
+	f, ok := r.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return terminal{}, false
+	}
+	return terminal{int(f.Fd())}, true
+}
+
+// size is the terminal's; 0, 0 when it cannot be read.
+func (t terminal) size() (rows, cols uint16) {
+	w, h, err := term.GetSize(t.fd)
+	if err != nil {
+		return 0, 0
+	}
+	return uint16(h), uint16(w)
+}
+
+// raw puts the terminal in raw mode: keys go to the container as typed.
+func (t terminal) raw() (restore func()) {
+	st, err := term.MakeRaw(t.fd)
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = term.Restore(t.fd, st) }
+}
+
+// follow passes the terminal's size to s each time it changes, until stop.
+func (t terminal) follow(s *engine.Session) (stop func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	go func() {
+		for range sigs {
+			if rows, cols := t.size(); rows > 0 && cols > 0 {
+				_ = s.Resize(rows, cols)
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+// proxySignals passes the signals we get to s's process, until stop.
+func proxySignals(s *engine.Session) (stop func()) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for sig := range sigs {
+			_ = s.Signal(sig.(syscall.Signal))
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
 }
 
 func exitStatus(code int) error {
@@ -486,10 +525,8 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	} else {
 		opts.Tty = false
 	}
-	if opts.Tty && term.IsTerminal(int(in.Fd())) {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			opts.Rows, opts.Cols = uint16(h), uint16(w)
-		}
+	if tm, ok := ourTerminal(in); opts.Tty && ok {
+		opts.Rows, opts.Cols = tm.size()
 	}
 	p, err := e.Exec(ctx, ref, opts)
 	if err != nil {
@@ -503,29 +540,19 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 		return execStatus(p.Wait())
 	}
 	streams := engine.Streams{Stdout: out}
+	tm, isTerm := ourTerminal(in)
 	if interactive {
 		streams.Stdin, streams.DetachKeys = in, keys
-		if term.IsTerminal(int(in.Fd())) {
-			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
-				defer term.Restore(int(in.Fd()), st)
-			}
+		if isTerm {
+			defer tm.raw()()
 		}
 	}
 	s, err := p.Attach(streams)
 	if err != nil {
 		return err
 	}
-	if interactive && term.IsTerminal(int(in.Fd())) {
-		sigs := make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGWINCH)
-		defer signal.Stop(sigs)
-		go func() {
-			for range sigs {
-				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-					_ = s.Resize(uint16(h), uint16(w))
-				}
-			}
-		}()
+	if interactive && isTerm {
+		defer tm.follow(s)()
 	}
 	// Our SIGINT and SIGTERM (ctx) are not the process's: it ends the
 	// session, or the detach keys do.
