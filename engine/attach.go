@@ -171,8 +171,7 @@ func (s *Session) input(st Streams, forward bool) {
 
 // Wait returns how the session ended: the process's exit code, or a
 // detach. A container that could not start is a *StartError (with its
-// code in the result too). Cancelling ctx ends the session, leaving the
-// process running.
+// code in the result too). Cancelling ctx ends the session as Close does.
 func (s *Session) Wait(ctx context.Context) (AttachResult, error) {
 	select {
 	case <-s.done:
