@@ -72,13 +72,13 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckResult, err
 		case strings.HasPrefix(name, ".rm-"):
 			s.checkRemoved(&res.Report, strings.TrimPrefix(name, ".rm-"), opts.Repair)
 		case e.IsDir():
-			if c := s.checkContainer(&res.Report, name, opts.Repair); c != nil {
+			if c := s.checkContainer(ctx, &res.Report, name, opts.Repair); c != nil {
 				res.Records = append(res.Records, c)
 			}
 		}
 	}
 	res.Count("container", len(res.Records))
-	if err := s.checkNames(&res.Report, res.Records); err != nil {
+	if err := s.checkNames(ctx, &res.Report, res.Records); err != nil {
 		return res, err
 	}
 	if err := s.checkMonitors(ctx, &res.Report, opts.Repair); err != nil {
@@ -91,7 +91,7 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckResult, err
 // renames hold the store lock, so none should. The records were read one
 // by one, so a rename may have moved a name meanwhile: duplicates are
 // read again under the store lock before they count.
-func (s *Store) checkNames(r *check.Report, recs []*Container) error {
+func (s *Store) checkNames(ctx context.Context, r *check.Report, recs []*Container) error {
 	dups := func(recs []*Container) map[string][]string {
 		byName := map[string][]string{}
 		for _, c := range recs {
@@ -108,7 +108,7 @@ func (s *Store) checkNames(r *check.Report, recs []*Container) error {
 	if len(suspects) == 0 {
 		return nil
 	}
-	unlock, err := s.lock()
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (s *Store) checkRemoved(r *check.Report, id string, repair bool) {
 
 // checkContainer checks one container directory and returns its record
 // if it could be read.
-func (s *Store) checkContainer(r *check.Report, id string, repair bool) *Container {
+func (s *Store) checkContainer(ctx context.Context, r *check.Report, id string, repair bool) *Container {
 	dir := s.Dir(id)
 	var c Container
 	if err := readJSON(filepath.Join(dir, "config.json"), &c); err != nil {
@@ -182,7 +182,7 @@ func (s *Store) checkContainer(r *check.Report, id string, repair bool) *Contain
 		var syntax *json.SyntaxError
 		orphan := errors.Is(err, fs.ErrNotExist) || errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)
 		if repair && orphan {
-			f.Repaired = s.removeOrphan(id)
+			f.Repaired = s.removeOrphan(ctx, id)
 		}
 		r.Add(f)
 		return nil
@@ -195,7 +195,7 @@ func (s *Store) checkContainer(r *check.Report, id string, repair bool) *Contain
 	// A container removed while we look loses its files one by one: what
 	// is found missing counts only if the container is still there after.
 	var mine check.Report
-	s.checkState(&mine, object, &c, repair)
+	s.checkState(ctx, &mine, object, &c, repair)
 	s.checkFiles(&mine, object, &c, repair)
 	s.checkCgroup(&mine, object, &c, repair)
 	if _, err := os.Lstat(filepath.Join(dir, "config.json")); errors.Is(err, fs.ErrNotExist) {
@@ -207,13 +207,13 @@ func (s *Store) checkContainer(r *check.Report, id string, repair bool) *Contain
 
 // removeOrphan removes a directory that is no container, unless a monitor
 // holds its lock; it returns what it did ("" for nothing).
-func (s *Store) removeOrphan(id string) string {
+func (s *Store) removeOrphan(ctx context.Context, id string) string {
 	unlock, ok := lockFile(s.MonitorLockPath(id), true)
 	if !ok {
 		return ""
 	}
 	defer unlock()
-	purge, err := s.Unlink(id)
+	purge, err := s.Unlink(ctx, id)
 	if err != nil {
 		return ""
 	}
@@ -226,7 +226,7 @@ func (s *Store) removeOrphan(id string) string {
 
 // checkState reads the state file as stored (LoadState corrects it) and
 // reports one that cannot be read or that a dead monitor left running.
-func (s *Store) checkState(r *check.Report, object string, c *Container, repair bool) {
+func (s *Store) checkState(ctx context.Context, r *check.Report, object string, c *Container, repair bool) {
 	p := filepath.Join(s.Dir(c.ID), "state.json")
 	var st State
 	if err := readJSON(p, &st); err != nil {
@@ -257,7 +257,7 @@ func (s *Store) checkState(r *check.Report, object string, c *Container, repair 
 	f := check.Harmlessf(object, "recorded as %s, but its monitor (pid %d) is gone: it died without recording an exit", st.String(), st.MonitorPid)
 	if repair {
 		if unlock, ok := lockFile(s.MonitorLockPath(c.ID), true); ok {
-			if st, err := s.UpdateState(c.ID, func(st *State) {
+			if st, err := s.UpdateState(ctx, c.ID, func(st *State) {
 				if st.Active() {
 					monitorGone(st)
 				}

@@ -40,7 +40,7 @@ func newRecord(t *testing.T, s *Store) *Container {
 	}
 	c := &Container{ID: id, Created: time.Now().UTC(), Image: "sha256:" + strings.Repeat("0", 64),
 		Config: Config{Hostname: id[:12]}, Spec: spec}
-	err := s.Create(c, func(dir string) error {
+	err := s.Create(t.Context(), c, func(dir string) error {
 		for _, d := range []string{"rootfs", "upper", "work"} {
 			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 				return err
@@ -306,7 +306,7 @@ func TestCheckOrphanMonitor(t *testing.T) {
 		return holds(mon.Process.Pid, s.MonitorLockPath(c.ID)) && slices.Contains(flockHolders(), mon.Process.Pid)
 	})
 	checktest.Want(t, runCheck(t, s, false).Report) // its container is there
-	if err := s.Remove(c.ID); err != nil {
+	if err := s.Remove(t.Context(), c.ID); err != nil {
 		t.Fatal(err)
 	}
 	go mon.Wait()

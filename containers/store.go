@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/errdefs"
+	"berth/internal/flock"
 )
 
 // Store keeps container records under one directory:
@@ -93,23 +95,13 @@ func tmpOwner(name string) int {
 // Dir is the directory of container id.
 func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
 
-// lock takes the store's exclusive lock.
-func (s *Store) lock() (func(), error) {
-	fd, err := unix.Open(filepath.Join(s.dir, ".lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+// lock takes the store's exclusive lock; ctx ends the wait for it.
+func (s *Store) lock(ctx context.Context) (func(), error) {
+	unlock, err := flock.Lock(ctx, filepath.Join(s.dir, ".lock"), true)
 	if err != nil {
 		return nil, fmt.Errorf("lock container store: %w", err)
 	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock container store: %w", err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return unlock, nil
 }
 
 // NewID returns a fresh 64-hex container ID.
@@ -132,7 +124,7 @@ func ValidateName(name string) error {
 // Create stores a new container record. prepare fills the container's
 // directory (given while it is still private) before it becomes visible.
 // An empty c.Name gets a generated one.
-func (s *Store) Create(c *Container, prepare func(dir string) error) error {
+func (s *Store) Create(ctx context.Context, c *Container, prepare func(dir string) error) error {
 	tmp := filepath.Join(s.dir, fmt.Sprintf(".tmp-%d-%s", os.Getpid(), c.ID))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("create container %s: %w", ShortID(c.ID), err)
@@ -154,12 +146,12 @@ func (s *Store) Create(c *Container, prepare func(dir string) error) error {
 	if err := writeJSON(filepath.Join(tmp, "state.json"), c.State); err != nil {
 		return err
 	}
-	unlock, err := s.lock()
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	all, err := s.listLocked()
+	all, err := s.listLocked(ctx)
 	if err != nil {
 		return err
 	}
@@ -186,12 +178,13 @@ func (s *Store) Create(c *Container, prepare func(dir string) error) error {
 	return nil
 }
 
-// List returns every container, newest first, with its state.
-func (s *Store) List() ([]*Container, error) {
-	return s.listLocked()
+// List returns every container, newest first, with its state. It takes
+// no lock (records change by rename): ctx is checked between records.
+func (s *Store) List(ctx context.Context) ([]*Container, error) {
+	return s.listLocked(ctx)
 }
 
-func (s *Store) listLocked() ([]*Container, error) {
+func (s *Store) listLocked(ctx context.Context) ([]*Container, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
@@ -200,6 +193,9 @@ func (s *Store) listLocked() ([]*Container, error) {
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		c, err := s.load(e.Name())
 		if errors.Is(err, os.ErrNotExist) {
@@ -241,7 +237,7 @@ func (s *Store) load(id string) (*Container, error) {
 }
 
 // Get finds a container by full ID, name, or unique ID prefix.
-func (s *Store) Get(ref string) (*Container, error) {
+func (s *Store) Get(ctx context.Context, ref string) (*Container, error) {
 	ref = strings.TrimPrefix(ref, "/")
 	if ref == "" {
 		return nil, errdefs.InvalidArgument("no container name or ID given")
@@ -256,7 +252,7 @@ func (s *Store) Get(ref string) (*Container, error) {
 			return nil, err // List leaves it out: say what is wrong with it
 		}
 	}
-	all, err := s.List()
+	all, err := s.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +317,8 @@ func (s *Store) SaveState(id string, st State) error {
 
 // UpdateState changes a container's state under its state lock, so that
 // the monitor and commands (pause, stop) never lose each other's writes.
-func (s *Store) UpdateState(id string, change func(*State)) (State, error) {
+// ctx ends the wait for the lock.
+func (s *Store) UpdateState(ctx context.Context, id string, change func(*State)) (State, error) {
 	fd, err := unix.Open(filepath.Join(s.Dir(id), "state.lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -330,13 +327,7 @@ func (s *Store) UpdateState(id string, change func(*State)) (State, error) {
 		return State{}, fmt.Errorf("lock state of %s: %w", ShortID(id), err)
 	}
 	defer unix.Close(fd)
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock.Wait(ctx, fd, unix.LOCK_EX); err != nil {
 		return State{}, fmt.Errorf("lock state of %s: %w", ShortID(id), err)
 	}
 	var st State
@@ -366,24 +357,24 @@ func (s *Store) MonitorAlive(id string) bool {
 }
 
 // Rename gives a container a new name.
-func (s *Store) Rename(ref, name string) error {
+func (s *Store) Rename(ctx context.Context, ref, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
 	name = strings.TrimPrefix(name, "/")
-	unlock, err := s.lock()
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := s.Get(ref)
+	c, err := s.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if c.Name == name {
 		return errdefs.InvalidArgument("renaming a container with the same name as its current name")
 	}
-	all, err := s.listLocked()
+	all, err := s.listLocked(ctx)
 	if err != nil {
 		return err
 	}
@@ -397,13 +388,13 @@ func (s *Store) Rename(ref, name string) error {
 }
 
 // UpdateConfig changes a container's record under the store lock.
-func (s *Store) UpdateConfig(ref string, change func(*Container) error) (*Container, error) {
-	unlock, err := s.lock()
+func (s *Store) UpdateConfig(ctx context.Context, ref string, change func(*Container) error) (*Container, error) {
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := s.Get(ref)
+	c, err := s.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -415,8 +406,8 @@ func (s *Store) UpdateConfig(ref string, change func(*Container) error) (*Contai
 
 // Remove deletes a container's record and directory. The caller has made
 // sure nothing runs in it.
-func (s *Store) Remove(id string) error {
-	purge, err := s.Unlink(id)
+func (s *Store) Remove(ctx context.Context, id string) error {
+	purge, err := s.Unlink(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -426,8 +417,8 @@ func (s *Store) Remove(id string) error {
 // Unlink makes a container disappear at once (its name is free when it
 // returns) and gives the function that deletes its files, which may run
 // later: what it leaves behind after a crash, the next OpenStore deletes.
-func (s *Store) Unlink(id string) (purge func() error, err error) {
-	unlock, err := s.lock()
+func (s *Store) Unlink(ctx context.Context, id string) (purge func() error, err error) {
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func FuzzStoreRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		c := fuzzContainer(strings.Repeat("a", 64), "good")
-		if err := s.Create(c, nil); err != nil {
+		if err := s.Create(t.Context(), c, nil); err != nil {
 			t.Fatal(err)
 		}
 		dir := s.Dir(badID)
@@ -63,13 +63,13 @@ func FuzzStoreRecord(f *testing.F) {
 			t.Errorf("LoadState: %q does not name the file", err)
 		}
 		// By its full ID, a damaged record is reported, naming its file.
-		bad, err := s.Get(badID)
+		bad, err := s.Get(t.Context(), badID)
 		if err == nil {
 			checkUsable(t, bad, badID)
 		} else if !strings.Contains(err.Error(), dir) {
 			t.Errorf("Get(%s): %q does not name the file", badID, err)
 		}
-		all, err := s.List()
+		all, err := s.List(t.Context())
 		if err != nil {
 			t.Fatalf("List with one bad record: %v", err)
 		}
@@ -81,7 +81,7 @@ func FuzzStoreRecord(f *testing.F) {
 		if !found {
 			t.Fatalf("List lost the sound container: %v", all)
 		}
-		if got, err := s.Get("good"); err != nil || got.ID != c.ID {
+		if got, err := s.Get(t.Context(), "good"); err != nil || got.ID != c.ID {
 			t.Fatalf("Get(good) = %v, %v", got, err)
 		}
 	})

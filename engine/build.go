@@ -41,7 +41,7 @@ var _ buildfile.Runtime = buildRuntime{}
 // so far, the step's history entry and its cache key. Unlike Commit it
 // emits no event: a build step is not a user's commit.
 func (e buildRuntime) CommitChanges(ctx context.Context, ref string, opts images.CommitOptions) (*images.Image, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (e buildRuntime) WithImageRoot(ctx context.Context, img *images.Image, fn f
 		return fn(dir)
 	}
 	// Held shared while mounted: image removal waits for it.
-	unlock, err := e.gcLock(false)
+	unlock, err := e.gcLock(ctx, false)
 	if err != nil {
 		return err
 	}

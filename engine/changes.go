@@ -61,7 +61,7 @@ const (
 
 // Diff lists the changes to a container's filesystem, as `docker diff`.
 func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ type CommitOptions struct {
 // Commit makes an image of a container's changes on top of its image,
 // with the container's configuration, as `docker commit`.
 func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*images.Image, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func copyOpts(opts []CopyOptions) CopyOptions {
 // docker API's archive endpoint: path's base name is the top entry ("/."
 // at the end: the contents of a directory, under "./").
 func (e *Engine) CopyFromContainer(ctx context.Context, ref, path string, w io.Writer, opts ...CopyOptions) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (e *Engine) CopyFromContainer(ctx context.Context, ref, path string, w io.W
 // CopyToContainer unpacks a tar made like CopyFromContainer's into the
 // container at path, with `docker cp`'s rules (see changes.CopyInWith).
 func (e *Engine) CopyToContainer(ctx context.Context, ref, path string, r io.Reader, opts ...CopyOptions) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (e *Engine) CopyFromHost(ctx context.Context, hostPath, ref, path string, o
 // Export writes the container's filesystem as a tar, as `docker export`
 // (without what is mounted over it: /proc, /sys, /dev).
 func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}

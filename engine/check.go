@@ -65,7 +65,7 @@ const cgroupGrace = 5 * time.Second
 // records are compared with them, and a repair waits for the creations and
 // removals in progress, as prune does.
 func (e *Engine) Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
-	unlock, err := e.gcLock(opts.Repair)
+	unlock, err := e.gcLock(ctx, opts.Repair)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err := validateLogConfig(&hc.LogConfig); err != nil {
 		return nil, err
 	}
-	unlock, err := e.gcLock(false)
+	unlock, err := e.gcLock(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 		return nil, err
 	}
 	trace.Mark("cli: spec made")
-	err = e.containers.Create(c, func(tmp string) error {
+	err = e.containers.Create(ctx, c, func(tmp string) error {
 		for _, d := range []string{"upper", "work", "rootfs"} {
 			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
 				return err
@@ -174,12 +174,12 @@ func validateLogConfig(lc *containers.LogConfig) error {
 
 // Get returns a container by name, ID or unique ID prefix.
 func (e *Engine) Get(ctx context.Context, ref string) (*containers.Container, error) {
-	return e.containers.Get(ref)
+	return e.containers.Get(ctx, ref)
 }
 
 // List returns the containers, newest first.
 func (e *Engine) List(ctx context.Context) ([]*containers.Container, error) {
-	return e.containers.List()
+	return e.containers.List(ctx)
 }
 
 // StartError reports a container that could not start, with the exit code
@@ -197,7 +197,7 @@ func (e *StartError) Error() string { return e.Message }
 // be seen running); without, nil. It returns once the container runs, or
 // with a *StartError when it could not start.
 func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Session, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +223,16 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		cl.Close()
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
-	// Wait for the container to run or fail.
+	// Wait for the container to run or fail; ctx ends the wait (the
+	// container goes on).
+	stop := context.AfterFunc(ctx, func() { cl.Close() })
+	defer stop()
 	started, x, err := cl.WaitStarted()
 	if err != nil {
 		cl.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("start %s: monitor ended without starting the container (see %s): %w",
 			c.Name, filepath.Join(e.containers.Dir(c.ID), monitor.LogFileName), err)
 	}
@@ -246,6 +252,9 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 		cl.Close()
 		return nil, nil
 	}
+	if !stop() {
+		return nil, ctx.Err() // ctx closed the connection as it started
+	}
 	return newSession(monitorTarget{cl}, *streams, hello.Stdin), nil
 }
 
@@ -261,7 +270,7 @@ func helloFor(c *containers.Container, st Streams) attach.HelloMsg {
 // Attach joins the caller's streams to a running container's main
 // process, through its monitor.
 func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Session, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +301,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, streams Streams) (*Sess
 
 // Wait blocks until the container stops and returns its exit code.
 func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
@@ -334,14 +343,14 @@ func (e *Engine) wait(ctx context.Context, id string) (int, error) {
 
 // Kill sends a signal to a running container's main process.
 func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if !c.State.Running || c.State.Pid == 0 {
 		return errdefs.NotRunning("container %s is not running", c.Name)
 	}
-	if err := e.markStopped(c); err != nil {
+	if err := e.markStopped(ctx, c); err != nil {
 		return err
 	}
 	if err := signalPid(c.State.Pid, sig); err != nil && err != unix.ESRCH {
@@ -350,7 +359,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	e.emitContainer(c, "kill", "signal", strconv.Itoa(int(sig)))
 	if c.State.Paused {
 		// A frozen process takes its signal when it thaws.
-		return e.thaw(c)
+		return e.thaw(ctx, c)
 	}
 	return nil
 }
@@ -365,7 +374,7 @@ type StopOptions struct {
 
 // Stop sends the stop signal, waits up to the timeout, then kills.
 func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -375,7 +384,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	defer e.emitContainer(c, "stop")
 	// The restart policy must not bring it back, and a waiting restart is
 	// called off.
-	if err := e.markStopped(c); err != nil {
+	if err := e.markStopped(ctx, c); err != nil {
 		return err
 	}
 	if !c.State.Running {
@@ -383,7 +392,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 		return err
 	}
 	if c.State.Paused {
-		if err := e.thaw(c); err != nil {
+		if err := e.thaw(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -430,7 +439,7 @@ func (e *Engine) Restart(ctx context.Context, ref string, opts StopOptions) erro
 	if _, err := e.Start(ctx, ref, nil); err != nil {
 		return err
 	}
-	if c, err := e.containers.Get(ref); err == nil {
+	if c, err := e.containers.Get(ctx, ref); err == nil {
 		e.emitContainer(c, "restart")
 	}
 	return nil
@@ -438,7 +447,7 @@ func (e *Engine) Restart(ctx context.Context, ref string, opts StopOptions) erro
 
 // Remove deletes a container; a running one only with force (it is killed).
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -446,12 +455,12 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		if !force {
 			return errdefs.Conflict("cannot remove container %q: container is %s: stop the container before removing or force remove", c.Name, c.State.Status)
 		}
-		if err := e.markStopped(c); err != nil {
+		if err := e.markStopped(ctx, c); err != nil {
 			return err
 		}
 		_ = signalPid(c.State.Pid, unix.SIGKILL)
 		if c.State.Paused {
-			_ = e.thaw(c)
+			_ = e.thaw(ctx, c)
 		}
 		if _, err := e.wait(ctx, c.ID); err != nil {
 			return err
@@ -462,12 +471,16 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 				if _, err := os.Stat(e.containers.Dir(c.ID)); os.IsNotExist(err) {
 					return nil
 				}
-				time.Sleep(10 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 		}
 	}
 	e.dropEarly(c.ID)
-	if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+	if err := e.containers.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
 	e.dropCgroup(c)
@@ -486,11 +499,11 @@ func (e *Engine) dropCgroup(c *containers.Container) {
 
 // Rename gives a container a new name.
 func (e *Engine) Rename(ctx context.Context, ref, name string) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if err := e.containers.Rename(c.ID, name); err != nil {
+	if err := e.containers.Rename(ctx, c.ID, name); err != nil {
 		return err
 	}
 	e.emitContainer(c, "rename", "oldName", c.Name, "name", strings.TrimPrefix(name, "/"))
@@ -504,8 +517,8 @@ func (e *Engine) LogPath(c *containers.Container) string {
 
 // markStopped records that a user stopped the container, which its
 // restart policy respects.
-func (e *Engine) markStopped(c *containers.Container) error {
-	_, err := e.containers.UpdateState(c.ID, func(st *containers.State) { st.StoppedByUser = true })
+func (e *Engine) markStopped(ctx context.Context, c *containers.Container) error {
+	_, err := e.containers.UpdateState(ctx, c.ID, func(st *containers.State) { st.StoppedByUser = true })
 	return err
 }
 

@@ -49,12 +49,15 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 			imgs = append(imgs, img)
 		}
 	}
-	all, err := e.containers.List()
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	users := map[string]int{}
 	for _, c := range all {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		users[c.Image]++
 		size, _ := dirSize(filepath.Join(e.containers.Dir(c.ID), "upper"))
 		du.Containers = append(du.Containers, ContainerUsage{ID: c.ID, Name: c.Name, Running: c.State.Running, Size: size})

@@ -4,15 +4,15 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
 	"berth/containers"
 	"berth/events"
 	"berth/images"
+	"berth/internal/flock"
 )
 
 // DefaultRoot is where berth keeps its state unless told otherwise.
@@ -80,25 +80,12 @@ func (e *Engine) Root() string { return e.root }
 
 // gcLock guards image deletion against container creation: creators hold
 // it shared from resolving the image until their record names it; image
-// removal holds it exclusive. Several berth processes share it via flock.
-func (e *Engine) gcLock(exclusive bool) (func(), error) {
-	fd, err := unix.Open(filepath.Join(e.root, "gc.lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+// removal holds it exclusive. Several berth processes share it via flock;
+// ctx ends the wait for it.
+func (e *Engine) gcLock(ctx context.Context, exclusive bool) (func(), error) {
+	unlock, err := flock.Lock(ctx, filepath.Join(e.root, "gc.lock"), exclusive)
 	if err != nil {
 		return nil, fmt.Errorf("lock state: %w", err)
 	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	for {
-		err = unix.Flock(fd, how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock state: %w", err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return unlock, nil
 }

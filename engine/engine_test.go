@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"berth/containers/logfile"
 	"berth/engine"
 	"berth/internal/enginetest"
+	"berth/internal/flock/flocktest"
 	"berth/internal/reexec"
 )
 
@@ -314,4 +316,35 @@ func TestStatsSampler(t *testing.T) {
 		}
 	}
 	t.Errorf("busy %+v\nidle %+v", bs, is)
+}
+
+// TestCreateWaitEndsWithContext: a create waiting for the lock an image
+// removal holds (gc.lock, taken here through a file of its own, as
+// another berth process would) gives up with ctx's error when cancelled,
+// and leaves no container.
+func TestCreateWaitEndsWithContext(t *testing.T) {
+	e := newEngine(t)
+	held, err := os.OpenFile(filepath.Join(e.Root(), "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Create(ctx, engine.CreateOptions{Image: "busybox", Config: containers.Config{Cmd: []string{"true"}}})
+		done <- err
+	}()
+	flocktest.UntilWaiting(t, 1, done)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled create: %v, want context.Canceled", err)
+	}
+	if all, err := e.List(context.Background()); err != nil || len(all) != 0 {
+		t.Errorf("after the cancelled create: %d containers, %v", len(all), err)
+	}
 }

@@ -78,7 +78,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	// Made, and warmed, while the record is read (see cgroups.PrimeAttach).
 	go func() { _, _ = runtime.SealedSelf() }()
 	go cgroups.PrimeAttach()
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

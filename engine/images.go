@@ -74,8 +74,8 @@ func (e *Engine) ImageHistory(ctx context.Context, ref string) ([]HistoryEntry, 
 }
 
 // inUse reports which images containers use.
-func (e *Engine) inUse() (images.InUseFunc, error) {
-	all, err := e.containers.List()
+func (e *Engine) inUse(ctx context.Context) (images.InUseFunc, error) {
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +89,12 @@ func (e *Engine) inUse() (images.InUseFunc, error) {
 // RemoveImage untags or deletes an image; one a container uses only with
 // force, and then only its name goes.
 func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]images.Deleted, error) {
-	unlock, err := e.gcLock(true)
+	unlock, err := e.gcLock(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	inUse, err := e.inUse()
+	inUse, err := e.inUse(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,12 +12,15 @@ import (
 // PruneableContainers lists the stopped containers PruneContainers would
 // remove, with the bytes each one's writable layer holds.
 func (e *Engine) PruneableContainers(ctx context.Context) ([]ContainerUsage, error) {
-	all, err := e.containers.List()
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []ContainerUsage
 	for _, c := range all {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if c.State.Active() {
 			continue
 		}
@@ -37,14 +40,17 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
 	var gone []string
 	var freed int64
 	for _, u := range stopped {
-		c, err := e.containers.Get(u.ID)
+		if err := ctx.Err(); err != nil {
+			return gone, freed, err
+		}
+		c, err := e.containers.Get(ctx, u.ID)
 		if err != nil {
 			continue // removed meanwhile
 		}
 		if c.State.Active() {
 			continue // started meanwhile
 		}
-		if err := e.containers.Remove(c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		if err := e.containers.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return gone, freed, err
 		}
 		e.dropCgroup(c)
@@ -57,12 +63,12 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
 
 // PruneImages removes dangling images (with all, every unused image).
 func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, int64, error) {
-	unlock, err := e.gcLock(true)
+	unlock, err := e.gcLock(ctx, true)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer unlock()
-	inUse, err := e.inUse()
+	inUse, err := e.inUse(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -74,7 +80,7 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, i
 // PruneableImages reports what PruneImages would remove and the bytes it
 // would reclaim, changing nothing.
 func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]images.Deleted, int64, error) {
-	inUse, err := e.inUse()
+	inUse, err := e.inUse(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -85,12 +91,12 @@ func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]images.Delete
 // build steps that no container uses, and every step's cache entry. It
 // returns how many images went and the bytes freed.
 func (e *Engine) PruneBuildCache(ctx context.Context) (int, int64, error) {
-	unlock, err := e.gcLock(true)
+	unlock, err := e.gcLock(ctx, true)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer unlock()
-	inUse, err := e.inUse()
+	inUse, err := e.inUse(ctx)
 	if err != nil {
 		return 0, 0, err
 	}

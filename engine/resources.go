@@ -52,7 +52,7 @@ func (e *Engine) cgroup(c *containers.Container) *cgroups.Cgroup {
 
 // Pause freezes every process of a running container.
 func (e *Engine) Pause(ctx context.Context, ref string) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (e *Engine) Pause(ctx context.Context, ref string) error {
 	if err := e.cgroup(c).Freeze(); err != nil {
 		return fmt.Errorf("pause %s: %w", c.Name, err)
 	}
-	_, err = e.containers.UpdateState(c.ID, func(st *containers.State) {
+	_, err = e.containers.UpdateState(ctx, c.ID, func(st *containers.State) {
 		if st.Running {
 			st.Status, st.Paused = containers.StatusPaused, true
 		}
@@ -76,21 +76,21 @@ func (e *Engine) Pause(ctx context.Context, ref string) error {
 
 // Unpause thaws a paused container.
 func (e *Engine) Unpause(ctx context.Context, ref string) error {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if !c.State.Paused {
 		return errdefs.Conflict("container %s is not paused", c.Name)
 	}
-	return e.thaw(c)
+	return e.thaw(ctx, c)
 }
 
-func (e *Engine) thaw(c *containers.Container) error {
+func (e *Engine) thaw(ctx context.Context, c *containers.Container) error {
 	if err := e.cgroup(c).Thaw(); err != nil {
 		return fmt.Errorf("unpause %s: %w", c.Name, err)
 	}
-	_, err := e.containers.UpdateState(c.ID, func(st *containers.State) {
+	_, err := e.containers.UpdateState(ctx, c.ID, func(st *containers.State) {
 		st.Paused = false
 		if st.Status == containers.StatusPaused {
 			st.Status = containers.StatusRunning
@@ -109,7 +109,7 @@ type UpdateOptions struct {
 
 // Update changes the limits of a container, live when it runs.
 func (e *Engine) Update(ctx context.Context, ref string, opts UpdateOptions) error {
-	c, err := e.containers.UpdateConfig(ref, func(c *containers.Container) error {
+	c, err := e.containers.UpdateConfig(ctx, ref, func(c *containers.Container) error {
 		hc := c.HostConfig
 		if opts.Resources != nil {
 			opts.Resources(&hc.Resources)

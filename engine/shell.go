@@ -23,7 +23,7 @@ var fallbackShells = []string{"/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin
 // resolve inside the container's root, so a symlink such as busybox's
 // /bin/sh -> /bin/busybox counts only if its target exists there.
 func (e *Engine) FindShell(ctx context.Context, ref string) (string, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return "", err
 	}

@@ -142,7 +142,7 @@ func (s *Sampler) Sample(ctx context.Context, all bool) ([]Sample, error) {
 			}
 			continue
 		}
-		if err := s.record(rec, id); err != nil {
+		if err := s.record(ctx, rec, id); err != nil {
 			continue
 		}
 		c := rec.c
@@ -201,7 +201,7 @@ func (s *Sampler) state(rec *cachedRecord, id string) (containers.State, error) 
 
 // record fills in the container's record, read again only when it
 // changed (renames and updates rewrite it).
-func (s *Sampler) record(r *cachedRecord, id string) error {
+func (s *Sampler) record(ctx context.Context, r *cachedRecord, id string) error {
 	fi, err := os.Stat(filepath.Join(s.e.containers.Dir(id), "config.json"))
 	if err != nil {
 		return err
@@ -209,7 +209,7 @@ func (s *Sampler) record(r *cachedRecord, id string) error {
 	if r.c != nil && r.mtime.Equal(fi.ModTime()) {
 		return nil
 	}
-	c, err := s.e.containers.Get(id)
+	c, err := s.e.containers.Get(ctx, id)
 	if err != nil {
 		return err
 	}

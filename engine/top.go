@@ -27,7 +27,7 @@ type Process struct {
 
 // Top lists the processes running in a container, seen from the host.
 func (e *Engine) Top(ctx context.Context, ref string) ([]Process, error) {
-	c, err := e.containers.Get(ref)
+	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +45,9 @@ func (e *Engine) Top(ctx context.Context, ref string) ([]Process, error) {
 	boot := bootTime()
 	var out []Process
 	for _, ent := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		pid, err := strconv.Atoi(ent.Name())
 		if err != nil {
 			continue

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -50,7 +51,7 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 	trace.Mark("monitor: log open")
 
 	// A start by a user begins a fresh count.
-	st, err := m.opts.Store.UpdateState(c.ID, func(st *containers.State) {
+	st, err := m.opts.Store.UpdateState(context.Background(), c.ID, func(st *containers.State) {
 		st.RestartCount, st.StoppedByUser = 0, false
 	})
 	if err != nil {
@@ -76,11 +77,11 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 		if st.FinishedAt.Sub(st.StartedAt) >= backoffReset {
 			delay = backoffStart
 		}
-		st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+		st, _ = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
 			s.Status, s.Restarting = containers.StatusRestarting, true
 		})
 		if !m.sleepUnlessStopped(delay) {
-			st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+			st, _ = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
 				s.Status, s.Restarting = containers.StatusExited, false
 			})
 			m.finish(st)
@@ -191,7 +192,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	// A stop that came after the back-off's last look must not be lost:
 	// it is kept, and the run it should have prevented ends at once.
 	stopped := false
-	st, err = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+	st, err = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
 		stopped = s.StoppedByUser
 		*s = containers.State{
 			Status: containers.StatusRunning, Running: true,
@@ -234,7 +235,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		m.emit("oom")
 	}
 	m.emit("die", "exitCode", strconv.Itoa(code))
-	st, _ = m.opts.Store.UpdateState(c.ID, func(s *containers.State) {
+	st, _ = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
 		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
 		s.ExitCode, s.OOMKilled = code, oom
 		s.FinishedAt = time.Now().UTC()
@@ -458,7 +459,7 @@ func (m *monitor) endSessions(st containers.State) {
 func (m *monitor) finish(st containers.State) {
 	purge := func() error { return nil }
 	if m.c.HostConfig.AutoRemove {
-		if p, err := m.opts.Store.Unlink(m.c.ID); err == nil {
+		if p, err := m.opts.Store.Unlink(context.Background(), m.c.ID); err == nil {
 			purge = p
 			m.emit("destroy")
 		}

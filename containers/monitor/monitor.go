@@ -5,6 +5,7 @@
 package monitor
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -100,7 +101,9 @@ func run(opts Options) error {
 	// lockFD stays open (and locked) for the monitor's life.
 	trace.Mark("monitor: locked")
 
-	c, err := s.Get(opts.ID)
+	// Nothing calls the monitor's store work off: it is the container's one
+	// writer, and outlives the client that started it.
+	c, err := s.Get(context.Background(), opts.ID)
 	if err != nil {
 		return err
 	}
