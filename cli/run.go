@@ -95,11 +95,6 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 		}
 		logCfg[k] = v
 	}
-	if f.stopSignal != "" {
-		if _, err := containers.ParseSignal(f.stopSignal); err != nil {
-			return engine.CreateOptions{}, err
-		}
-	}
 	var devices []containers.DeviceMapping
 	for _, d := range f.devices {
 		m, err := containers.ParseDevice(d)
@@ -107,11 +102,6 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 			return engine.CreateOptions{}, err
 		}
 		devices = append(devices, m)
-	}
-	for _, r := range f.deviceCgroupRules {
-		if _, err := containers.ParseDeviceCgroupRule(r); err != nil {
-			return engine.CreateOptions{}, err
-		}
 	}
 	sysctls, err := containers.ParseSysctls(f.sysctls)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers/cgroups"
+	"berth/containers/etcfiles"
 	"berth/internal/check"
 )
 
@@ -271,10 +272,6 @@ func (s *Store) checkState(ctx context.Context, r *check.Report, object string, 
 	r.Add(f)
 }
 
-// etcFiles are the files of a container's directory that its spec binds
-// onto /etc, which a repair can write again.
-var etcFiles = map[string]bool{"hostname": true, "hosts": true, "resolv.conf": true}
-
 // checkFiles checks the directories and bind-mount sources a container
 // needs to start, and temp files an older berth left in its directory.
 func (s *Store) checkFiles(r *check.Report, object string, c *Container, repair bool) {
@@ -341,8 +338,8 @@ func (s *Store) recreate(c *Container, missing []string) string {
 		case m == "rootfs" || m == "upper" || m == "work":
 			_ = os.RemoveAll(p) // not a directory
 			err = os.Mkdir(p, 0o755)
-		case etcFiles[m]:
-			err = os.WriteFile(p, EtcFiles(c.Config.Hostname, c.HostConfig.NetworkMode == "host")[m], 0o644)
+		case etcfiles.Has(m):
+			err = etcfiles.Write(dir, etcfiles.Options{Hostname: c.Config.Hostname, HostNetwork: c.HostConfig.NetworkMode == "host"}, m)
 		default:
 			err = errors.New("not berth's to make")
 		}

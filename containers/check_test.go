@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers/cgroups"
+	"berth/containers/etcfiles"
 	"berth/internal/check"
 	"berth/internal/check/checktest"
 )
@@ -34,10 +35,7 @@ func newCheckStore(t *testing.T) *Store {
 func newRecord(t *testing.T, s *Store) *Container {
 	t.Helper()
 	id := NewID()
-	spec := &specs.Spec{Linux: &specs.Linux{CgroupsPath: cgroups.Path(id)}}
-	for name := range etcFiles {
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(s.Dir(id), name)})
-	}
+	spec := &specs.Spec{Linux: &specs.Linux{CgroupsPath: cgroups.Path(id)}, Mounts: etcfiles.Mounts(s.Dir(id), false)}
 	c := &Container{ID: id, Created: time.Now().UTC(), Image: "sha256:" + strings.Repeat("0", 64),
 		Config: Config{Hostname: id[:12]}, Spec: spec}
 	err := s.Create(t.Context(), c, func(dir string) error {
@@ -46,12 +44,7 @@ func newRecord(t *testing.T, s *Store) *Container {
 				return err
 			}
 		}
-		for name, b := range EtcFiles(c.Config.Hostname, false) {
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
+		return etcfiles.Write(dir, etcfiles.Options{Hostname: c.Config.Hostname})
 	})
 	if err != nil {
 		t.Fatal(err)

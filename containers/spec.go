@@ -1,7 +1,6 @@
 package containers
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"berth/containers/cgroups"
+	"berth/containers/etcfiles"
 	"berth/containers/runtime"
 	"berth/errdefs"
 )
@@ -28,9 +28,12 @@ type SpecInput struct {
 	Lowers        []string  // the image's snapshot dirs, for /etc/passwd look-ups
 }
 
-// Resolve fills Config with what the container will run (the image's
+// NewSpec fills Config with what the container will run (the image's
 // settings merged with the user's, as Docker merges them) and returns the
-// OCI spec for it.
+// OCI spec for it. The request has passed Validate; the rules checked here
+// are those that need the image (a command, the user, the working
+// directory it sets) or the host's files (--device nodes, a seccomp
+// profile).
 func NewSpec(in SpecInput) (*specs.Spec, error) {
 	cfg, hc := in.Config, in.HostConfig
 	if err := mergeImageConfig(cfg, in.Image, in.EntrypointSet); err != nil {
@@ -68,11 +71,6 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 		return specs.LinuxDevice{Path: path, Type: "c", Major: major, Minor: minor, FileMode: &fm}
 	}
 	namespaces := Namespaces(hc)
-	// The files berth writes for the container follow --read-only too.
-	etcOpts := []string{"rbind", "rprivate"}
-	if hc.ReadonlyRootfs {
-		etcOpts = append(etcOpts, "ro")
-	}
 	sysOpts := []string{"nosuid", "noexec", "nodev", "ro"}
 	if hc.Privileged {
 		sysOpts = sysOpts[:3]
@@ -99,9 +97,6 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
-			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(in.Dir, "resolv.conf"), Options: etcOpts},
-			{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(in.Dir, "hostname"), Options: etcOpts},
-			{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(in.Dir, "hosts"), Options: etcOpts},
 		},
 		Linux: &specs.Linux{
 			Namespaces: namespaces,
@@ -111,9 +106,8 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			},
 		},
 	}
-	if err := CheckResources(hc.Resources, hc.RestartPolicy, hc.AutoRemove); err != nil {
-		return nil, err
-	}
+	// The files berth writes for the container, last: over the image's.
+	spec.Mounts = append(spec.Mounts, etcfiles.Mounts(in.Dir, hc.ReadonlyRootfs)...)
 	spec.Linux.Resources = ResourcesSpec(hc.Resources)
 	// Device nodes and the devices cgroup's rules (devices.go): the
 	// nodes above, Docker's defaults, --device, --device-cgroup-rule.
@@ -180,8 +174,8 @@ func mergeImageConfig(cfg *Config, img v1.Config, entrypointSet bool) error {
 	if cfg.WorkingDir == "" {
 		cfg.WorkingDir = "/"
 	}
-	if !filepath.IsAbs(cfg.WorkingDir) {
-		return errdefs.InvalidArgument("the working directory %q is invalid: it needs to be an absolute path", cfg.WorkingDir)
+	if err := checkWorkingDir(cfg.WorkingDir); err != nil {
+		return err
 	}
 	if cfg.User == "" {
 		cfg.User = img.User
@@ -246,33 +240,4 @@ func dropEnv(env []string, key string) []string {
 		}
 	}
 	return out
-}
-
-// HostsFile is the /etc/hosts a container without a network of its own gets.
-func HostsFile(hostname string) string {
-	return fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"+
-		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"+
-		"127.0.0.1\t%s\n", hostname)
-}
-
-// ResolvConf returns the host's resolv.conf for a container: as it is with
-// the host's network; without loopback name servers otherwise (they would
-// point into the container itself).
-func ResolvConf(hostNetwork bool) []byte {
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return nil
-	}
-	if hostNetwork {
-		return b
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-			continue
-		}
-		out = append(out, line)
-	}
-	return []byte(strings.Join(out, "\n"))
 }

@@ -17,6 +17,7 @@ import (
 	"berth/containers"
 	"berth/containers/attach"
 	"berth/containers/cgroups"
+	"berth/containers/etcfiles"
 	"berth/containers/monitor"
 	"berth/containers/runtime"
 	"berth/errdefs"
@@ -64,23 +65,11 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 	// from is made, and the cgroup lock warmed, while the record is written.
 	go func() { _, _ = runtime.SealedSelf() }()
 	go cgroups.PrimeAttach()
-	if opts.Name != "" {
-		if err := containers.ValidateName(opts.Name); err != nil {
-			return nil, err
-		}
-		opts.Name = strings.TrimPrefix(opts.Name, "/")
-	}
 	hc := opts.HostConfig
-	switch hc.NetworkMode {
-	case "", "default", "none":
-		hc.NetworkMode = "none"
-	case "host":
-	default:
-		return nil, errdefs.InvalidArgument("network %s not found: berth supports --network none and host", hc.NetworkMode)
-	}
-	if err := validateLogConfig(&hc.LogConfig); err != nil {
+	if err := containers.Validate(opts.Name, &opts.Config, &hc); err != nil {
 		return nil, err
 	}
+	opts.Name = strings.TrimPrefix(opts.Name, "/")
 	unlock, err := e.gcLock(ctx, false)
 	if err != nil {
 		return nil, err
@@ -119,9 +108,6 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 		Path: spec.Process.Args[0], Args: spec.Process.Args[1:],
 		Image: img.ID.String(), Config: cfg, HostConfig: hc, Spec: spec, LowerDirs: lowers,
 	}
-	if err := checkLimits(c); err != nil {
-		return nil, err
-	}
 	trace.Mark("cli: spec made")
 	err = e.containers.Create(ctx, c, func(tmp string) error {
 		for _, d := range []string{"upper", "work", "rootfs"} {
@@ -129,12 +115,7 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 				return err
 			}
 		}
-		for name, b := range containers.EtcFiles(cfg.Hostname, hc.NetworkMode == "host") {
-			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
+		return etcfiles.Write(tmp, etcfiles.Options{Hostname: cfg.Hostname, HostNetwork: hc.NetworkMode == "host"})
 	})
 	if err != nil {
 		return nil, err
@@ -143,33 +124,6 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 	e.emitContainer(c, "create")
 	trace.Mark("cli: created")
 	return c, nil
-}
-
-func validateLogConfig(lc *containers.LogConfig) error {
-	if lc.Type == "" {
-		lc.Type = "json-file"
-	}
-	if lc.Type != "json-file" {
-		return errdefs.InvalidArgument("log driver %q is not supported: berth writes json-file logs", lc.Type)
-	}
-	for k, v := range lc.Config {
-		switch k {
-		case "max-size":
-			n, err := parseSize(v)
-			if err != nil || n <= 0 {
-				return errdefs.InvalidArgument("invalid --log-opt max-size=%s: want a positive size such as 10m", v)
-			}
-			lc.Config[k] = fmt.Sprint(n)
-		case "max-file":
-			var n int
-			if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
-				return errdefs.InvalidArgument("invalid --log-opt max-file=%s: want a number of at least 1", v)
-			}
-		default:
-			return errdefs.InvalidArgument("unknown log opt %q for json-file log driver", k)
-		}
-	}
-	return nil
 }
 
 // Get returns a container by name, ID or unique ID prefix.

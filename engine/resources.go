@@ -4,47 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
 	"berth/containers"
 	"berth/containers/cgroups"
 	"berth/errdefs"
 )
-
-// checkLimits refuses, before anything is created, limits that the kernel
-// or this host would refuse at start.
-func checkLimits(c *containers.Container) error {
-	if err := cgroups.Validate(c.Spec.Linux.Resources); err != nil {
-		return errdefs.InvalidArgument("%v", err)
-	}
-	for _, l := range c.Spec.Process.Rlimits {
-		res, ok := rlimitNumbers[l.Type]
-		if !ok {
-			continue
-		}
-		var cur unix.Rlimit
-		if unix.Getrlimit(res, &cur) == nil && l.Hard > cur.Max && !haveCap(unix.CAP_SYS_RESOURCE) {
-			return errdefs.InvalidArgument("--ulimit %s: hard limit %d is above this host's %d, and raising it needs CAP_SYS_RESOURCE, which berth does not have", l.Type, l.Hard, cur.Max)
-		}
-	}
-	return nil
-}
-
-var rlimitNumbers = map[string]int{"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
-	"RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_STACK": unix.RLIMIT_STACK,
-	"RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING}
-
-func haveCap(c int) bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
-		return false
-	}
-	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
-}
 
 func (e *Engine) cgroup(c *containers.Container) *cgroups.Cgroup {
 	return cgroups.Load(c.Spec.Linux.CgroupsPath)

@@ -141,7 +141,8 @@ func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
 // a host path. A kernel file system (proc, sysfs, tmpfs, devpts, mqueue)
 // must land on a directory of the image, never on a link (as runc): an
 // image whose /proc, /sys or /dev is a link is refused. A bind mount of a
-// file (/etc/hosts) follows the image's links inside the root, as Docker's.
+// file (the etcfiles: /etc/hosts, ...) follows the image's links inside the
+// root, as Docker's.
 func mountInRoot(root *os.File, m specs.Mount) error {
 	flags, prop, data := parseMountOptions(m.Options)
 	bind := flags&unix.MS_BIND != 0

@@ -1,0 +1,71 @@
+package containers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"berth/errdefs"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cn   string
+		cfg  Config
+		hc   HostConfig
+		want string // the exact message
+	}{
+		{"name", "bad name", Config{}, HostConfig{}, "invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
+		{"workdir", "", Config{WorkingDir: "rel"}, HostConfig{}, `the working directory "rel" is invalid: it needs to be an absolute path`},
+		{"stop signal", "", Config{StopSignal: "NOPE"}, HostConfig{}, ""},
+		{"network", "", Config{}, HostConfig{NetworkMode: "nosuchnet"}, "network nosuchnet not found: berth supports --network none and host"},
+		{"log driver", "", Config{}, HostConfig{LogConfig: LogConfig{Type: "syslog"}}, `log driver "syslog" is not supported: berth writes json-file logs`},
+		{"log max-size", "", Config{}, HostConfig{LogConfig: LogConfig{Config: map[string]string{"max-size": "-1"}}}, "invalid --log-opt max-size=-1: want a positive size such as 10m"},
+		{"log max-file", "", Config{}, HostConfig{LogConfig: LogConfig{Config: map[string]string{"max-file": "0"}}}, "invalid --log-opt max-file=0: want a number of at least 1"},
+		{"log opt", "", Config{}, HostConfig{LogConfig: LogConfig{Config: map[string]string{"labels": "a"}}}, `unknown log opt "labels" for json-file log driver`},
+		{"cap", "", Config{}, HostConfig{CapAdd: []string{"NOT_A_CAP"}}, ""},
+		{"security opt", "", Config{}, HostConfig{SecurityOpt: []string{"nope"}}, `invalid --security-opt "nope"`},
+		{"device cgroup rule", "", Config{}, HostConfig{DeviceCgroupRules: []string{"x"}}, ""},
+		{"sysctl", "", Config{}, HostConfig{Sysctls: map[string]string{"vm.swappiness": "1"}}, ""},
+		{"net sysctl on the host's network", "", Config{}, HostConfig{NetworkMode: "host", Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}, `sysctl "net.ipv4.ip_forward" not allowed in host network namespace`},
+		{"restart and rm", "", Config{}, HostConfig{AutoRemove: true, RestartPolicy: RestartPolicy{Name: "always"}}, "conflicting options: --restart and --rm"},
+		{"memory", "", Config{}, HostConfig{Resources: Resources{Memory: 1024}}, "invalid --memory 1024: minimum memory limit allowed is 6MB"},
+		{"ulimit", "", Config{}, HostConfig{Resources: Resources{Ulimits: []Ulimit{{Name: "nofile", Soft: 2, Hard: 1}}}}, "invalid --ulimit nofile=2:1: soft limit above hard limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(tt.cn, &tt.cfg, &tt.hc)
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("%v, want an invalid argument", err)
+			}
+			if tt.want != "" && err.Error() != tt.want {
+				t.Errorf("%q, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateCanonicalForm(t *testing.T) {
+	cfg := Config{WorkingDir: "/w", StopSignal: "SIGUSR1"}
+	hc := HostConfig{LogConfig: LogConfig{Config: map[string]string{"max-size": "10m", "max-file": "3"}},
+		CapAdd: []string{"net_admin"}, SecurityOpt: []string{"no-new-privileges"}}
+	if err := Validate("/ok_name-1", &cfg, &hc); err != nil {
+		t.Fatal(err)
+	}
+	if hc.NetworkMode != "none" || hc.LogConfig.Type != "json-file" || hc.LogConfig.Config["max-size"] != "10485760" || hc.LogConfig.Config["max-file"] != "3" {
+		t.Errorf("network %q, log %+v: want none, json-file, max-size in bytes", hc.NetworkMode, hc.LogConfig)
+	}
+	for _, mode := range []string{"", "default", "none", "host"} {
+		hc := HostConfig{NetworkMode: mode}
+		if err := hc.Validate(); err != nil || (mode == "host") != (hc.NetworkMode == "host") || (mode != "host" && hc.NetworkMode != "none") {
+			t.Errorf("network %q: %v, became %q", mode, err, hc.NetworkMode)
+		}
+	}
+	if err := (&HostConfig{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}).Validate(); err != nil {
+		t.Errorf("a net sysctl in the container's own network: %v", err)
+	}
+	if err := (&Config{StopSignal: "NOPE"}).Validate(); err == nil || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("bad stop signal: %v, want it named", err)
+	}
+}
