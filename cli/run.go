@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"berth/containers"
 	"berth/engine"
 	"berth/errdefs"
 	"berth/internal/trace"
@@ -95,32 +94,32 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 		}
 		logCfg[k] = v
 	}
-	var devices []containers.DeviceMapping
+	var devices []engine.DeviceMapping
 	for _, d := range f.devices {
-		m, err := containers.ParseDevice(d)
+		m, err := engine.ParseDevice(d)
 		if err != nil {
 			return engine.CreateOptions{}, err
 		}
 		devices = append(devices, m)
 	}
-	sysctls, err := containers.ParseSysctls(f.sysctls)
+	sysctls, err := engine.ParseSysctls(f.sysctls)
 	if err != nil {
 		return engine.CreateOptions{}, err
 	}
 	opts := engine.CreateOptions{
 		Name:  f.name,
 		Image: args[0],
-		Config: containers.Config{
+		Config: engine.ContainerConfig{
 			Hostname: f.hostname, User: f.user, Tty: f.tty,
 			AttachStdin: f.interactive && !detach, AttachStdout: !detach, AttachStderr: !detach,
 			OpenStdin: f.interactive, StdinOnce: f.interactive && !detach,
 			Env: env, Cmd: args[1:], WorkingDir: f.workdir, Labels: labels, StopSignal: f.stopSignal,
 		},
-		HostConfig: containers.HostConfig{
+		HostConfig: engine.HostConfig{
 			AutoRemove: f.rm, NetworkMode: f.network, Privileged: f.privileged,
 			ReadonlyRootfs: f.readOnly, CapAdd: f.capAdd, CapDrop: f.capDrop,
 			SecurityOpt: f.securityOpt, Sysctls: sysctls,
-			LogConfig: containers.LogConfig{Type: f.logDriver, Config: logCfg},
+			LogConfig: engine.LogConfig{Type: f.logDriver, Config: logCfg},
 			Devices:   devices, DeviceCgroupRules: f.deviceCgroupRules,
 		},
 		EntrypointSet: cmd.Flags().Changed("entrypoint"),

@@ -28,6 +28,11 @@ type (
 	RestartPolicy = containers.RestartPolicy
 	// Ulimit is one --ulimit.
 	Ulimit = containers.Ulimit
+	// DeviceMapping is one --device: a host device node and where the
+	// container sees it.
+	DeviceMapping = containers.DeviceMapping
+	// LogConfig is a container's log driver and its options.
+	LogConfig = containers.LogConfig
 )
 
 // StatusRestarting is the status of a container whose monitor waits to
@@ -45,6 +50,13 @@ func ShortID(id string) string { return containers.ShortID(id) }
 // ParseSignal reads a signal as Docker's flags take it: a number, or a
 // name with or without "SIG".
 func ParseSignal(s string) (syscall.Signal, error) { return containers.ParseSignal(s) }
+
+// ParseDevice reads a --device value, HOST[:CONTAINER][:PERMISSIONS], as
+// Docker does.
+func ParseDevice(s string) (DeviceMapping, error) { return containers.ParseDevice(s) }
+
+// ParseSysctls reads --sysctl KEY=VALUE options.
+func ParseSysctls(opts []string) (map[string]string, error) { return containers.ParseSysctls(opts) }
 
 // IsBuildStep reports whether c is the container of a build's RUN step:
 // it lives only as long as the step, and lists leave it out.
