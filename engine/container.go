@@ -16,7 +16,6 @@ import (
 
 	"berth/containers"
 	"berth/containers/attach"
-	"berth/containers/cgroups"
 	"berth/containers/etcfiles"
 	"berth/containers/monitor"
 	"berth/containers/runtime"
@@ -61,10 +60,6 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Co
 }
 
 func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
-	// A start usually follows (run): the sealed view the monitor will run
-	// from is made, and the cgroup lock warmed, while the record is written.
-	go func() { _, _ = runtime.SealedSelf() }()
-	go cgroups.PrimeAttach()
 	hc := opts.HostConfig
 	if err := containers.Validate(opts.Name, &opts.Config, &hc); err != nil {
 		return nil, err

@@ -138,12 +138,6 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	mc := <-s.cg
 	m.proc = p
 	cg, err := mc.cg, mc.err
-	if err == nil {
-		err = cg.Add(p.Pid())
-		if err != nil {
-			_ = cg.Delete()
-		}
-	}
 	if err != nil {
 		p.Abort()
 		s.closeOurs()
@@ -292,8 +286,17 @@ func (m *monitor) begin() *starting {
 			return s
 		}
 	}
+	// The stage is placed in its cgroup while it starts; it waits for Go,
+	// which comes after: the user's process never runs without limits.
+	pid := sp.p.Pid()
 	go func() {
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+		if err == nil {
+			if err = cg.Add(pid); err != nil {
+				_ = cg.Delete()
+				cg = nil
+			}
+		}
 		s.cg <- made{cg, err}
 	}()
 	if m.seccomp == nil {
