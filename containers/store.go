@@ -310,6 +310,19 @@ func monitorGone(st *State) {
 	}
 }
 
+// SettleState writes down, for a container whose monitor died without
+// recording an exit, the exit LoadState reports for it, so that the
+// record stops saying it runs. alive says a monitor holds the container
+// (then nothing changes: the monitor is the one writer of its state).
+func (s *Store) SettleState(ctx context.Context, id string) (st State, alive bool, err error) {
+	st, err = s.UpdateState(ctx, id, func(st *State) {
+		if alive = s.MonitorAlive(id); !alive && st.Active() {
+			monitorGone(st)
+		}
+	})
+	return st, alive, err
+}
+
 // SaveState records a container's state atomically.
 func (s *Store) SaveState(id string, st State) error {
 	return writeJSON(filepath.Join(s.Dir(id), "state.json"), st)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -290,7 +289,8 @@ func (e *Engine) wait(ctx context.Context, id string) (int, error) {
 	}
 }
 
-// Kill sends a signal to a running container's main process.
+// Kill sends a signal to a running container's main process, through its
+// monitor; it returns once the signal is delivered.
 func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
@@ -299,18 +299,14 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if !c.State.Running || c.State.Pid == 0 {
 		return errdefs.NotRunning("container %s is not running", c.Name)
 	}
-	if err := e.markStopped(ctx, c); err != nil {
-		return err
+	err = e.control(ctx, c, func(cl *monitor.Client) error { return cl.Kill(ctx, sig) })
+	if errors.Is(err, monitor.ErrGone) {
+		if err := e.settle(ctx, c); err != nil {
+			return err
+		}
+		return errdefs.NotRunning("container %s is not running", c.Name)
 	}
-	if err := signalPid(c.State.Pid, sig); err != nil && err != unix.ESRCH {
-		return fmt.Errorf("kill %s: %w", c.Name, err)
-	}
-	e.emitContainer(c, "kill", "signal", strconv.Itoa(int(sig)))
-	if c.State.Paused {
-		// A frozen process takes its signal when it thaws.
-		return e.thaw(ctx, c)
-	}
-	return nil
+	return err
 }
 
 // StopOptions tune Stop.
@@ -321,29 +317,17 @@ type StopOptions struct {
 	Signal syscall.Signal
 }
 
-// Stop sends the stop signal, waits up to the timeout, then kills.
+// Stop has the container's monitor send the stop signal, wait up to the
+// timeout, then kill; it returns once the container has stopped. A
+// container waiting to be restarted is not restarted.
 func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if !c.State.Active() {
-		return nil
-	}
-	defer e.emitContainer(c, "stop")
-	// The restart policy must not bring it back, and a waiting restart is
-	// called off.
-	if err := e.markStopped(ctx, c); err != nil {
-		return err
-	}
-	if !c.State.Running {
-		_, err := e.wait(ctx, c.ID)
-		return err
-	}
-	if c.State.Paused {
-		if err := e.thaw(ctx, c); err != nil {
-			return err
-		}
+		// What a dead monitor left, if anything, goes now.
+		return e.settle(ctx, c)
 	}
 	timeout := opts.Timeout
 	if timeout < 0 {
@@ -361,22 +345,23 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 			}
 		}
 	}
-	if timeout > 0 {
-		_ = signalPid(c.State.Pid, sig)
-		e.emitContainer(c, "kill", "signal", strconv.Itoa(int(sig)))
-		wctx, cancel := context.WithTimeout(ctx, timeout)
-		_, err := e.wait(wctx, c.ID)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	if err := e.stop(ctx, c, sig, timeout); err != nil {
+		return err
 	}
-	_ = signalPid(c.State.Pid, unix.SIGKILL)
-	e.emitContainer(c, "kill", "signal", strconv.Itoa(int(unix.SIGKILL)))
-	_, err = e.wait(ctx, c.ID)
+	e.emitContainer(c, "stop")
+	return nil
+}
+
+// stop asks the monitor to stop the container, or settles the container
+// when its monitor is gone.
+func (e *Engine) stop(ctx context.Context, c *containers.Container, sig syscall.Signal, timeout time.Duration) error {
+	err := e.control(ctx, c, func(cl *monitor.Client) error {
+		_, err := cl.Stop(ctx, sig, timeout)
+		return err
+	})
+	if errors.Is(err, monitor.ErrGone) {
+		return e.settle(ctx, c)
+	}
 	return err
 }
 
@@ -394,7 +379,8 @@ func (e *Engine) Restart(ctx context.Context, ref string, opts StopOptions) erro
 	return nil
 }
 
-// Remove deletes a container; a running one only with force (it is killed).
+// Remove deletes a container; a running one only with force (its monitor
+// kills it first).
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
@@ -404,33 +390,22 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		if !force {
 			return errdefs.Conflict("cannot remove container %q: container is %s: stop the container before removing or force remove", c.Name, c.State.Status)
 		}
-		if err := e.markStopped(ctx, c); err != nil {
+		// The monitor answers once the container has stopped for good:
+		// a --rm container is removed by then.
+		if err := e.stop(ctx, c, unix.SIGKILL, 0); err != nil {
 			return err
 		}
-		_ = signalPid(c.State.Pid, unix.SIGKILL)
-		if c.State.Paused {
-			_ = e.thaw(ctx, c)
-		}
-		if _, err := e.wait(ctx, c.ID); err != nil {
-			return err
-		}
-		if c.HostConfig.AutoRemove {
-			// Its monitor removes it; wait for that.
-			for i := 0; i < 500; i++ {
-				if _, err := os.Stat(e.containers.Dir(c.ID)); os.IsNotExist(err) {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}
+	} else if err := e.settle(ctx, c); err != nil {
+		return err
 	}
 	e.dropEarly(c.ID)
-	if err := e.containers.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return err
+	if err := e.containers.Remove(ctx, c.ID); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) && c.HostConfig.AutoRemove {
+			return nil // its monitor removed it, and said so
+		}
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return err
+		}
 	}
 	e.dropCgroup(c)
 	e.emitContainer(c, "destroy")
@@ -462,20 +437,4 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 // LogPath is the container's json-file log.
 func (e *Engine) LogPath(c *containers.Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
-}
-
-// markStopped records that a user stopped the container, which its
-// restart policy respects.
-func (e *Engine) markStopped(ctx context.Context, c *containers.Container) error {
-	_, err := e.containers.UpdateState(ctx, c.ID, func(st *containers.State) { st.StoppedByUser = true })
-	return err
-}
-
-// signalPid signals a container's process. A zero or negative pid would
-// signal a whole process group (ours, even): never send those.
-func signalPid(pid int, sig syscall.Signal) error {
-	if pid <= 0 {
-		return unix.ESRCH
-	}
-	return unix.Kill(pid, sig)
 }

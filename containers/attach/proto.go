@@ -1,7 +1,13 @@
 // Package attach is the wire protocol between a container's monitor and the
-// clients attached to it (berth run, berth attach, the UI). A connection is a
-// unix stream socket carrying frames: one type byte, a big-endian uint32
-// length, then the payload.
+// clients attached to it (berth run, berth attach, the UI) or controlling
+// it (the engine's stop, kill, restart, rm). A connection is a unix stream
+// socket carrying frames: one type byte, a big-endian uint32 length, then
+// the payload.
+//
+// A connection's first frame says what it is for: Hello opens an attach
+// session (output and the Exit frame follow); Request opens a control
+// connection, which gets nothing but a Reply for each Request. Requests
+// may also come on an attach session, after its Hello.
 package attach
 
 import (
@@ -11,20 +17,27 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
-// Frame types. Client to monitor: Hello, Stdin, CloseStdin, Resize, Signal.
-// Monitor to client: Started, Stdout, Stderr, Exit.
+// Frame types. Client to monitor: Hello, Stdin, CloseStdin, Resize, Signal,
+// Request. Monitor to client: Started, Stdout, Stderr, Exit, Reply.
+// Resize and Signal are the one-way forms an attach session sends as the
+// terminal changes or a signal is proxied: the monitor handles them as
+// the Request of the same op, with no Reply. A peer ignores frame types
+// it does not know.
 const (
 	Hello      byte = 'H'
 	Stdin      byte = 'I'
 	CloseStdin byte = 'C'
 	Resize     byte = 'R'
 	Signal     byte = 'K'
+	Request    byte = 'Q'
 	Started    byte = 'S'
 	Stdout     byte = 'O'
 	Stderr     byte = 'E'
 	Exit       byte = 'X'
+	Reply      byte = 'A'
 )
 
 // maxFrame bounds a frame so a broken peer cannot make us allocate wildly.
@@ -56,6 +69,66 @@ type StartedMsg struct {
 type ResizeMsg struct {
 	Rows uint16 `json:"rows"`
 	Cols uint16 `json:"cols"`
+}
+
+// Version is the control protocol this package speaks: a monitor answers
+// a Request of a newer version with ErrorUnsupported instead of guessing
+// at fields it does not know. Add ops and optional fields freely; bump it
+// when an existing op changes meaning.
+const Version = 1
+
+// Control ops. Every control request, now and later (health checks, the
+// network's work), is one RequestMsg answered by one ReplyMsg.
+const (
+	// OpStop records that a user stopped the container (its restart
+	// policy no longer applies and a pending restart is called off),
+	// sends Signal, waits up to Timeout, then kills. The reply comes
+	// once the container has stopped.
+	OpStop = "stop"
+	// OpKill records the stop as OpStop does and sends Signal; the reply
+	// comes once the signal is delivered.
+	OpKill = "kill"
+	// OpSignal passes Signal on to the container's process (an attached
+	// client proxying its own signals); nothing is recorded.
+	OpSignal = "signal"
+	// OpResize sizes the container's terminal to Rows x Cols.
+	OpResize = "resize"
+)
+
+// RequestMsg is one control request.
+type RequestMsg struct {
+	Version int `json:"v"`
+	// ID is echoed in the reply, so that replies to requests sent on one
+	// connection without waiting can be told apart.
+	ID     uint64 `json:"id"`
+	Op     string `json:"op"`
+	Signal int    `json:"signal,omitempty"`
+	// Timeout (OpStop) is how long the process has after Signal before
+	// it is killed; zero kills at once.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Rows    uint16        `json:"rows,omitempty"`
+	Cols    uint16        `json:"cols,omitempty"`
+}
+
+// Error kinds of a ReplyMsg, so that the client can give the engine's
+// error kinds (errdefs) back.
+const (
+	ErrorNotRunning  = "not-running" // nothing runs to take the request
+	ErrorInvalid     = "invalid"     // a bad signal or size
+	ErrorUnsupported = "unsupported" // unknown op or newer version
+	ErrorFailed      = "failed"      // the monitor tried and failed
+)
+
+// ReplyMsg answers one RequestMsg. Error is empty on success.
+type ReplyMsg struct {
+	Version   int    `json:"v"`
+	ID        uint64 `json:"id"`
+	Error     string `json:"error,omitempty"`
+	ErrorKind string `json:"errorKind,omitempty"`
+	// Status and ExitCode are the container's, as the monitor recorded
+	// them when it answered (after a stop: how it ended).
+	Status   string `json:"status,omitempty"`
+	ExitCode int    `json:"exitCode"`
 }
 
 // Conn frames a byte stream. Writes are safe from several goroutines; reads

@@ -50,9 +50,10 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 	defer m.log.Close()
 	trace.Mark("monitor: log open")
 
-	// A start by a user begins a fresh count.
+	// A start by a user begins a fresh count (and forgets an old stop,
+	// not one that came already).
 	st, err := m.opts.Store.UpdateState(context.Background(), c.ID, func(st *containers.State) {
-		st.RestartCount, st.StoppedByUser = 0, false
+		st.RestartCount, st.StoppedByUser = 0, m.stopRequested()
 	})
 	if err != nil {
 		next.abort()
@@ -65,8 +66,15 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 		var ok bool
 		st, ok = m.runOnce(first, next, st)
 		first, next = nil, nil
-		if !ok || !m.shouldRestart(st) {
+		if !ok {
 			m.finish(st)
+			m.release()
+			return
+		}
+		if !m.shouldRestart(st) {
+			// A stop that came after the run's exit was recorded (as
+			// restarting) turns the record into the exit it is now.
+			m.finish(m.stayDown(st))
 			m.release()
 			return
 		}
@@ -81,10 +89,7 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 			s.Status, s.Restarting = containers.StatusRestarting, true
 		})
 		if !m.sleepUnlessStopped(delay) {
-			st, _ = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
-				s.Status, s.Restarting = containers.StatusExited, false
-			})
-			m.finish(st)
+			m.finish(m.stayDown(st))
 			return
 		}
 		delay = min(2*delay, backoffMax)
@@ -92,9 +97,30 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 	}
 }
 
+// stayDown records that the container, whose last run ended as st, is
+// not restarted: exited, not restarting, and stopped by the user if one
+// asked.
+func (m *monitor) stayDown(st containers.State) containers.State {
+	if !st.Restarting && st.Status != containers.StatusRestarting && st.StoppedByUser == m.stopRequested() {
+		return st
+	}
+	down := func(s *containers.State) {
+		if s.Restarting || s.Status == containers.StatusRestarting {
+			s.Status, s.Restarting = containers.StatusExited, false
+		}
+		s.StoppedByUser = s.StoppedByUser || m.stopRequested()
+	}
+	got, err := m.opts.Store.UpdateState(context.Background(), m.c.ID, down)
+	if err != nil {
+		down(&st) // what the clients are told, at least
+		return st
+	}
+	return got
+}
+
 // shouldRestart applies the restart policy to a run that ended as st.
 func (m *monitor) shouldRestart(st containers.State) bool {
-	if st.StoppedByUser || m.c.HostConfig.AutoRemove {
+	if st.StoppedByUser || m.stopRequested() || m.c.HostConfig.AutoRemove {
 		return false
 	}
 	p := m.c.HostConfig.RestartPolicy
@@ -108,20 +134,23 @@ func (m *monitor) shouldRestart(st containers.State) bool {
 }
 
 // sleepUnlessStopped waits out a back-off; false if a user stopped the
-// container meanwhile.
+// container before or meanwhile (a stop request ends it at once).
 func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		st, err := m.opts.Store.LoadState(m.c.ID)
-		if err != nil || st.StoppedByUser {
-			return false
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return true
-		}
-		time.Sleep(min(left, 50*time.Millisecond))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-m.stopCh:
+		return false
+	case <-t.C:
+		return !m.stopRequested()
 	}
+}
+
+// stopRequested reports whether a user stopped or killed the container.
+func (m *monitor) stopRequested() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopping
 }
 
 // runOnce starts the container's process and waits for it. ok is false
@@ -136,7 +165,6 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	}
 	p, outputs := s.p, s.outputs
 	mc := <-s.cg
-	m.proc = p
 	cg, err := mc.cg, mc.err
 	if err != nil {
 		p.Abort()
@@ -183,11 +211,16 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		return m.failed(code, err), false
 	}
 	trace.Mark("monitor: running")
-	// A stop that came after the back-off's last look must not be lost:
-	// it is kept, and the run it should have prevented ends at once.
-	stopped := false
+	// From here control requests reach the process. A stop that came
+	// after the back-off's last look must not be lost: it is kept, and
+	// the run it should have prevented ends at once.
+	exited := make(chan struct{})
+	m.mu.Lock()
+	m.proc, m.exited = p, exited
+	stopped := m.stopping
+	m.mu.Unlock()
 	st, err = m.opts.Store.UpdateState(context.Background(), c.ID, func(s *containers.State) {
-		stopped = s.StoppedByUser
+		stopped = stopped || s.StoppedByUser
 		*s = containers.State{
 			Status: containers.StatusRunning, Running: true,
 			Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
@@ -214,6 +247,10 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	}
 	werr := p.Cmd.Wait()
 	trace.Mark("monitor: exited")
+	m.mu.Lock()
+	m.proc, m.exited = nil, nil
+	m.mu.Unlock()
+	close(exited)
 	pumps.Wait()
 	m.logMu.Lock()
 	_ = m.log.Flush()
@@ -233,6 +270,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
 		s.ExitCode, s.OOMKilled = code, oom
 		s.FinishedAt = time.Now().UTC()
+		s.StoppedByUser = s.StoppedByUser || m.stopRequested()
 		// A run that will be restarted never shows as exited: a stop that
 		// saw it so would do nothing, and the restart would follow.
 		if m.shouldRestart(*s) {
@@ -470,6 +508,11 @@ func (m *monitor) finish(st containers.State) {
 	trace.Mark("monitor: unlinked")
 	m.endSessions(st)
 	trace.Mark("monitor: clients told")
+	// Stops waiting for the container to stop for good have it now.
+	m.mu.Lock()
+	m.final = st
+	m.mu.Unlock()
+	close(m.done)
 	// The container is gone for everyone already; its files go last.
 	_ = purge()
 }

@@ -1,7 +1,9 @@
 // Package monitor is the small process that watches one running container
 // (the role conmon plays for Podman): it starts the container's first
 // process, holds its terminal or pipes, writes its log, serves attach
-// clients on a unix socket, and records how it exited.
+// clients and control requests (stop, kill, signal, resize) on a unix
+// socket, and records how it exited. Client is the engine's side of the
+// control requests.
 package monitor
 
 import (
@@ -13,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -57,10 +58,18 @@ type monitor struct {
 
 	mu      sync.Mutex
 	clients map[*client]bool
-	proc    *runtime.Process
-	cg      *cgroups.Cgroup // of the current run
-	spent   spent           // what the run that ended holds, until release
-	seccomp []byte          // the compiled filter, made once for every (re)start
+	proc    *runtime.Process // the current run's, from when it runs the user's command until it has exited
+	exited  chan struct{}    // closed when proc has exited
+	cg      *cgroups.Cgroup  // of the current run
+	spent   spent            // what the run that ended holds, until release
+	seccomp []byte           // the compiled filter, made once for every (re)start
+
+	stopping bool             // a user stopped or killed the container: no more restarts
+	stopCh   chan struct{}    // closed when stopping is set: ends a back-off
+	done     chan struct{}    // closed when the container has stopped for good
+	final    containers.State // the state recorded last, once done is closed
+	closing  bool             // the monitor is exiting: requests are no longer waited for
+	ctl      sync.WaitGroup   // control requests being answered
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
 	master *os.File     // with -t
@@ -107,7 +116,8 @@ func run(opts Options) error {
 	if err != nil {
 		return err
 	}
-	m := &monitor{opts: opts, c: c, dir: s.Dir(c.ID), clients: map[*client]bool{}}
+	m := &monitor{opts: opts, c: c, dir: s.Dir(c.ID), clients: map[*client]bool{},
+		stopCh: make(chan struct{}), done: make(chan struct{})}
 	trace.Mark("monitor: record read")
 	// The init stage starts first: its own start-up, the longest step
 	// left, then overlaps the rest of the monitor's.
@@ -132,15 +142,27 @@ func run(opts Options) error {
 	go m.serve(ln)
 	trace.Mark("monitor: listening")
 	m.lifecycle(first, next)
+	// Stops waiting for the end have it now: let their replies go out
+	// before the monitor exits.
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
+	m.ctl.Wait()
 	return nil
 }
 
-// handshake reads a client's hello and registers it.
+// handshake reads a client's first frame: a hello registers an attach
+// client; a control request makes a control client, which is never
+// registered (it gets replies, no output) and whose request is answered.
 func (m *monitor) handshake(conn net.Conn) *client {
 	cl := &client{conn: attach.NewConn(conn), raw: conn}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	typ, p, err := cl.conn.ReadFrame(nil)
 	_ = conn.SetReadDeadline(time.Time{})
+	if err == nil && typ == attach.Request {
+		m.request(cl, p)
+		return cl
+	}
 	if err != nil || typ != attach.Hello || json.Unmarshal(p, &cl.hello) != nil {
 		conn.Close()
 		return nil
@@ -348,18 +370,16 @@ func (m *monitor) readClient(cl *client) {
 				m.closeStdin()
 			}
 		case attach.Resize:
+			// The one-way forms of the control requests: no reply.
 			if rows, cols, err := attach.DecodeResize(p); err == nil {
-				m.mu.Lock()
-				m.size = &pty.Winsize{Rows: rows, Cols: cols}
-				if m.master != nil {
-					_ = pty.Setsize(m.master, m.size)
-				}
-				m.mu.Unlock()
+				m.control(attach.RequestMsg{Version: attach.Version, Op: attach.OpResize, Rows: rows, Cols: cols})
 			}
 		case attach.Signal:
-			if sig, err := attach.DecodeSignal(p); err == nil && m.proc != nil {
-				_ = m.proc.Cmd.Process.Signal(syscall.Signal(sig))
+			if sig, err := attach.DecodeSignal(p); err == nil {
+				m.control(attach.RequestMsg{Version: attach.Version, Op: attach.OpSignal, Signal: sig})
 			}
+		case attach.Request:
+			m.request(cl, p)
 		}
 	}
 }

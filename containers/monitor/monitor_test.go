@@ -509,6 +509,14 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("check does not mention the dead monitor: %+v", rep.Findings)
 	}
 
+	// Stop finds no monitor to ask and settles the record instead.
+	if err := e.Stop(ctx, c.ID, engine.StopOptions{Timeout: -1}); err != nil {
+		t.Fatalf("stop of a container whose monitor is dead: %v", err)
+	}
+	if raw := rawState(t, e, c.ID); raw.Active() || raw.Pid != 0 || raw.ExitCode != 137 || !strings.Contains(raw.Error, "monitor") {
+		t.Errorf("state file after stop %+v, want the exit recorded", raw)
+	}
+
 	if err := e.Remove(ctx, c.ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -549,6 +557,12 @@ func TestStopAnywhereInBackoff(t *testing.T) {
 		cancel()
 		if err != nil {
 			t.Fatalf("round %d: stop: %v", i, err)
+		}
+		// The stop returns once the final state is recorded. (A stop that
+		// came between the record of a run's exit, as restarting, and the
+		// monitor's look at the policy used to leave it "restarting".)
+		if st := rawState(t, e, c.ID); st.Active() || !st.StoppedByUser {
+			t.Fatalf("round %d: state when the stop returned %+v", i, st)
 		}
 		waitFor(t, fmt.Sprintf("round %d: the monitor to exit after the stop", i), func() bool {
 			return !store(t, e).MonitorAlive(c.ID)
