@@ -1,7 +1,9 @@
 // Package reexec holds the hidden entry points berth re-executes itself
-// as: a container's init and its monitor. berth's main runs them first,
-// and so does every test binary whose tests start containers (the engine
-// re-executes os.Executable, which there is the test binary).
+// as: a container's monitor here, and its init stage, which starts even
+// earlier, from containers/runtime's package initialisation (see
+// containers/runtime/entry.go). berth's main runs Run first, and so does
+// every test binary whose tests start containers (the engine re-executes
+// os.Executable, which there is the test binary).
 package reexec
 
 import (
@@ -13,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers/monitor"
-	"berth/containers/runtime"
 	"berth/internal/trace"
 )
 
@@ -25,28 +26,21 @@ import (
 // goroutine, and everything that starts containers imports this package.)
 func init() { goruntime.LockOSThread() }
 
-// Run runs the entry point os.Args names, and exits; it returns at once
-// when the process is not one of them. Keep it first in main: the init
-// stage must start before anything else runs.
+// Run runs the monitor when os.Args names it, and exits; it returns at
+// once otherwise. Keep it first in main: a monitor must start before
+// anything else runs.
 func Run() {
 	// Descriptors whoever started berth left open without close-on-exec
 	// (a shell's, a test's, a directory on /) must never reach a container
 	// or a monitor: berth passes on only the descriptors it names.
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	role := "cli"
-	if len(os.Args) >= 2 && (os.Args[1] == "init" || os.Args[1] == "monitor") {
-		role = os.Args[1]
-	}
-	trace.Mark(role + ": main")
-	switch role {
-	case "init":
-		runtime.Init()
-		os.Exit(runtime.ExitEngine)
-	case "monitor":
+	if len(os.Args) >= 2 && os.Args[1] == "monitor" {
+		trace.Mark("monitor: main")
 		code := monitor.Main(os.Args[2:])
 		trace.Mark("monitor: end")
 		os.Exit(code)
 	}
+	trace.Mark("cli: main")
 }
 
 // TestMain is a TestMain for packages whose tests run real containers:
