@@ -79,7 +79,7 @@ type CommitOptions struct {
 
 // Commit makes an image of a container's changes on top of its image,
 // with the container's configuration, as `docker commit`.
-func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*images.Image, error) {
+func (e *Engine) Commit(ctx context.Context, ref string, opts CommitOptions) (*Image, error) {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err

@@ -26,8 +26,8 @@ import (
 type CreateOptions struct {
 	Name          string
 	Image         string
-	Config        containers.Config
-	HostConfig    containers.HostConfig
+	Config        ContainerConfig
+	HostConfig    HostConfig
 	EntrypointSet bool // --entrypoint given (an empty one clears the image's)
 	// StartNext: Start follows at once (run). The container's monitor is
 	// then launched while the record is written.
@@ -35,7 +35,7 @@ type CreateOptions struct {
 }
 
 // Create makes a container from an image, ready to start.
-func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*containers.Container, error) {
+func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*Container, error) {
 	if !opts.StartNext {
 		return e.create(ctx, opts)
 	}
@@ -121,12 +121,12 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 }
 
 // Get returns a container by name, ID or unique ID prefix.
-func (e *Engine) Get(ctx context.Context, ref string) (*containers.Container, error) {
+func (e *Engine) Get(ctx context.Context, ref string) (*Container, error) {
 	return e.containers.Get(ctx, ref)
 }
 
 // List returns the containers, newest first.
-func (e *Engine) List(ctx context.Context) ([]*containers.Container, error) {
+func (e *Engine) List(ctx context.Context) ([]*Container, error) {
 	return e.containers.List(ctx)
 }
 
@@ -435,6 +435,6 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 }
 
 // LogPath is the container's json-file log.
-func (e *Engine) LogPath(c *containers.Container) string {
+func (e *Engine) LogPath(c *Container) string {
 	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
 }

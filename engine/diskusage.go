@@ -17,13 +17,13 @@ type DiskUsage struct {
 	Layers, LayersReclaimable int64
 	// BuildCache is the intermediate images of builds; BuildCacheSize the
 	// layers only they have (what `builder prune` frees).
-	BuildCache     []*images.Image
+	BuildCache     []*Image
 	BuildCacheSize int64
 }
 
 // ImageUsage is one image and how many containers use it.
 type ImageUsage struct {
-	Image      *images.Image
+	Image      *Image
 	Containers int
 }
 

@@ -88,7 +88,7 @@ func (e *Engine) inUse(ctx context.Context) (images.InUseFunc, error) {
 
 // RemoveImage untags or deletes an image; one a container uses only with
 // force, and then only its name goes.
-func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]images.Deleted, error) {
+func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]ImageDeleted, error) {
 	unlock, err := e.gcLock(ctx, true)
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (e *Engine) Tag(ctx context.Context, src, target string) error {
 }
 
 // Load reads images from a docker-archive or OCI layout tarball.
-func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*images.Image, error) {
+func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
 	loaded, err := e.images.Load(ctx, r)
 	for _, img := range loaded {
 		e.emitImage("load", img, "")
@@ -146,7 +146,7 @@ func (e *Engine) Load(ctx context.Context, r io.Reader) ([]*images.Image, error)
 }
 
 // Save writes images to an archive.
-func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format images.SaveFormat) error {
+func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format SaveFormat) error {
 	if err := e.images.Save(ctx, w, refs, format); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, refs []string, format im
 }
 
 // Import makes a one-layer image from a rootfs tarball.
-func (e *Engine) Import(ctx context.Context, r io.Reader, opts images.ImportOptions) (*images.Image, error) {
+func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
 	img, err := e.images.Import(ctx, r, opts)
 	if err == nil {
 		e.emitImage("import", img, opts.Ref)

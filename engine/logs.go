@@ -43,7 +43,7 @@ type LogsOptions struct {
 
 // Logs calls fn for each line of the container's log, oldest first; with
 // Follow it goes on until the container stops or ctx ends.
-func (e *Engine) Logs(ctx context.Context, ref string, opts LogsOptions, fn func(logfile.Entry) error) error {
+func (e *Engine) Logs(ctx context.Context, ref string, opts LogsOptions, fn func(LogEntry) error) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"berth/errdefs"
-	"berth/images"
 )
 
 // PruneableContainers lists the stopped containers PruneContainers would
@@ -62,7 +61,7 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
 }
 
 // PruneImages removes dangling images (with all, every unused image).
-func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, int64, error) {
+func (e *Engine) PruneImages(ctx context.Context, all bool) ([]ImageDeleted, int64, error) {
 	unlock, err := e.gcLock(ctx, true)
 	if err != nil {
 		return nil, 0, err
@@ -79,7 +78,7 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]images.Deleted, i
 
 // PruneableImages reports what PruneImages would remove and the bytes it
 // would reclaim, changing nothing.
-func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]images.Deleted, int64, error) {
+func (e *Engine) PruneableImages(ctx context.Context, all bool) ([]ImageDeleted, int64, error) {
 	inUse, err := e.inUse(ctx)
 	if err != nil {
 		return nil, 0, err

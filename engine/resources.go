@@ -66,8 +66,8 @@ func (e *Engine) thaw(ctx context.Context, c *containers.Container) error {
 // UpdateOptions change a container's limits and restart policy; nil
 // fields stay as they are.
 type UpdateOptions struct {
-	Resources     func(*containers.Resources)
-	RestartPolicy *containers.RestartPolicy
+	Resources     func(*Resources)
+	RestartPolicy *RestartPolicy
 }
 
 // Update changes the limits of a container, live when it runs.

@@ -19,6 +19,10 @@ import (
 	"berth/containers/cgroups"
 )
 
+// PSI is a container's pressure (cgroup v2): the "avg10" figures, the
+// percent of the last 10 s its tasks stalled on CPU, memory or I/O.
+type PSI = cgroups.PSI
+
 // Sample is one reading of a container's resource use.
 type Sample struct {
 	ID, Name string
@@ -40,7 +44,7 @@ type Sample struct {
 	// Beyond Docker: CFS throttling and, on cgroup v2, pressure.
 	NrPeriods, NrThrottled uint64
 	ThrottledNanos         uint64
-	PSI                    *cgroups.PSI
+	PSI                    *PSI
 }
 
 // Sampler reads the resource use of containers. It keeps what it needs
