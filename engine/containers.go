@@ -523,8 +523,3 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	e.emitContainer(c, "rename", "oldName", c.Name, "name", strings.TrimPrefix(name, "/"))
 	return nil
 }
-
-// LogPath is the container's json-file log.
-func (e *Engine) LogPath(c *Container) string {
-	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
-}

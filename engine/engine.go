@@ -1,6 +1,3 @@
-// Package engine is berth's in-process container engine: the one API the
-// command line and the terminal UI use. It ties the image store and the
-// container store together; there is no daemon, state lives under Root.
 package engine
 
 import (

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"berth/containers/logfile"
+	"berth/containers/monitor"
 )
 
 // A container's json-file log, as package logfile reads it: by entry
@@ -22,6 +24,11 @@ type (
 	// LogLine is one display line of a log.
 	LogLine = logfile.Line
 )
+
+// LogPath is the container's json-file log.
+func (e *Engine) LogPath(c *Container) string {
+	return filepath.Join(e.containers.Dir(c.ID), monitor.LogName)
+}
 
 // OpenLogPager opens the log at path (a container's LogPath) and its
 // rotated files. A missing log is errdefs.ErrNotFound (and
