@@ -152,8 +152,9 @@ func commitConfig(c *containers.Container, parent *images.Image) *v1.Config {
 
 // CopyOptions tune the cp calls.
 type CopyOptions struct {
-	// FollowLink (CopyFromContainer): when path is a symlink, copy what it
-	// points to, resolved inside the container (`cp -L`).
+	// FollowLink (CopyFromContainer, CopyToHost, CopyFromHost): when the
+	// source path is a symlink, copy what it points to, resolved where the
+	// source is (`cp -L`).
 	FollowLink bool
 	// Archive (CopyToContainer): r is any tar, unpacked as it is into the
 	// existing directory path (`cp - CONTAINER:DEST`).
