@@ -301,7 +301,7 @@ func TestStopKillRestart(t *testing.T) {
 func waitLog(t *testing.T, e *env, name, want string) {
 	t.Helper()
 	var out string
-	if !waitFor(15*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		out, _, _ = e.run("logs", name)
 		return strings.Contains(out, want)
 	}) {
