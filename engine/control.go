@@ -44,7 +44,9 @@ func (e *Engine) settle(ctx context.Context, c *containers.Container) error {
 	}
 	if alive {
 		if st.Active() {
-			return fmt.Errorf("container %s: its monitor (pid %d) does not answer control requests", c.Name, st.MonitorPid)
+			// A monitor that hangs up on a request while its container
+			// runs is one from an older berth, before control requests.
+			return fmt.Errorf("container %s: its monitor (pid %d) does not answer control requests (started by an older berth?): stop the container with that berth, or end the monitor (kill %d), which ends the container, and try again", c.Name, st.MonitorPid, st.MonitorPid)
 		}
 		return nil // it has just stopped; its monitor is finishing
 	}

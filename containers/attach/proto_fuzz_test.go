@@ -27,6 +27,8 @@ func FuzzReadFrame(f *testing.F) {
 	hello, _ := json.Marshal(HelloMsg{Stdin: true, Stdout: true, Rows: 24, Cols: 80})
 	exit, _ := json.Marshal(ExitMsg{Code: 137, Error: "killed", OOMKilled: true})
 	started, _ := json.Marshal(StartedMsg{Pid: 42})
+	stop, _ := json.Marshal(RequestMsg{Version: Version, ID: 7, Op: OpStop, Signal: 15, Timeout: 10e9})
+	reply, _ := json.Marshal(ReplyMsg{Version: Version, ID: 7, Status: "exited", ExitCode: 143})
 	seeds := [][]byte{
 		nil,
 		frame(Hello, uint32(len(hello)), hello),
@@ -35,6 +37,9 @@ func FuzzReadFrame(f *testing.F) {
 		frame(Resize, 4, EncodeResize(24, 80)),
 		frame(Signal, 4, EncodeSignal(15)),
 		frame(CloseStdin, 0, nil),
+		frame(Request, uint32(len(stop)), stop),
+		frame(Reply, uint32(len(reply)), reply),
+		frame(Request, 9, []byte(`{"op":"st`)),             // cut short
 		frame(Stdout, 0xffffffff, []byte("4 GiB claimed")), // must not be allocated
 		frame(Stdout, maxFrame, []byte("1 MiB claimed, 17 bytes sent")),
 		frame(Stdout, maxFrame+1, nil),
@@ -73,6 +78,9 @@ func FuzzReadFrame(f *testing.F) {
 				_, _, _ = DecodeResize(p)
 			case Signal:
 				_, _ = DecodeSignal(p)
+			case Request:
+				var r RequestMsg
+				_ = json.Unmarshal(p, &r)
 			}
 		}
 

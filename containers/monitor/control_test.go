@@ -365,6 +365,25 @@ func TestControlUnknownRequest(t *testing.T) {
 	if _, err := cl.Do(ctx, attach.RequestMsg{Op: attach.OpKill, Signal: 65}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("signal 65: %v, want invalid argument", err)
 	}
+	// A request on an attach session, after its hello, is answered there.
+	at := attachTo(t, e, c.ID, attach.HelloMsg{Stdout: true, Stderr: true})
+	if err := at.conn.WriteJSON(attach.Request, attach.RequestMsg{Version: attach.Version, ID: 9, Op: attach.OpResize, Rows: 20, Cols: 70}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		typ, p, err := at.conn.ReadFrame(nil)
+		if err != nil {
+			t.Fatalf("attach session ended before the reply: %v", err)
+		}
+		if typ != attach.Reply {
+			continue
+		}
+		var rep attach.ReplyMsg
+		if err := json.Unmarshal(p, &rep); err != nil || rep.ID != 9 || rep.Error != "" {
+			t.Errorf("reply on the attach session: %s, %v", p, err)
+		}
+		break
+	}
 	if got := rawState(t, e, c.ID); !got.Running || got.StoppedByUser || got.Pid != st.Pid {
 		t.Fatalf("the refused requests changed the container: %+v", got)
 	}
@@ -396,6 +415,10 @@ func TestMonitorKilledPaused(t *testing.T) {
 	if raw := rawState(t, e, c.ID); !raw.Active() {
 		t.Fatalf("state file %+v: the monitor had no chance to record an exit", raw)
 	}
+	// Its socket is still there, with no one listening.
+	if _, err := monitor.Dial(ctx, store(t, e).Dir(c.ID)); !errors.Is(err, monitor.ErrGone) {
+		t.Errorf("dial of a dead monitor: %v, want ErrGone", err)
+	}
 	if err := e.Stop(boundCtx(t), c.ID, engine.StopOptions{Timeout: -1}); err != nil {
 		t.Fatalf("stop of a container whose monitor is dead: %v", err)
 	}
@@ -412,5 +435,48 @@ func TestMonitorKilledPaused(t *testing.T) {
 	}
 	if _, err := e.Get(ctx, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("after rm: %v", err)
+	}
+}
+
+// TestStopClientGivesUp: the client of a stop gives up (its context ends)
+// while the monitor waits out the timeout: the call returns the context's
+// error at once, and the stop stays under way (recorded, the container
+// still given its time); a second stop, with no time, ends it.
+func TestStopClientGivesUp(t *testing.T) {
+	e := enginetest.New(t)
+	c, st := running(t, e, containers.Config{Cmd: []string{"sh", "-c", `trap "echo term" TERM; echo ready; sleep 1000 & while :; do wait; done`}},
+		containers.HostConfig{RestartPolicy: containers.RestartPolicy{Name: "always"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	cl := control(t, e, c.ID)
+	go func() {
+		code, err := cl.Stop(ctx, syscall.SIGTERM, bound)
+		done <- result{code, err}
+	}()
+	inLog(t, e, c, "term") // the stop is under way: TERM taken, and ignored
+	cancel()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, context.Canceled) {
+			t.Errorf("stop after its context ended: %d, %v; want context.Canceled", r.code, r.err)
+		}
+	case <-time.After(bound):
+		t.Fatal("stop did not return when its context ended")
+	}
+	if got := rawState(t, e, c.ID); !got.Running || got.Pid != st.Pid || !got.StoppedByUser {
+		t.Errorf("state after the client gave up %+v, want still running, the stop recorded", got)
+	}
+	code, err := control(t, e, c.ID).Stop(boundCtx(t), syscall.SIGKILL, 0)
+	if err != nil || code != 137 {
+		t.Fatalf("second stop: %d, %v; want 137", code, err)
+	}
+	stopped(t, e, c, st, 137)
+	if got := rawState(t, e, c.ID); got.RestartCount != 0 {
+		t.Errorf("restarted after the stop: %+v", got)
 	}
 }
