@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"berth/containers"
 	"berth/containers/cgroups"
+	"berth/containers/monitor"
 	"berth/errdefs"
 )
 
@@ -13,7 +15,7 @@ func (e *Engine) cgroup(c *containers.Container) *cgroups.Cgroup {
 	return cgroups.Load(c.Spec.Linux.CgroupsPath)
 }
 
-// Pause freezes every process of a running container.
+// Pause has the container's monitor freeze every process of it.
 func (e *Engine) Pause(ctx context.Context, ref string) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
@@ -25,19 +27,10 @@ func (e *Engine) Pause(ctx context.Context, ref string) error {
 	if c.State.Paused {
 		return errdefs.Conflict("container %s is already paused", c.Name)
 	}
-	if err := e.cgroup(c).Freeze(); err != nil {
-		return fmt.Errorf("pause %s: %w", c.Name, err)
-	}
-	_, err = e.containers.UpdateState(ctx, c.ID, func(st *containers.State) {
-		if st.Running {
-			st.Status, st.Paused = containers.StatusPaused, true
-		}
-	})
-	e.emitContainer(c, "pause")
-	return err
+	return e.freezer(ctx, c, (*monitor.Client).Pause)
 }
 
-// Unpause thaws a paused container.
+// Unpause has the container's monitor thaw a paused container.
 func (e *Engine) Unpause(ctx context.Context, ref string) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
@@ -46,20 +39,20 @@ func (e *Engine) Unpause(ctx context.Context, ref string) error {
 	if !c.State.Paused {
 		return errdefs.Conflict("container %s is not paused", c.Name)
 	}
-	return e.thaw(ctx, c)
+	return e.freezer(ctx, c, (*monitor.Client).Unpause)
 }
 
-func (e *Engine) thaw(ctx context.Context, c *containers.Container) error {
-	if err := e.cgroup(c).Thaw(); err != nil {
-		return fmt.Errorf("unpause %s: %w", c.Name, err)
-	}
-	_, err := e.containers.UpdateState(ctx, c.ID, func(st *containers.State) {
-		st.Paused = false
-		if st.Status == containers.StatusPaused {
-			st.Status = containers.StatusRunning
+// freezer sends a pause or unpause: the monitor holds the cgroup of the
+// current run and records the change (it is the one writer of a running
+// container's state).
+func (e *Engine) freezer(ctx context.Context, c *containers.Container, op func(*monitor.Client, context.Context) error) error {
+	err := e.control(ctx, c, func(cl *monitor.Client) error { return op(cl, ctx) })
+	if errors.Is(err, monitor.ErrGone) {
+		if err := e.settle(ctx, c); err != nil {
+			return err
 		}
-	})
-	e.emitContainer(c, "unpause")
+		return errdefs.NotRunning("container %s is not running", c.Name)
+	}
 	return err
 }
 

@@ -1,6 +1,6 @@
 // Package attach is the wire protocol between a container's monitor and the
 // clients attached to it (berth run, berth attach, the UI) or controlling
-// it (the engine's stop, kill, restart, rm). A connection is a unix stream
+// it (the engine's stop, kill, pause, restart, rm). A connection is a unix stream
 // socket carrying frames: one type byte, a big-endian uint32 length, then
 // the payload.
 //
@@ -93,6 +93,10 @@ const (
 	OpSignal = "signal"
 	// OpResize sizes the container's terminal to Rows x Cols.
 	OpResize = "resize"
+	// OpPause freezes every process of the container; OpUnpause thaws
+	// them.
+	OpPause   = "pause"
+	OpUnpause = "unpause"
 )
 
 // RequestMsg is one control request.
@@ -114,6 +118,7 @@ type RequestMsg struct {
 // error kinds (errdefs) back.
 const (
 	ErrorNotRunning  = "not-running" // nothing runs to take the request
+	ErrorConflict    = "conflict"    // not now: already paused, not paused
 	ErrorInvalid     = "invalid"     // a bad signal or size
 	ErrorUnsupported = "unsupported" // unknown op or newer version
 	ErrorFailed      = "failed"      // the monitor tried and failed

@@ -114,6 +114,8 @@ func replyError(rep attach.ReplyMsg) error {
 		return nil
 	case rep.ErrorKind == attach.ErrorNotRunning:
 		return errdefs.NotRunning("%s", rep.Error)
+	case rep.ErrorKind == attach.ErrorConflict:
+		return errdefs.Conflict("%s", rep.Error)
 	case rep.ErrorKind == attach.ErrorInvalid:
 		return errdefs.InvalidArgument("%s", rep.Error)
 	case rep.ErrorKind == attach.ErrorUnsupported:
@@ -140,6 +142,18 @@ func (c *Client) Kill(ctx context.Context, sig syscall.Signal) error {
 // Signal passes sig on to the container's process, recording nothing.
 func (c *Client) Signal(ctx context.Context, sig syscall.Signal) error {
 	_, err := c.Do(ctx, attach.RequestMsg{Op: attach.OpSignal, Signal: int(sig)})
+	return err
+}
+
+// Pause freezes the container's processes.
+func (c *Client) Pause(ctx context.Context) error {
+	_, err := c.Do(ctx, attach.RequestMsg{Op: attach.OpPause})
+	return err
+}
+
+// Unpause thaws a paused container.
+func (c *Client) Unpause(ctx context.Context) error {
+	_, err := c.Do(ctx, attach.RequestMsg{Op: attach.OpUnpause})
 	return err
 }
 

@@ -16,13 +16,13 @@ import (
 	"berth/containers/runtime"
 )
 
-// The monitor is its container's one control path: stop, kill, signals
-// and resizes come to it as control requests (attach.RequestMsg) on its
-// socket, and it alone records what they change in the state of the
-// running container. Each request runs in a goroutine of its own, so
-// that a slow stop holds up neither the client's other frames nor other
-// clients; what requests share (the process, the stop, the terminal
-// size) is guarded by m.mu.
+// The monitor is its container's one control path: stop, kill, signals,
+// resizes, pause and unpause come to it as control requests
+// (attach.RequestMsg) on its socket, and it alone records what they
+// change in the state of the running container. Each request runs in a
+// goroutine of its own, so that a slow stop holds up neither the client's
+// other frames nor other clients; what requests share (the process, the
+// stop, the terminal size) is guarded by m.mu, the freezer by m.freezer.
 
 // request decodes one Request frame from cl and answers it.
 func (m *monitor) request(cl *client, p []byte) {
@@ -73,6 +73,10 @@ func (m *monitor) control(req attach.RequestMsg) attach.ReplyMsg {
 		}
 		m.resize(req.Rows, req.Cols)
 		return attach.ReplyMsg{}
+	case attach.OpPause:
+		return m.pause()
+	case attach.OpUnpause:
+		return m.unpause()
 	case attach.OpSignal, attach.OpKill, attach.OpStop:
 		if req.Signal <= 0 || req.Signal > 64 {
 			return failure(attach.ErrorInvalid, "invalid signal: %d", req.Signal)
@@ -101,11 +105,14 @@ func (m *monitor) control(req attach.RequestMsg) attach.ReplyMsg {
 }
 
 func (m *monitor) notRunning() attach.ReplyMsg {
-	name := m.c.Name
-	if name == "" {
-		name = containers.ShortID(m.c.ID)
+	return failure(attach.ErrorNotRunning, "container %s is not running", m.name())
+}
+
+func (m *monitor) name() string {
+	if m.c.Name != "" {
+		return m.c.Name
 	}
-	return failure(attach.ErrorNotRunning, "container %s is not running", name)
+	return containers.ShortID(m.c.ID)
 }
 
 // resize sizes the terminal, now and for the runs to come.
@@ -183,6 +190,66 @@ func (m *monitor) stop(sig syscall.Signal, timeout time.Duration) attach.ReplyMs
 	return attach.ReplyMsg{Status: string(st.Status), ExitCode: st.ExitCode}
 }
 
+// pause freezes the current run's processes and records it.
+func (m *monitor) pause() attach.ReplyMsg {
+	m.freezer.Lock()
+	defer m.freezer.Unlock()
+	m.mu.Lock()
+	p, cg := m.proc, m.cg
+	m.mu.Unlock()
+	if p == nil || cg == nil {
+		return m.notRunning()
+	}
+	if frozen, _ := cg.Frozen(); frozen {
+		return failure(attach.ErrorConflict, "container %s is already paused", m.name())
+	}
+	if err := cg.Freeze(); err != nil {
+		return failure(attach.ErrorFailed, "pause %s: %v", m.name(), err)
+	}
+	_, _ = m.opts.Store.UpdateState(context.Background(), m.c.ID, func(s *containers.State) {
+		if s.Running {
+			s.Status, s.Paused = containers.StatusPaused, true
+		}
+	})
+	m.emit("pause")
+	return attach.ReplyMsg{}
+}
+
+// unpause thaws the current run's processes and records it.
+func (m *monitor) unpause() attach.ReplyMsg {
+	m.freezer.Lock()
+	defer m.freezer.Unlock()
+	m.mu.Lock()
+	p, cg := m.proc, m.cg
+	m.mu.Unlock()
+	if p == nil || cg == nil {
+		return m.notRunning()
+	}
+	if frozen, err := cg.Frozen(); err == nil && !frozen {
+		return failure(attach.ErrorConflict, "container %s is not paused", m.name())
+	}
+	if err := m.thaw(cg); err != nil {
+		return failure(attach.ErrorFailed, "unpause %s: %v", m.name(), err)
+	}
+	return attach.ReplyMsg{}
+}
+
+// thaw thaws the cgroup and records the container running again. The
+// caller holds m.freezer.
+func (m *monitor) thaw(cg *cgroups.Cgroup) error {
+	if err := cg.Thaw(); err != nil {
+		return err
+	}
+	_, _ = m.opts.Store.UpdateState(context.Background(), m.c.ID, func(s *containers.State) {
+		s.Paused = false
+		if s.Status == containers.StatusPaused {
+			s.Status = containers.StatusRunning
+		}
+	})
+	m.emit("unpause")
+	return nil
+}
+
 // deliver signals the container's first process and, when the container
 // is paused, thaws it so that it can act on the signal. The monitor
 // thaws, not the engine: it holds the current run's cgroup and is the one
@@ -199,18 +266,13 @@ func (m *monitor) deliver(p *runtime.Process, cg *cgroups.Cgroup, sig syscall.Si
 	if cg == nil {
 		return nil
 	}
+	m.freezer.Lock()
+	defer m.freezer.Unlock()
 	if frozen, err := cg.Frozen(); err != nil || !frozen {
 		return nil
 	}
-	if err := cg.Thaw(); err != nil {
+	if err := m.thaw(cg); err != nil {
 		return fmt.Errorf("thaw to deliver signal %d: %w", sig, err)
 	}
-	_, _ = m.opts.Store.UpdateState(context.Background(), m.c.ID, func(s *containers.State) {
-		s.Paused = false
-		if s.Status == containers.StatusPaused {
-			s.Status = containers.StatusRunning
-		}
-	})
-	m.emit("unpause")
 	return nil
 }

@@ -480,3 +480,42 @@ func TestStopClientGivesUp(t *testing.T) {
 		t.Errorf("restarted after the stop: %+v", got)
 	}
 }
+
+// TestPauseUnpause: pause and unpause are the monitor's too: it freezes
+// and thaws the cgroup of the current run and records the change; a
+// second pause, or an unpause of a running container, is refused.
+func TestPauseUnpause(t *testing.T) {
+	e := enginetest.New(t)
+	c, st := running(t, e, containers.Config{Cmd: []string{"sh", "-c", `echo ready; exec sleep 1000`}}, containers.HostConfig{})
+	cl := control(t, e, c.ID)
+	ctx := boundCtx(t)
+	cg := cgroups.Load(c.Spec.Linux.CgroupsPath)
+	if err := cl.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := cg.Frozen(); err != nil || !frozen {
+		t.Errorf("after pause the cgroup is not frozen (%v)", err)
+	}
+	if got := rawState(t, e, c.ID); got.Status != containers.StatusPaused || !got.Paused || !got.Running {
+		t.Errorf("state after pause %+v", got)
+	}
+	if err := cl.Pause(ctx); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("second pause: %v, want a conflict", err)
+	}
+	if err := cl.Unpause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := cg.Frozen(); err != nil || frozen {
+		t.Errorf("after unpause the cgroup is frozen (%v)", err)
+	}
+	if got := rawState(t, e, c.ID); got.Status != containers.StatusRunning || got.Paused || !got.Running {
+		t.Errorf("state after unpause %+v", got)
+	}
+	if err := cl.Unpause(ctx); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("unpause of a running container: %v, want a conflict", err)
+	}
+	if _, err := cl.Stop(ctx, syscall.SIGKILL, 0); err != nil {
+		t.Fatal(err)
+	}
+	stopped(t, e, c, st, 137)
+}

@@ -1,7 +1,7 @@
 // Package monitor is the small process that watches one running container
 // (the role conmon plays for Podman): it starts the container's first
 // process, holds its terminal or pipes, writes its log, serves attach
-// clients and control requests (stop, kill, signal, resize) on a unix
+// clients and control requests (stop, kill, signal, resize, pause) on a unix
 // socket, and records how it exited. Client is the engine's side of the
 // control requests.
 package monitor
@@ -70,6 +70,7 @@ type monitor struct {
 	final    containers.State // the state recorded last, once done is closed
 	closing  bool             // the monitor is exiting: requests are no longer waited for
 	ctl      sync.WaitGroup   // control requests being answered
+	freezer  sync.Mutex       // one pause, unpause or thaw for a signal at a time
 
 	stdin  *os.File     // pty master or the write end of the stdin pipe; nil without -i
 	master *os.File     // with -t
