@@ -271,37 +271,68 @@ func TestRestartPolicy(t *testing.T) {
 func TestUpdatePauseUnpause(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.runD("--name", "upd", "--memory", "64m", "busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")
+	// A counter in /tmp/n, replaced whole (a copy never reads it half written).
+	counter := "i=0; while :; do i=$((i+1)); echo $i > /tmp/m; mv /tmp/m /tmp/n; sleep 0.05; done"
+	id := e.runD("--name", "upd", "--memory", "64m", "busybox", "sh", "-c", counter)
 	e.ok("update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "50", "upd")
 	if got := e.inspect("{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", "upd"); got != "134217728 50" {
 		t.Errorf("after update: %q", got)
 	}
 	// The kernel has it too: from inside, the cgroup's own files say so.
-	id := e.inspect("{{.Id}}", "upd")
 	if lim := cgroupFile(t, "memory", id, "memory.limit_in_bytes", "memory.max"); lim != "134217728" {
 		t.Errorf("memory limit in the cgroup: %q", lim)
+	}
+	// count reads the container's counter; advanced waits until a
+	// container's counter passes from.
+	count := func(name string) int {
+		out, _, code := e.run("cp", name+":/tmp/n", "-")
+		if code != 0 {
+			return 0 // not written yet
+		}
+		_, files := tarHeaders(t, []byte(out))
+		n, err := strconv.Atoi(strings.TrimSpace(files["n"]))
+		if err != nil {
+			t.Fatalf("the counter of %s: %q", name, files["n"])
+		}
+		return n
+	}
+	advanced := func(name string, from int) bool {
+		return waitFor(time.Minute, func() bool { return count(name) > from })
+	}
+	if !advanced("upd", 0) {
+		t.Fatal("the container never counted")
 	}
 	e.ok("pause", "upd")
 	if st := e.inspect("{{.State.Status}} {{.State.Paused}}", "upd"); st != "paused true" {
 		t.Errorf("paused state %q", st)
 	}
+	// The kernel's word: every task of the cgroup is frozen.
+	if fr := cgroupFile(t, "freezer", id, "freezer.state", "cgroup.freeze"); fr != "FROZEN" && fr != "1" {
+		t.Errorf("the paused container's cgroup freezer is %q, want FROZEN", fr)
+	}
 	e.fails(1, "exec", "upd", "true")
-	a := e.ok("cp", "upd:/tmp/n", "-")
-	time.Sleep(400 * time.Millisecond)
-	b := e.ok("cp", "upd:/tmp/n", "-")
-	if a != b {
-		t.Error("a paused container kept counting")
+	// While paused it does not count, for as long as the same loop in a
+	// running container takes to count three times more, however slow the
+	// machine: a window measured by work, not by the clock.
+	a := count("upd")
+	e.runD("--name", "ctl", "busybox", "sh", "-c", counter)
+	for n := 0; n < 3; n++ {
+		if !advanced("ctl", count("ctl")) {
+			t.Fatal("the running control container stopped counting")
+		}
+	}
+	if b := count("upd"); b != a {
+		t.Errorf("a paused container kept counting: %d, then %d", a, b)
 	}
 	e.ok("unpause", "upd")
-	time.Sleep(400 * time.Millisecond)
-	if c := e.ok("cp", "upd:/tmp/n", "-"); c == b {
+	if !advanced("upd", a) {
 		t.Error("the container did not resume after unpause")
 	}
 	_, stderr, _ := e.failsAny("update", "--memory", "1x", "upd")
 	if !strings.Contains(stderr, "--memory") {
 		t.Errorf("bad update value: %q", stderr)
 	}
-	e.ok("rm", "-f", "upd")
+	e.ok("rm", "-f", "upd", "ctl")
 }
 
 // cgroupFile reads a container's cgroup file (v1 name or v2 name).
