@@ -77,13 +77,25 @@ func (tm *tmux) resize(w, h int) {
 func (tm *tmux) press(keys ...string) { tm.t.Helper(); tm.keys(false, keys...) }
 func (tm *tmux) typeText(s string)    { tm.t.Helper(); tm.keys(true, s) }
 
-// waitFor waits until the screen shows want, and fails with the screen
-// if it doesn't within the timeout.
-func (tm *tmux) waitFor(want string, timeout time.Duration) string {
+// uiWait bounds each wait for the screen: long enough for a starved UI on
+// a busy machine to draw; it fails only a UI that never does.
+const uiWait = time.Minute
+
+// waitFor waits until the screen shows every one of wants at once, and
+// fails with the screen if it doesn't within the timeout.
+func (tm *tmux) waitFor(timeout time.Duration, wants ...string) string {
 	tm.t.Helper()
 	var s string
-	if !waitFor(timeout, func() bool { s = tm.screen(); return strings.Contains(s, want) }) {
-		tm.t.Fatalf("the UI did not show %q within %v; screen:\n%s", want, timeout, s)
+	if !waitFor(timeout, func() bool {
+		s = tm.screen()
+		for _, w := range wants {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	}) {
+		tm.t.Fatalf("the UI did not show %q within %v; screen:\n%s", wants, timeout, s)
 	}
 	return s
 }
@@ -94,57 +106,61 @@ func (tm *tmux) waitFor(want string, timeout time.Duration) string {
 func TestUIRunAttachDetach(t *testing.T) {
 	e := newEnv(t)
 	tm := startUI(t, e, 120, 32)
-	tm.waitFor("Containers (0)", 10*time.Second)
+	tm.waitFor(uiWait, "Containers (0)")
 	tm.press("2")
-	tm.waitFor("busybox", 5*time.Second)
+	tm.waitFor(uiWait, "busybox")
 	tm.press("r")
-	tm.waitFor("Run a container", 5*time.Second)
+	tm.waitFor(uiWait, "Run a container")
 	tm.typeText("uitest")
-	tm.waitFor("berth run --name uitest -it busybox:latest", 5*time.Second)
+	tm.waitFor(uiWait, "berth run --name uitest -it busybox:latest")
 	tm.press("Enter")
-	tm.waitFor("[berth] attached to uitest", 10*time.Second)
+	tm.waitFor(uiWait, "[berth] attached to uitest")
 	tm.typeText("echo hello-$((6*7))")
 	tm.press("Enter")
-	tm.waitFor("hello-42", 5*time.Second)
+	tm.waitFor(uiWait, "hello-42")
 	// The container's terminal follows the window's size.
 	tm.typeText("stty size")
 	tm.press("Enter")
-	tm.waitFor("32 120", 5*time.Second)
+	tm.waitFor(uiWait, "32 120")
+	// The new size travels from the UI to the container's pty apart from
+	// the keys typed next, and may land after them: the shell waits for
+	// it, and says so with a line that the typed command does not contain.
 	tm.resize(100, 28)
-	tm.typeText("clear; stty size")
+	tm.typeText(`clear; until [ "$(stty size)" = "28 100" ]; do sleep 0.1; done; echo size-$(stty size | tr " " x)`)
 	tm.press("Enter")
-	tm.waitFor("28 100", 5*time.Second)
+	tm.waitFor(uiWait, "size-28x100")
 	tm.press("C-p", "C-q")
-	s := tm.waitFor("detached from uitest", 5*time.Second)
-	if !strings.Contains(s, "Containers (1)") || !strings.Contains(s, "berth attach uitest") {
-		t.Errorf("after detaching, the UI is not back as it was:\n%s", s)
-	}
+	// Back as it was: the list (redrawn once the UI has the terminal
+	// again) and the status line, on one screen.
+	tm.waitFor(uiWait, "detached from uitest", "Containers (1)", "berth attach uitest")
 	if got := e.inspect("{{.State.Status}}", "uitest"); got != "running" {
 		t.Fatalf("after detaching the container is %s", got)
 	}
 	tm.press("s")
-	tm.waitFor("stopped uitest", 20*time.Second)
+	tm.waitFor(uiWait, "stopped uitest")
 	if got := e.inspect("{{.State.Status}}", "uitest"); got != "exited" {
 		t.Fatalf("after stop the container is %s", got)
 	}
 	tm.press("d")
-	tm.waitFor("Remove container uitest?", 5*time.Second)
+	tm.waitFor(uiWait, "Remove container uitest?")
 	tm.press("y")
-	tm.waitFor("removed uitest", 10*time.Second)
+	tm.waitFor(uiWait, "removed uitest")
 	if _, _, code := e.run("inspect", "uitest"); code == 0 {
 		t.Error("the container is still there after removing it in the UI")
 	}
 	tm.press("q")
-	tm.waitFor("[berth exited: 0]", 5*time.Second)
+	tm.waitFor(uiWait, "[berth exited: 0]")
 }
 
 // A container started by a script in another terminal shows up at once,
 // and one removed there goes, without a reload. (berth alone on a
-// terminal opens the UI.)
+// terminal opens the UI.) The UI never reloads the list on a timer (its
+// 30 s tick only redraws), so only the event can bring either change: the
+// waits are bounded for a busy machine, and the time taken is logged.
 func TestUIFollowsOtherProcesses(t *testing.T) {
 	e := newEnv(t)
 	tm := startBerth(t, e, 100, 30, "")
-	tm.waitFor("Containers (0)", 10*time.Second)
+	tm.waitFor(uiWait, "Containers (0)")
 	start := time.Now()
 	e.runD("--name", "fromscript", "busybox", "sleep", "60")
 	shownRunning := func() bool {
@@ -155,16 +171,16 @@ func TestUIFollowsOtherProcesses(t *testing.T) {
 		}
 		return false
 	}
-	if !waitFor(3*time.Second, shownRunning) {
+	if !waitFor(uiWait, shownRunning) {
 		t.Fatalf("the container started by a script is not listed running:\n%s", tm.screen())
 	}
 	t.Logf("listed running after %v", time.Since(start))
 	e.ok("rm", "-f", "fromscript")
-	if !waitFor(3*time.Second, func() bool { return !strings.Contains(tm.screen(), "fromscript") }) {
+	if !waitFor(uiWait, func() bool { return !strings.Contains(tm.screen(), "fromscript") }) {
 		t.Errorf("the removed container is still listed:\n%s", tm.screen())
 	}
 	tm.press("q")
-	tm.waitFor("[berth exited: 0]", 5*time.Second)
+	tm.waitFor(uiWait, "[berth exited: 0]")
 }
 
 // Exec finds the image's shell; the person works in it and exits back.
@@ -172,17 +188,17 @@ func TestUIExecShell(t *testing.T) {
 	e := newEnv(t)
 	e.runD("--name", "svc", "busybox", "sleep", "60")
 	tm := startUI(t, e, 100, 30)
-	tm.waitFor("svc", 10*time.Second)
+	tm.waitFor(uiWait, "svc")
 	tm.press("x")
-	tm.waitFor("[berth] /bin/sh in svc", 10*time.Second)
+	tm.waitFor(uiWait, "[berth] /bin/sh in svc")
 	tm.typeText("echo in-$((40+2))")
 	tm.press("Enter")
-	tm.waitFor("in-42", 5*time.Second)
+	tm.waitFor(uiWait, "in-42")
 	tm.typeText("exit 3")
 	tm.press("Enter")
-	tm.waitFor("shell in svc exited with code 3", 10*time.Second)
+	tm.waitFor(uiWait, "shell in svc exited with code 3")
 	tm.press("q")
-	tm.waitFor("[berth exited: 0]", 5*time.Second)
+	tm.waitFor(uiWait, "[berth exited: 0]")
 }
 
 // Detaching from an exec'd shell gives the UI back at once, although the
@@ -192,21 +208,21 @@ func TestUIExecShellDetach(t *testing.T) {
 	e := newEnv(t)
 	e.runD("--name", "svc", "busybox", "sleep", "60")
 	tm := startUI(t, e, 100, 30)
-	tm.waitFor("svc", 10*time.Second)
+	tm.waitFor(uiWait, "svc")
 	tm.press("x")
-	tm.waitFor("[berth] /bin/sh in svc", 10*time.Second)
+	tm.waitFor(uiWait, "[berth] /bin/sh in svc")
 	tm.typeText("echo in-$((40+2))")
 	tm.press("Enter")
-	tm.waitFor("in-42", 5*time.Second)
+	tm.waitFor(uiWait, "in-42")
 	if top := e.ok("top", "svc"); !strings.Contains(top, "/bin/sh") {
 		t.Fatalf("top does not show the shell:\n%s", top)
 	}
 	tm.press("C-p", "C-q")
-	tm.waitFor("left the shell in svc", 10*time.Second)
+	tm.waitFor(uiWait, "left the shell in svc")
 	var top string
-	if !waitFor(10*time.Second, func() bool { top = e.ok("top", "svc"); return !strings.Contains(top, "/bin/sh") }) {
+	if !waitFor(uiWait, func() bool { top = e.ok("top", "svc"); return !strings.Contains(top, "/bin/sh") }) {
 		t.Errorf("the shell still runs after detaching:\n%s", top)
 	}
 	tm.press("q")
-	tm.waitFor("[berth exited: 0]", 5*time.Second)
+	tm.waitFor(uiWait, "[berth exited: 0]")
 }
