@@ -53,8 +53,8 @@ func TestRunDetachedInteractiveTty(t *testing.T) {
 func TestStopSignal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.runD("--name", "sig", "--stop-signal", "USR1", "busybox", "sh", "-c", "trap 'exit 9' USR1; while :; do sleep 0.1; done")
-	time.Sleep(300 * time.Millisecond)
+	e.runD("--name", "sig", "--stop-signal", "USR1", "busybox", "sh", "-c", "trap 'exit 9' USR1; echo ready; while :; do sleep 0.1; done")
+	waitLog(t, e, "sig", "ready") // the trap is set: PID 1 ignores a signal it has no handler for
 	e.ok("stop", "-t", "5", "sig")
 	if code := e.inspect("{{.State.ExitCode}}", "sig"); code != "9" {
 		t.Errorf("exit code after stop with --stop-signal USR1: %s, want 9 (the trap's)", code)

@@ -241,9 +241,10 @@ func TestTerminalResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGWINCH)
-	// The new size travels to the container asynchronously.
+	// The new size travels to the container asynchronously: ask until it
+	// is there, for as long as a busy machine may take.
 	ok := false
-	for i := 0; i < 10 && !ok; i++ {
+	for deadline := time.Now().Add(time.Minute); !ok && time.Now().Before(deadline); {
 		time.Sleep(200 * time.Millisecond)
 		p.send("stty size\n")
 		p.expect("stty size\r\n", 10*time.Second)

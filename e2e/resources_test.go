@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +28,7 @@ func TestMemoryLimitOOM(t *testing.T) {
 	// Detached, with the CLI long gone when the kernel strikes.
 	e.runD("--name", "hog2", "--memory", "32m", "busybox", "sh", "-c",
 		`sleep 1; x=$(head -c 100000000 /dev/zero | tr "\0" a)`)
-	if !waitFor(20*time.Second, func() bool { return e.inspect("{{.State.Status}}", "hog2") == "exited" }) {
+	if !waitFor(time.Minute, func() bool { return e.inspect("{{.State.Status}}", "hog2") == "exited" }) {
 		t.Fatal("hog2 did not exit")
 	}
 	if got := e.inspect("{{.State.ExitCode}} {{.State.OOMKilled}}", "hog2"); got != "137 true" {
@@ -233,7 +234,7 @@ func TestRestartPolicy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.runD("--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "echo run; exit 3")
-	if !waitFor(20*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		return e.inspect("{{.State.Status}} {{.State.RestartCount}}", "flaky") == "exited 3"
 	}) {
 		t.Fatalf("flaky: %s, want exited after 3 restarts", e.inspect("{{.State.Status}} {{.State.RestartCount}}", "flaky"))
@@ -246,12 +247,12 @@ func TestRestartPolicy(t *testing.T) {
 	}
 	e.runD("--name", "forever", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
 	// Between runs, ps says it is restarting, with the last exit code.
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		return strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}"), "forever Restarting (0)")
 	}) {
 		t.Error("ps never showed the always container as Restarting (0)")
 	}
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		n, _ := strconv.Atoi(e.inspect("{{.State.RestartCount}}", "forever"))
 		return n >= 2
 	}) {
@@ -408,7 +409,7 @@ func TestSystemDfAndPrune(t *testing.T) {
 func TestEventsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := e.command(ctx, "events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
 	out, err := cmd.StdoutPipe()
@@ -419,16 +420,55 @@ func TestEventsAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); cmd.Wait() }()
-	time.Sleep(300 * time.Millisecond)
+	evs := make(chan string)
+	go func() {
+		defer close(evs)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case evs <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Without --since, events shows only what happens after it started:
+	// tag the image until events prints the tag, so it is known to listen.
+	ready := func() bool {
+		for i := 0; ; i++ {
+			e.ok("tag", "busybox", fmt.Sprintf("evready:%d", i))
+			select {
+			case l, ok := <-evs:
+				if !ok {
+					return false
+				}
+				if strings.HasPrefix(l, "image tag evready:") {
+					return true
+				}
+				t.Errorf("before anything else, events printed %q", l)
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	if !ready() {
+		t.Fatal("berth events never showed an image tagged after it started")
+	}
 	if _, _, code := e.run("run", "--rm", "--name", "ev", "busybox", "sh", "-c", "exit 4"); code != 4 {
 		t.Errorf("run: exit %d, want 4", code)
 	}
 	e.ok("tag", "busybox", "evtag:1")
 	want := []string{"container create ev", "container start ev", "container die ev", "container destroy ev", "image tag evtag:1"}
-	sc := bufio.NewScanner(out)
 	var got []string
-	for len(got) < len(want) && sc.Scan() {
-		got = append(got, sc.Text())
+	for len(got) < len(want) {
+		l, ok := <-evs
+		if !ok {
+			break
+		}
+		if !strings.HasPrefix(l, "image tag evready:") { // a tag made while the first was on its way
+			got = append(got, l)
+		}
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
