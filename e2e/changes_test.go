@@ -112,7 +112,7 @@ func TestDiffAndCommitRunning(t *testing.T) {
 	e := newEnv(t)
 	e.runD("--name", "live", "busybox", "sh", "-c", "echo x > /live-added; exec sleep 600")
 	var got []string
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		got = lines(e.ok("diff", "live"))
 		return reflect.DeepEqual(got, []string{"A /live-added"})
 	}) {
@@ -180,7 +180,7 @@ func TestCpRunningAndStopped(t *testing.T) {
 	links := "ln -s /etc /evil && ln -s ../../../../../../../../../etc /rel && ln -s " + hostDir + " /hostdir"
 	e.runD("--name", "run", "busybox", "sh", "-c", links+" && exec sleep 600")
 	e.ok("run", "--name", "stopped", "busybox", "sh", "-c", links)
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(e.ok("diff", "run"), "A /hostdir") }) {
+	if !waitFor(time.Minute, func() bool { return strings.Contains(e.ok("diff", "run"), "A /hostdir") }) {
 		t.Fatal("the running container did not make its links")
 	}
 	wantFile := "4751 1234 5678 " + strconv.FormatInt(mtime.Unix(), 10)

@@ -51,7 +51,7 @@ func TestExec(t *testing.T) {
 	}
 	e.fails(1, "exec", "ex", "test", "-e", "/tmp/exec-d-done")
 	e.ok("exec", "ex", "touch", "/tmp/exec-d-go")
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		_, _, code := e.run("exec", "ex", "test", "-e", "/tmp/exec-d-done")
 		return code == 0
 	}) {

@@ -148,8 +148,9 @@ func TestImportBrokenInput(t *testing.T) {
 		"bad-gzip":  append([]byte{0x1f, 0x8b, 0x08, 0x00}, bytes.Repeat([]byte{0xff}, 4096)...),
 	}
 	for name, data := range inputs {
-		ctxStart := time.Now()
-		out, stderr, code := e.runWith(runOpts{stdin: bytes.NewReader(data), timeout: 30 * time.Second}, "import", "-", "broken-"+name)
+		// A hang is caught by the command's timeout (cmdTimeout), not by
+		// how long a busy machine takes.
+		out, stderr, code := e.runWith(runOpts{stdin: bytes.NewReader(data)}, "import", "-", "broken-"+name)
 		if code == 0 {
 			t.Errorf("import of %s input succeeded: %s", name, out)
 			continue
@@ -159,9 +160,6 @@ func TestImportBrokenInput(t *testing.T) {
 		}
 		if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 			t.Errorf("import of %s input crashed: %s", name, clip(stderr))
-		}
-		if d := time.Since(ctxStart); d > 10*time.Second {
-			t.Errorf("import of %s input took %v", name, d)
 		}
 	}
 	checkOnlyBusybox(t, e)

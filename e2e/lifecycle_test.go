@@ -361,10 +361,14 @@ func TestTopInspect(t *testing.T) {
 	e := newEnv(t)
 	id := e.runD("--name", "tp", "busybox", "sh", "-c", "sleep 1001 & exec sleep 1002")
 	pid := e.inspect("{{.State.Pid}}", "tp")
+	// Wait for the shell to have forked and exec'd: until then its own
+	// command line (which names both sleeps) is PID 1's.
 	var out string
-	waitFor(5*time.Second, func() bool {
+	waitFor(time.Minute, func() bool {
 		out = e.ok("top", "tp")
-		return strings.Contains(out, "sleep 1001") && strings.Contains(out, "sleep 1002")
+		rows := lines(out)
+		return len(rows) == 3 && strings.HasSuffix(rows[1], " sleep 1001") != strings.HasSuffix(rows[1], " sleep 1002") &&
+			strings.HasSuffix(rows[2], " sleep 1001") != strings.HasSuffix(rows[2], " sleep 1002") && !strings.Contains(out, "exec")
 	})
 	rows := lines(out)
 	if len(rows) != 3 || !strings.Contains(rows[0], "PID") || !strings.Contains(rows[0], "CMD") {

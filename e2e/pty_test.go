@@ -154,15 +154,19 @@ func (p *ptyProc) isRunning() bool {
 
 const prompt = "# " // busybox sh's prompt for root
 
+// ptyWait bounds each wait for a terminal's output or exit: long enough for
+// a busy machine, failing only a hung command.
+const ptyWait = time.Minute
+
 func TestAttachDetach(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := startPty(t, e, 24, 80, "run", "-it", "--name", "px", "busybox", "sh")
-	p.expect(prompt, 15*time.Second)
+	p.expect(prompt, ptyWait)
 	p.send("echo hello-$((6*7))\n")
-	p.expect("\r\nhello-42\r\n", 10*time.Second)
+	p.expect("\r\nhello-42\r\n", ptyWait)
 	p.send("\x10\x11") // Ctrl-p Ctrl-q
-	if code := p.wait(10 * time.Second); code != 0 {
+	if code := p.wait(ptyWait); code != 0 {
 		t.Errorf("run -it after Ctrl-p Ctrl-q: exit %d, want 0; output %q", code, clip(p.output()))
 	}
 	if got := e.inspect("{{.State.Running}}", "px"); got != "true" {
@@ -175,12 +179,12 @@ func TestAttachDetach(t *testing.T) {
 	a := startPty(t, e, 24, 80, "attach", "px")
 	time.Sleep(300 * time.Millisecond) // nothing to wait for: the shell prints no new prompt
 	a.send("echo again\n")
-	a.expect("\r\nagain\r\n", 10*time.Second)
+	a.expect("\r\nagain\r\n", ptyWait)
 	a.send("exit\n")
-	if code := a.wait(10 * time.Second); code != 0 {
+	if code := a.wait(ptyWait); code != 0 {
 		t.Errorf("attach after exit: exit %d, want 0; output %q", code, clip(a.output()))
 	}
-	e.waitState("px", "exited", 10*time.Second)
+	e.waitState("px", "exited", ptyWait)
 	if got := e.inspect("{{.State.ExitCode}}", "px"); got != "0" {
 		t.Errorf("exit code after exit: %s", got)
 	}
@@ -190,7 +194,7 @@ func TestAttachDetach(t *testing.T) {
 	a = startPty(t, e, 24, 80, "attach", "px")
 	time.Sleep(300 * time.Millisecond)
 	a.send("exit 6\n")
-	if code := a.wait(10 * time.Second); code != 6 {
+	if code := a.wait(ptyWait); code != 6 {
 		t.Errorf("attach, exit 6: exit %d, want 6", code)
 	}
 }
@@ -199,7 +203,7 @@ func TestDetachKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := startPty(t, e, 24, 80, "run", "-it", "--detach-keys", "ctrl-a,x", "--name", "dk", "busybox", "sh")
-	p.expect(prompt, 15*time.Second)
+	p.expect(prompt, ptyWait)
 	// The default keys no longer detach: they reach the shell.
 	p.send("\x10\x11")
 	time.Sleep(500 * time.Millisecond)
@@ -207,9 +211,9 @@ func TestDetachKeys(t *testing.T) {
 		t.Fatalf("Ctrl-p Ctrl-q detached although --detach-keys is ctrl-a,x")
 	}
 	p.send("\x15echo still-$((2+3))\n") // Ctrl-u clears what the keys left
-	p.expect("\r\nstill-5\r\n", 10*time.Second)
+	p.expect("\r\nstill-5\r\n", ptyWait)
 	p.send("\x01x")
-	if code := p.wait(10 * time.Second); code != 0 {
+	if code := p.wait(ptyWait); code != 0 {
 		t.Errorf("run -it after Ctrl-a x: exit %d, want 0", code)
 	}
 	if got := e.inspect("{{.State.Running}}", "dk"); got != "true" {
@@ -219,9 +223,9 @@ func TestDetachKeys(t *testing.T) {
 	a := startPty(t, e, 24, 80, "attach", "--detach-keys", "ctrl-e,e", "dk")
 	time.Sleep(300 * time.Millisecond)
 	a.send("echo back-$((3+4))\n")
-	a.expect("\r\nback-7\r\n", 10*time.Second)
+	a.expect("\r\nback-7\r\n", ptyWait)
 	a.send("\x05e")
-	if code := a.wait(10 * time.Second); code != 0 {
+	if code := a.wait(ptyWait); code != 0 {
 		t.Errorf("attach after Ctrl-e e: exit %d, want 0", code)
 	}
 	if got := e.inspect("{{.State.Running}}", "dk"); got != "true" {
@@ -233,9 +237,9 @@ func TestTerminalResize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := startPty(t, e, 30, 100, "run", "-it", "--rm", "--name", "rz", "busybox", "sh")
-	p.expect(prompt, 15*time.Second)
+	p.expect(prompt, ptyWait)
 	p.send("stty size\n")
-	p.expect("\r\n30 100\r\n", 10*time.Second)
+	p.expect("\r\n30 100\r\n", ptyWait)
 
 	if err := pty.Setsize(p.master, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
@@ -247,8 +251,8 @@ func TestTerminalResize(t *testing.T) {
 	for deadline := time.Now().Add(time.Minute); !ok && time.Now().Before(deadline); {
 		time.Sleep(200 * time.Millisecond)
 		p.send("stty size\n")
-		p.expect("stty size\r\n", 10*time.Second)
-		p.expect("\r\n", 10*time.Second)
+		p.expect("stty size\r\n", ptyWait)
+		p.expect("\r\n", ptyWait)
 		all := p.output()
 		ok = strings.Contains(all[strings.LastIndex(all, "stty size\r\n"):], "40 120")
 	}
@@ -259,13 +263,13 @@ func TestTerminalResize(t *testing.T) {
 	// exec -t follows the terminal size too.
 	e.ok("run", "-d", "--name", "rz2", "busybox", "sleep", "1000")
 	x := startPty(t, e, 33, 99, "exec", "-it", "rz2", "stty", "size")
-	x.expect("33 99", 10*time.Second)
-	if code := x.wait(10 * time.Second); code != 0 {
+	x.expect("33 99", ptyWait)
+	if code := x.wait(ptyWait); code != 0 {
 		t.Errorf("exec -it stty size: exit %d", code)
 	}
 
 	p.send("exit 0\n")
-	if code := p.wait(10 * time.Second); code != 0 {
+	if code := p.wait(ptyWait); code != 0 {
 		t.Errorf("run -it --rm after exit: exit %d, want 0", code)
 	}
 	e.fails(1, "inspect", "rz")
