@@ -397,8 +397,8 @@ if want run; then
 	phases
 	if [[ -n ${MED[berth_run]:-} && -n ${MED[crun_run]:-} ]]; then
 		r=$(ratio "${MED[berth_run]}" "${MED[crun_run]}")
-		lt "${MED[berth_run]}" "$(awk -v c="${MED[crun_run]}" 'BEGIN{print 2*c}')"
-		verdict $? "berth within 2x of crun (median ratio $r)"
+		lt "${MED[berth_run]}" "$(awk -v c="${MED[crun_run]}" 'BEGIN{print 1.5*c}')"
+		verdict $? "berth within 1.5x of crun (median ratio $r)"
 	fi
 fi
 
