@@ -669,13 +669,11 @@ if want monitor; then
 		berth)
 			p=$(jq -r '.MonitorPid // empty' "$R/containers/$id/state.json" 2>/dev/null)
 			cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
-			if [[ -z $p ]] || [[ $cmd != "berth monitor --root $R $id"* ]]; then
+			# `run` launches its monitor before the container exists: its
+			# cmdline names the root, and "-" for the container to come.
+			if [[ -z $p ]] || [[ $cmd != "berth monitor --root $R $id"* && $cmd != "berth monitor --root $R -"* ]]; then
 				problem "berth monitor not found from state.json (MonitorPid='$p', cmdline '$cmd')"
-				# fall back on the cmdline
 				p=
-				for q in /proc/[0-9]*; do
-					[[ $(tr '\0' ' ' <"$q/cmdline" 2>/dev/null) == "berth monitor --root $R $id"* ]] && p=${q#/proc/} && break
-				done
 			fi
 			MWHAT[$e]="berth monitor" ;;
 		docker)
