@@ -108,7 +108,7 @@ func TestEventsPast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var out syncBuffer
 			if err := runCLI(ctx, root, &out, tt.args...); err != nil {
@@ -152,7 +152,7 @@ func TestEventsErrors(t *testing.T) {
 		{[]string{"events", "--format", "{{.Nope}}"}, "can't evaluate field Nope"},
 		{[]string{"events", "extra"}, "unknown command"},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err := runCLI(ctx, root, &syncBuffer{}, tt.args...)
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -175,7 +175,7 @@ func TestEventsFollowAndInterrupt(t *testing.T) {
 	}()
 
 	l := events.Open(root)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	// Until the command follows, probes may be missed: send until one shows.
 	for !strings.Contains(out.String(), "probe") {
 		if time.Now().After(deadline) {
@@ -204,7 +204,7 @@ func TestEventsFollowAndInterrupt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("interrupted events: %v, want no error (exit 0)", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("events does not end on interrupt")
 	}
 	got := out.String()
@@ -231,7 +231,7 @@ func TestEventsUntilEndsStream(t *testing.T) {
 		if d := time.Since(start); d < 250*time.Millisecond {
 			t.Errorf("ended after %v, before --until", d)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("events goes on past --until")
 	}
 }

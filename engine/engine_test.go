@@ -128,7 +128,7 @@ func TestDetachedSeenByAnotherEngine(t *testing.T) {
 	if !strings.Contains(out.String(), short+"\n"+short+"\n") || !strings.Contains(out.String(), "1 sleep") {
 		t.Errorf("exec output %q", out.String())
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var logs string
 		other.Logs(ctx, c.ID, engine.LogsOptions{Tail: -1}, func(en logfile.Entry) error { logs += string(en.Line); return nil })
@@ -166,7 +166,7 @@ func TestMonitorKilled(t *testing.T) {
 		t.Fatalf("state %+v", got.State)
 	}
 	syscall.Kill(mon, syscall.SIGKILL)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("container process outlived its monitor")

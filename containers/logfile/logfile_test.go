@@ -661,7 +661,7 @@ func (fl *follower) got() string {
 
 func (fl *follower) waitFor(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for fl.got() != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("follower has %q, want %q", fl.got(), want)
@@ -675,7 +675,7 @@ func (fl *follower) wait(t *testing.T) error {
 	select {
 	case err := <-fl.result:
 		return err
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Read did not return")
 		return nil
 	}
@@ -695,7 +695,7 @@ func TestFollow(t *testing.T) {
 	all.waitFor(t, "before\n")
 	// Write pings until fresh has started and seen one.
 	pings := ""
-	for deadline := time.Now().Add(5 * time.Second); fresh.got() == ""; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); fresh.got() == ""; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("fresh follower sees nothing")
 		}

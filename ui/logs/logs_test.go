@@ -53,7 +53,7 @@ func newHarness(t *testing.T, w, h int) *harness {
 			select {
 			case <-hs.msgs:
 				hs.pending--
-			case <-time.After(5 * time.Second):
+			case <-time.After(time.Minute):
 				t.Errorf("%d commands still running after Close", hs.pending)
 				return
 			}
@@ -94,8 +94,8 @@ func (h *harness) next() {
 	case msg := <-h.msgs:
 		h.pending--
 		h.handle(msg)
-	case <-time.After(10 * time.Second):
-		h.t.Fatalf("no message for 10s; %d commands running\n%s", h.pending, h.view())
+	case <-time.After(time.Minute):
+		h.t.Fatalf("no message for a minute; %d commands running\n%s", h.pending, h.view())
 	}
 }
 
@@ -121,7 +121,7 @@ func (h *harness) settle() {
 // waitFor handles messages (the wait for the log included) until cond.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("waiting for %s; view:\n%s", what, h.view())
