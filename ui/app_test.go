@@ -154,7 +154,14 @@ func keyMsg(k string) tea.KeyPressMsg {
 // run executes cmd and feeds what it returns back into m, recursively,
 // as the program would. Commands that wait (streams, and ticks: the
 // shortest the UI uses is 2 s) are dropped after 1 s.
-func run(t testing.TB, m *Model, cmd tea.Cmd) {
+func run(t testing.TB, m *Model, cmd tea.Cmd) { runFor(t, m, cmd, false) }
+
+// runFor runs cmd and feeds its messages back to m. A command that has not
+// returned after a second is taken for one that listens for ever (events,
+// stats, ticks) and left; but the steps of a tea.Sequence are the UI's
+// one-shot actions (run, stop, a reload): those are waited for, however
+// slow a busy machine makes them, and fail the test only after a minute.
+func runFor(t testing.TB, m *Model, cmd tea.Cmd, oneShot bool) {
 	t.Helper()
 	if cmd == nil {
 		return
@@ -162,27 +169,34 @@ func run(t testing.TB, m *Model, cmd tea.Cmd) {
 	ch := make(chan tea.Msg, 1)
 	go func() { ch <- cmd() }()
 	var msg tea.Msg
+	bound := time.Second
+	if oneShot {
+		bound = time.Minute
+	}
 	select {
 	case msg = <-ch:
-	case <-time.After(time.Second):
+	case <-time.After(bound):
+		if oneShot {
+			t.Fatalf("a step of an action did not return in %v", bound)
+		}
 		return
 	}
 	switch msg := msg.(type) {
 	case nil:
 	case tea.BatchMsg:
 		for _, c := range msg {
-			run(t, m, c)
+			runFor(t, m, c, false)
 		}
 	default:
 		// tea.Sequence's message is unexported: run its commands in order.
 		if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
 			for i := 0; i < v.Len(); i++ {
-				run(t, m, v.Index(i).Interface().(tea.Cmd))
+				runFor(t, m, v.Index(i).Interface().(tea.Cmd), true)
 			}
 			return
 		}
 		_, next := m.Update(msg)
-		run(t, m, next)
+		runFor(t, m, next, false)
 	}
 }
 
