@@ -442,7 +442,7 @@ func TestRunTrace(t *testing.T) {
 			pids[f[2]] = f[1]
 		}
 	}
-	for _, phase := range []string{"cli: main", "cli: created", "cli: monitor exec", "monitor: main", "monitor: in cgroup", "monitor: go", "init: main", "init: config", "init: rootfs", "init: execve", "cli: started", "cli: end"} {
+	for _, phase := range []string{"cli: main", "cli: created", "cli: monitor exec", "monitor: main", "monitor: cgroup ready", "monitor: go", "init: main", "init: config", "init: rootfs", "init: execve", "cli: started", "cli: end"} {
 		if _, ok := pids[phase]; !ok {
 			t.Errorf("no %q mark in:\n%s", phase, b)
 		}

@@ -75,9 +75,8 @@ func (p *ExecProcess) Attach(streams Streams) (*Session, error) {
 // inside the container, whose master comes back as Pty. A command that
 // cannot start is a *StartError with Docker's exit code.
 func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecProcess, error) {
-	// Made, and warmed, while the record is read (see cgroups.PrimeAttach).
+	// Made while the record is read.
 	go func() { _, _ = runtime.SealedSelf() }()
-	go cgroups.PrimeAttach()
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -137,7 +136,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		defer dir.Close()
 		ec.CgroupDir = dir
 	} else {
-		ec.JoinThread = cg.AddThread
+		ec.JoinThread = cg.JoinThread
 	}
 	cmd, pty, err := runtime.Exec(ec)
 	var se *runtime.StartError

@@ -175,8 +175,8 @@ func TestFakeV2Errors(t *testing.T) {
 		t.Errorf("io.bfq.weight = %q", got)
 	}
 	// v1-only calls.
-	if err := c.AddThread(1); err == nil {
-		t.Error("AddThread worked on v2")
+	if err := c.JoinThread(); err == nil {
+		t.Error("JoinThread worked on v2")
 	}
 	d, err := c.OpenDir()
 	must(t, err)

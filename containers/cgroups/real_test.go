@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -307,7 +308,7 @@ func TestRealFreezeThaw(t *testing.T) {
 }
 
 // startInside starts a busybox shell command inside c from its first
-// instruction: through AddThread on v1, CLONE_INTO_CGROUP on v2.
+// instruction: through JoinThread on v1, CLONE_INTO_CGROUP on v2.
 func startInside(t *testing.T, c *Cgroup, script string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
@@ -523,5 +524,71 @@ func TestConcurrentNewDelete(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A thread joins a cgroup through its tasks files alone, as the init stage
+// does with the files the monitor passes it: that thread, and not the
+// process's others, is then in the cgroup in every hierarchy.
+func TestRealJoinThreadFiles(t *testing.T) {
+	fs := needV1(t)
+	c := newTest(t, fs, nil)
+	files, err := c.ThreadFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		in  map[string]string // the joined thread's cgroups
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		tid := unix.Gettid()
+		home, err := threadCgroups(tid)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: err}
+			return
+		}
+		err = JoinThreadFiles(files)
+		in, _ := threadCgroups(tid)
+		// Home again before the cgroup is removed, or the thread stays
+		// locked and ends with the goroutine.
+		for ctrl, rel := range home {
+			if mnt, ok := fs.Controllers[ctrl]; ok {
+				if writeFile(filepath.Join(mnt, rel), "tasks", "0") != nil {
+					done <- result{in, err}
+					return
+				}
+			}
+		}
+		runtime.UnlockOSThread()
+		done <- result{in, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	joined := 0
+	for ctrl, dir := range c.dirs {
+		if mnt, ok := fs.Controllers[ctrl]; ok {
+			if got := filepath.Join(mnt, r.in[ctrl]); got != dir {
+				t.Errorf("%s: the thread is in %s, want %s", ctrl, got, dir)
+			}
+			joined++
+		}
+	}
+	if joined == 0 {
+		t.Fatal("the cgroup has no hierarchy to join")
+	}
+	mine, err := threadCgroups(unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctrl, dir := range c.dirs {
+		if mnt, ok := fs.Controllers[ctrl]; ok && filepath.Join(mnt, mine[ctrl]) == dir {
+			t.Errorf("%s: the test's own thread moved too", ctrl)
+		}
 	}
 }

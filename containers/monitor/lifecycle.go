@@ -165,13 +165,14 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	}
 	p, outputs := s.p, s.outputs
 	mc := <-s.cg
+	defer mc.closeJoin()
 	cg, err := mc.cg, mc.err
 	if err != nil {
 		p.Abort()
 		s.closeOurs()
 		return m.failed(runtime.ExitEngine, fmt.Errorf("cgroup: %w", err)), false
 	}
-	trace.Mark("monitor: in cgroup")
+	trace.Mark("monitor: cgroup ready")
 	m.mu.Lock()
 	m.cg = cg
 	m.mu.Unlock()
@@ -202,7 +203,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		}
 	}
 	trace.Mark("monitor: go")
-	if err := p.Go(m.seccomp); err != nil {
+	if err := p.Go(m.seccomp, mc.join); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
 		if errors.As(err, &se) {
@@ -294,8 +295,15 @@ type starting struct {
 }
 
 type made struct {
-	cg  *cgroups.Cgroup
-	err error
+	cg   *cgroups.Cgroup
+	join []*os.File // its tasks files for the stage to join (v1)
+	err  error
+}
+
+func (mc made) closeJoin() {
+	for _, f := range mc.join {
+		f.Close()
+	}
 }
 
 // begin starts a run of the container: its stdio, its init stage, and, at
@@ -324,18 +332,27 @@ func (m *monitor) begin() *starting {
 			return s
 		}
 	}
-	// The stage is placed in its cgroup while it starts; it waits for Go,
-	// which comes after: the user's process never runs without limits.
+	// The cgroup is made while the stage starts. On v1 the stage joins it
+	// itself at Go, its thread moving itself, which spares the kernel's
+	// grace period of moving a process by pid (cgroups.JoinThread); on v2
+	// it is moved now. Either way the user's process never runs without
+	// limits.
 	pid := sp.p.Pid()
 	go func() {
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
+		var join []*os.File
 		if err == nil {
-			if err = cg.Add(pid); err != nil {
+			if cgroups.Detect() == cgroups.V2 {
+				err = cg.Add(pid)
+			} else {
+				join, err = cg.ThreadFiles()
+			}
+			if err != nil {
 				_ = cg.Delete()
 				cg = nil
 			}
 		}
-		s.cg <- made{cg, err}
+		s.cg <- made{cg, join, err}
 	}()
 	if m.seccomp == nil {
 		s.seccomp = make(chan error, 1)
@@ -358,6 +375,7 @@ func (m *monitor) begin() *starting {
 	if err := sp.p.Send(cfg); err != nil {
 		sp.closeOurs()
 		if mc := <-s.cg; mc.cg != nil {
+			mc.closeJoin()
 			_ = mc.cg.Delete()
 		}
 		s.err = err
@@ -429,6 +447,7 @@ func (s *starting) abort() {
 	}
 	s.p.Abort()
 	if mc := <-s.cg; mc.cg != nil {
+		mc.closeJoin()
 		_ = mc.cg.Delete()
 	}
 	s.closeOurs()

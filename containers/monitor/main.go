@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers"
-	"berth/containers/cgroups"
 	"berth/events"
 )
 
@@ -70,9 +69,6 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: berth monitor --root DIR ID|-")
 		return 2
 	}
-	// The container's first process is moved into its cgroup in a moment:
-	// the kernel's wait before the first move (see PrimeAttach) starts now.
-	go cgroups.PrimeAttach()
 	// The monitor must outlive the terminal and the process that started it.
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
 	store, err := containers.OpenStore(filepath.Join(args[1], "containers"))

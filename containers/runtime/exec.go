@@ -24,7 +24,7 @@ type ExecConfig struct {
 	// through CgroupDir (clone3 into the cgroup), on v1 by JoinThread, which
 	// moves the forking thread itself before it forks.
 	CgroupDir  *os.File
-	JoinThread func(tid int) error
+	JoinThread func() error
 	// Seccomp compiles the process's filter (seccomp.Program.Marshal, nil
 	// for none), while the stage starts.
 	Seccomp func() ([]byte, error)
@@ -65,7 +65,7 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	// On cgroup v1 the stage is forked from a thread already in the
 	// container's cgroups.
 	if cfg.JoinThread != nil {
-		if err := cfg.JoinThread(unix.Gettid()); err != nil {
+		if err := cfg.JoinThread(); err != nil {
 			return nil, nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
 		}
 	}
@@ -109,7 +109,7 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 			return fail(fmt.Errorf("exec: %w", err))
 		}
 	}
-	if err := p.Go(filter); err != nil {
+	if err := p.Go(filter, nil); err != nil {
 		return fail(err)
 	}
 	return p.Cmd, master, nil

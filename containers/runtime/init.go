@@ -26,6 +26,9 @@ const (
 	// initConsoleFD: a unix socket on which, with a terminal, the init
 	// stage sends the master of the pty it made in the container.
 	initConsoleFD = 5
+	// initJoinFD: a unix socket on which the monitor sends the cgroup
+	// tasks files the stage joins (cgroup v1; see Process.Go).
+	initJoinFD = 6
 )
 
 // Init is the container's PID 1 before execve: it mounts the root and the
@@ -70,10 +73,18 @@ func Init() {
 	// Wait until the monitor has placed us (cgroups) and says go, with the
 	// seccomp filter it compiled meanwhile. The decoder may have buffered
 	// some of it already.
-	compiled, err := waitGo(io.MultiReader(dec.Buffered(), cfgFile))
+	compiled, join, err := waitGo(io.MultiReader(dec.Buffered(), cfgFile))
 	if err != nil {
 		fail(ExitEngine, err)
 	}
+	if join > 0 {
+		// This thread, which executes the user's program, moves itself
+		// into the container's cgroup (see cgroups.JoinThread).
+		if err := joinCgroup(initJoinFD, join); err != nil {
+			fail(ExitEngine, fmt.Errorf("init: join the container's cgroup: %w", err))
+		}
+	}
+	unix.Close(initJoinFD)
 	trace.Mark("init: go")
 	filter, err := seccompFilter(&cfg, compiled)
 	if err != nil {
@@ -299,39 +310,84 @@ func setUser(u specs.User) error {
 // instructions of 8 bytes, and a header.
 const maxFilter = 64 << 10
 
+// maxJoin bounds the cgroup files the monitor may send: one per v1
+// hierarchy.
+const maxJoin = 32
+
 // waitGo reads past the config's trailing newline to the go byte, and
 // returns the compiled seccomp filter sent before it ('s', a 32-bit
-// little-endian length, the bytes), if any.
-func waitGo(r io.Reader) ([]byte, error) {
+// little-endian length, the bytes), if any, and how many cgroup tasks
+// files wait on the join socket ('j', a count byte).
+func waitGo(r io.Reader) (filter []byte, join int, err error) {
 	gone := errors.New("init: the monitor went away before starting the container")
-	var filter []byte
 	var b [1]byte
 	for {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, gone
+			return nil, 0, gone
 		}
 		switch b[0] {
 		case 'g':
-			return filter, nil
+			return filter, join, nil
 		case 's':
 			var n [4]byte
 			if _, err := io.ReadFull(r, n[:]); err != nil {
-				return nil, gone
+				return nil, 0, gone
 			}
 			size := binary.LittleEndian.Uint32(n[:])
 			if size > maxFilter {
-				return nil, fmt.Errorf("init: a seccomp filter of %d bytes", size)
+				return nil, 0, fmt.Errorf("init: a seccomp filter of %d bytes", size)
 			}
 			filter = make([]byte, size)
 			if _, err := io.ReadFull(r, filter); err != nil {
-				return nil, gone
+				return nil, 0, gone
+			}
+		case 'j':
+			if _, err := io.ReadFull(r, b[:]); err != nil {
+				return nil, 0, gone
+			}
+			if join = int(b[0]); join == 0 || join > maxJoin {
+				return nil, 0, fmt.Errorf("init: %d cgroup files", join)
 			}
 		case '\n', ' ', '\t', '\r':
 			continue
 		default:
-			return nil, fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
+			return nil, 0, fmt.Errorf("init: unexpected byte %q from the monitor", b[0])
 		}
 	}
+}
+
+// joinCgroup receives n cgroup tasks files on sock and moves the calling
+// thread into each by writing "0", which the kernel reads as "the writer
+// itself" (cgroups.JoinThreadFiles, without that package's weight here).
+func joinCgroup(sock, n int) error {
+	var buf [1]byte
+	oob := make([]byte, unix.CmsgSpace(4*n))
+	_, oobn, _, _, err := unix.Recvmsg(sock, buf[:], oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return errors.New("bad control message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	if len(fds) != n {
+		return fmt.Errorf("%d cgroup files, want %d", len(fds), n)
+	}
+	for _, fd := range fds {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var rlimitResources = map[string]int{

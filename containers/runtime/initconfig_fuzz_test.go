@@ -77,10 +77,13 @@ func FuzzInitConfig(f *testing.F) {
 			_ = cfg.Spec.Root.Path
 		}
 		// The rest of the input is what follows the config: the go
-		// message, with a compiled filter or not.
-		compiled, err := waitGo(io.MultiReader(dec.Buffered(), r))
+		// message, with a compiled filter or not, and cgroup files or not.
+		compiled, join, err := waitGo(io.MultiReader(dec.Buffered(), r))
 		if err != nil && !strings.HasPrefix(err.Error(), "init: ") {
 			t.Fatalf("go message error %q does not say what failed", err)
+		}
+		if err == nil && (join < 0 || join > maxJoin) {
+			t.Fatalf("go message with %d cgroup files accepted", join)
 		}
 		if _, err := seccompFilter(&cfg, compiled); err != nil && !strings.HasPrefix(err.Error(), "seccomp: ") {
 			t.Fatalf("seccomp error %q does not say what failed", err)

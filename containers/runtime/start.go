@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"berth/internal/trace"
 )
@@ -29,6 +31,7 @@ type Process struct {
 	config  *os.File // write end of the config pipe
 	status  *os.File // read end of the status pipe
 	console *os.File // our end of the console socket, with a terminal
+	join    *os.File // our end of the socket the cgroup's tasks files go down (Spawn)
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -91,14 +94,14 @@ func Spawn(flags uintptr, stdio Stdio) (*Process, error) {
 		// terminal, pipes and exit status.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	return spawnStage(stdio, attr, stdio.Tty)
+	return spawnStage(stdio, attr, stdio.Tty, true)
 }
 
 // startStage starts the init stage with cfg, in the namespaces attr and
 // the calling thread give it. With console, the stage makes the terminal in
 // the container and sends its master back (Console).
 func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
-	p, err := spawnStage(stdio, attr, console)
+	p, err := spawnStage(stdio, attr, console, false)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +111,9 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 	return p, nil
 }
 
-// spawnStage starts the init stage, which then waits for its config.
-func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
+// spawnStage starts the init stage, which then waits for its config. With
+// join, it gets a socket on which Go can send it cgroup files to join.
+func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (*Process, error) {
 	self, err := SealedSelf()
 	if err != nil {
 		return nil, err
@@ -137,6 +141,23 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process,
 		}
 		ours, theirs = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-init")
 	}
+	// fd 6 in the child: the socket for the cgroup's tasks files, or nothing.
+	var joinOurs, joinTheirs *os.File
+	if join {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			cfgR.Close()
+			cfgW.Close()
+			statusR.Close()
+			statusW.Close()
+			if ours != nil {
+				ours.Close()
+				theirs.Close()
+			}
+			return nil, fmt.Errorf("cgroup socket: %w", err)
+		}
+		joinOurs, joinTheirs = os.NewFile(uintptr(fds[0]), "join"), os.NewFile(uintptr(fds[1]), "join-init")
+	}
 	cmd := &exec.Cmd{
 		Path: self,
 		Args: []string{"berth", "init"},
@@ -147,7 +168,7 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process,
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
-		ExtraFiles:  []*os.File{cfgR, statusW, theirs},
+		ExtraFiles:  []*os.File{cfgR, statusW, theirs, joinTheirs},
 		SysProcAttr: attr,
 	}
 	err = cmd.Start()
@@ -156,15 +177,21 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process,
 	if theirs != nil {
 		theirs.Close()
 	}
+	if joinTheirs != nil {
+		joinTheirs.Close()
+	}
 	if err != nil {
 		cfgW.Close()
 		statusR.Close()
 		if ours != nil {
 			ours.Close()
 		}
+		if joinOurs != nil {
+			joinOurs.Close()
+		}
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	return &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours}, nil
+	return &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours, join: joinOurs}, nil
 }
 
 // Send hands the stage its configuration; on failure the process is gone.
@@ -194,9 +221,21 @@ func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 // nil), lets it execute the user's command and waits until it has (nil)
 // or has failed to (a *StartError). On failure the process has exited and
 // been reaped. The filter comes this late so that the caller can compile
-// it while the process sets up its root.
-func (p *Process) Go(filter []byte) error {
-	msg := make([]byte, 0, 6+len(filter))
+// it while the process sets up its root. join are cgroup tasks files
+// (cgroups.ThreadFiles, v1) that the process joins, its own thread moving
+// itself, before it executes anything; the caller closes them.
+func (p *Process) Go(filter []byte, join []*os.File) error {
+	msg := make([]byte, 0, 8+len(filter))
+	if len(join) > 0 {
+		if err := p.sendJoin(join); err != nil {
+			p.abort()
+			return &StartError{Code: ExitEngine, Message: "cgroup: " + err.Error()}
+		}
+		msg = append(msg, 'j', byte(len(join)))
+	} else if p.join != nil {
+		p.join.Close()
+		p.join = nil
+	}
 	if len(filter) > 0 {
 		msg = append(msg, 's')
 		msg = binary.LittleEndian.AppendUint32(msg, uint32(len(filter)))
@@ -217,12 +256,33 @@ func (p *Process) Go(filter []byte) error {
 	return &se
 }
 
+// sendJoin passes the tasks files to the stage, on the socket Spawn made.
+func (p *Process) sendJoin(join []*os.File) error {
+	if p.join == nil {
+		return errors.New("the init stage has no socket for cgroup files")
+	}
+	if len(join) > maxJoin {
+		return fmt.Errorf("%d cgroup files, more than %d", len(join), maxJoin)
+	}
+	fds := make([]int, len(join))
+	for i, f := range join {
+		fds[i] = int(f.Fd())
+	}
+	err := unix.Sendmsg(int(p.join.Fd()), []byte{'j'}, unix.UnixRights(fds...), nil, 0)
+	p.join.Close()
+	p.join = nil
+	return err
+}
+
 // Abort kills the process before it ran the user's command.
 func (p *Process) Abort() { p.abort() }
 
 func (p *Process) abort() {
 	if p.console != nil {
 		p.console.Close()
+	}
+	if p.join != nil {
+		p.join.Close()
 	}
 	p.config.Close()
 	p.status.Close()
