@@ -183,8 +183,10 @@ func TestUIFollowsOtherProcesses(t *testing.T) {
 	tm.waitFor(uiWait, "[berth exited: 0]")
 }
 
-// Exec finds the image's shell; the person works in it and exits back.
-func TestUIExecShell(t *testing.T) {
+// uiShellInSvc opens the UI beside a running container "svc", execs the
+// image's shell in it with x, and waits until a command typed there runs.
+func uiShellInSvc(t *testing.T) (*env, *tmux) {
+	t.Helper()
 	e := newEnv(t)
 	e.runD("--name", "svc", "busybox", "sleep", "60")
 	tm := startUI(t, e, 100, 30)
@@ -194,6 +196,12 @@ func TestUIExecShell(t *testing.T) {
 	tm.typeText("echo in-$((40+2))")
 	tm.press("Enter")
 	tm.waitFor(uiWait, "in-42")
+	return e, tm
+}
+
+// Exec finds the image's shell; the person works in it and exits back.
+func TestUIExecShell(t *testing.T) {
+	_, tm := uiShellInSvc(t)
 	tm.typeText("exit 3")
 	tm.press("Enter")
 	tm.waitFor(uiWait, "shell in svc exited with code 3")
@@ -205,15 +213,7 @@ func TestUIExecShell(t *testing.T) {
 // shell prints nothing more (issue 12: the UI froze until it did), and
 // the shell, hung up, is gone.
 func TestUIExecShellDetach(t *testing.T) {
-	e := newEnv(t)
-	e.runD("--name", "svc", "busybox", "sleep", "60")
-	tm := startUI(t, e, 100, 30)
-	tm.waitFor(uiWait, "svc")
-	tm.press("x")
-	tm.waitFor(uiWait, "[berth] /bin/sh in svc")
-	tm.typeText("echo in-$((40+2))")
-	tm.press("Enter")
-	tm.waitFor(uiWait, "in-42")
+	e, tm := uiShellInSvc(t)
 	if top := e.ok("top", "svc"); !strings.Contains(top, "/bin/sh") {
 		t.Fatalf("top does not show the shell:\n%s", top)
 	}
