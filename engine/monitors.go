@@ -16,11 +16,10 @@ import (
 	"berth/internal/trace"
 )
 
-// launched is a monitor process just started, and the socket of its first
-// client: the one that starts the container.
+// launched is a monitor process just started: the socket of its first
+// client, the one that starts the container.
 type launched struct {
 	conn net.Conn
-	cmd  *exec.Cmd
 }
 
 // early holds the monitors launched by Create for a Start that follows at
@@ -149,5 +148,5 @@ func launchMonitor(root, id string, logf *os.File) (*launched, error) {
 	// Reap the monitor if we live longer than it (the UI); a CLI that exits
 	// first hands it to init.
 	go func() { _ = cmd.Wait() }()
-	return &launched{conn: conn, cmd: cmd}, nil
+	return &launched{conn: conn}, nil
 }

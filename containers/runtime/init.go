@@ -79,12 +79,15 @@ func Init() {
 	}
 	if join > 0 {
 		// This thread, which executes the user's program, moves itself
-		// into the container's cgroup (see cgroups.JoinThread).
-		if err := joinCgroup(initJoinFD, join); err != nil {
+		// into the container's cgroup (see cgroups.JoinThread). (Without
+		// join the socket, if any, closes on execve: fd 6 may be another
+		// file of this process's by now.)
+		err := joinCgroup(initJoinFD, join)
+		unix.Close(initJoinFD)
+		if err != nil {
 			fail(ExitEngine, fmt.Errorf("init: join the container's cgroup: %w", err))
 		}
 	}
-	unix.Close(initJoinFD)
 	trace.Mark("init: go")
 	filter, err := seccompFilter(&cfg, compiled)
 	if err != nil {
