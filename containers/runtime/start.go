@@ -113,52 +113,54 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 
 // spawnStage starts the init stage, which then waits for its config. With
 // join, it gets a socket on which Go can send it cgroup files to join.
-func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (*Process, error) {
+func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (p *Process, err error) {
 	self, err := SealedSelf()
 	if err != nil {
 		return nil, err
 	}
+	// Ours stay with the caller on success; theirs go to the child.
+	var ours, theirs []*os.File
+	defer func() {
+		closeAll(theirs)
+		if err != nil {
+			closeAll(ours)
+		}
+	}()
+	socket := func(what string) (mine, child *os.File, err error) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s socket: %w", what, err)
+		}
+		return os.NewFile(uintptr(fds[0]), what), os.NewFile(uintptr(fds[1]), what+"-init"), nil
+	}
+	// fd 3 in the child: the config pipe's read end; fd 4: the status
+	// pipe's write end; fd 5: the console socket, or nothing (a closed
+	// fd); fd 6: the socket for the cgroup's tasks files, or nothing.
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	ours, theirs = append(ours, cfgW), append(theirs, cfgR)
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		cfgR.Close()
-		cfgW.Close()
 		return nil, err
 	}
-	// fd 5 in the child: the console socket, or nothing (a closed fd).
-	var ours, theirs *os.File
+	ours, theirs = append(ours, statusR), append(theirs, statusW)
+	p = &Process{config: cfgW, status: statusR}
+	children := []*os.File{cfgR, statusW, nil, nil}
 	if console {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			cfgR.Close()
-			cfgW.Close()
-			statusR.Close()
-			statusW.Close()
-			return nil, fmt.Errorf("console socket: %w", err)
+		if p.console, children[2], err = socket("console"); err != nil {
+			return nil, err
 		}
-		ours, theirs = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-init")
+		ours, theirs = append(ours, p.console), append(theirs, children[2])
 	}
-	// fd 6 in the child: the socket for the cgroup's tasks files, or nothing.
-	var joinOurs, joinTheirs *os.File
 	if join {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			cfgR.Close()
-			cfgW.Close()
-			statusR.Close()
-			statusW.Close()
-			if ours != nil {
-				ours.Close()
-				theirs.Close()
-			}
-			return nil, fmt.Errorf("cgroup socket: %w", err)
+		if p.join, children[3], err = socket("join"); err != nil {
+			return nil, err
 		}
-		joinOurs, joinTheirs = os.NewFile(uintptr(fds[0]), "join"), os.NewFile(uintptr(fds[1]), "join-init")
+		ours, theirs = append(ours, p.join), append(theirs, children[3])
 	}
-	cmd := &exec.Cmd{
+	p.Cmd = &exec.Cmd{
 		Path: self,
 		Args: []string{"berth", "init"},
 		// The init stage lives a few milliseconds on one thread: no
@@ -168,30 +170,19 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (*Pr
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
-		ExtraFiles:  []*os.File{cfgR, statusW, theirs, joinTheirs},
+		ExtraFiles:  children,
 		SysProcAttr: attr,
 	}
-	err = cmd.Start()
-	cfgR.Close()
-	statusW.Close()
-	if theirs != nil {
-		theirs.Close()
-	}
-	if joinTheirs != nil {
-		joinTheirs.Close()
-	}
-	if err != nil {
-		cfgW.Close()
-		statusR.Close()
-		if ours != nil {
-			ours.Close()
-		}
-		if joinOurs != nil {
-			joinOurs.Close()
-		}
+	if err := p.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	return &Process{Cmd: cmd, config: cfgW, status: statusR, console: ours, join: joinOurs}, nil
+	return p, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // Send hands the stage its configuration; on failure the process is gone.
