@@ -534,20 +534,27 @@ func (c *Cgroup) StartInside(start func(cgroupFD int) error) error {
 			return
 		}
 		err = start(-1)
-		for ctrl, rel := range home {
-			mnt, ok := c.fs.Controllers[ctrl]
-			if !ok {
-				continue
-			}
-			if werr := writeFile(filepath.Join(mnt, rel), "tasks", "0"); werr != nil { // back home, itself
-				done <- err // the thread stays locked and exits with us
-				return
-			}
+		if c.fs.rejoin(home) != nil {
+			done <- err // the thread stays locked and exits with us
+			return
 		}
 		runtime.UnlockOSThread()
 		done <- err
 	}()
 	return <-done
+}
+
+// rejoin moves the calling thread back into the cgroups home names (as
+// threadCgroups read them), itself, as JoinThread does.
+func (fs *FS) rejoin(home map[string]string) error {
+	for ctrl, rel := range home {
+		if mnt, ok := fs.Controllers[ctrl]; ok {
+			if err := writeFile(filepath.Join(mnt, rel), "tasks", "0"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // threadCgroups reads which v1 cgroup of each of berth's controllers a

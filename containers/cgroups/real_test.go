@@ -555,15 +555,9 @@ func TestRealJoinThreadFiles(t *testing.T) {
 		in, _ := threadCgroups(tid)
 		// Home again before the cgroup is removed, or the thread stays
 		// locked and ends with the goroutine.
-		for ctrl, rel := range home {
-			if mnt, ok := fs.Controllers[ctrl]; ok {
-				if writeFile(filepath.Join(mnt, rel), "tasks", "0") != nil {
-					done <- result{in, err}
-					return
-				}
-			}
+		if fs.rejoin(home) == nil {
+			runtime.UnlockOSThread()
 		}
-		runtime.UnlockOSThread()
 		done <- result{in, err}
 	}()
 	r := <-done

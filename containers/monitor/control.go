@@ -190,14 +190,22 @@ func (m *monitor) stop(sig syscall.Signal, timeout time.Duration) attach.ReplyMs
 	return attach.ReplyMsg{Status: string(st.Status), ExitCode: st.ExitCode}
 }
 
+// runningCgroup is the cgroup of the run under way, or nil between runs.
+func (m *monitor) runningCgroup() *cgroups.Cgroup {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.proc == nil {
+		return nil
+	}
+	return m.cg
+}
+
 // pause freezes the current run's processes and records it.
 func (m *monitor) pause() attach.ReplyMsg {
 	m.freezer.Lock()
 	defer m.freezer.Unlock()
-	m.mu.Lock()
-	p, cg := m.proc, m.cg
-	m.mu.Unlock()
-	if p == nil || cg == nil {
+	cg := m.runningCgroup()
+	if cg == nil {
 		return m.notRunning()
 	}
 	if frozen, _ := cg.Frozen(); frozen {
@@ -219,10 +227,8 @@ func (m *monitor) pause() attach.ReplyMsg {
 func (m *monitor) unpause() attach.ReplyMsg {
 	m.freezer.Lock()
 	defer m.freezer.Unlock()
-	m.mu.Lock()
-	p, cg := m.proc, m.cg
-	m.mu.Unlock()
-	if p == nil || cg == nil {
+	cg := m.runningCgroup()
+	if cg == nil {
 		return m.notRunning()
 	}
 	if frozen, err := cg.Frozen(); err == nil && !frozen {
