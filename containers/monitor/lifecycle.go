@@ -236,7 +236,11 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	if first != nil {
 		go m.readClient(first)
 	}
-	trimMemory()
+	// A monitor that lives gives back what its start-up cost; one whose
+	// container ends at once exits instead, sooner for not trimming (the
+	// dropped pages of code would fault back in on the exit's path).
+	trim := time.AfterFunc(trimAfter, trimMemory)
+	defer trim.Stop()
 
 	var pumps sync.WaitGroup
 	for _, o := range outputs {
