@@ -306,7 +306,9 @@ func (s *Store) checkFiles(r *check.Report, object string, c *Container, repair 
 		if !strings.HasSuffix(name, ".tmp") {
 			continue
 		}
-		// "state.json.<pid>.tmp", as writeJSON named them before.
+		// "state.json.<pid>.tmp", as writeJSON named them before, and
+		// "view-work-<random>.<pid>.tmp", the work dir of a read-only
+		// view of a deep root while it mounts (rootfs.Mount).
 		parts := strings.Split(name, ".")
 		pid, _ := strconv.Atoi(parts[max(0, len(parts)-2)])
 		if pid > 0 && processAlive(pid) {
@@ -314,7 +316,10 @@ func (s *Store) checkFiles(r *check.Report, object string, c *Container, repair 
 		}
 		p := filepath.Join(dir, name)
 		f := check.Harmlessf(p, "a record being written by a process that is gone")
-		if repair && os.Remove(p) == nil {
+		if e.IsDir() {
+			f = check.Harmlessf(p, "the work dir of a view of the container's files, by a process that is gone")
+		}
+		if repair && os.RemoveAll(p) == nil {
 			f.Repaired = "removed"
 		}
 		r.Add(f)

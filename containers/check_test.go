@@ -155,7 +155,8 @@ func TestCheckLeftovers(t *testing.T) {
 	removed := filepath.Join(s.dir, ".rm-"+NewID())
 	old := filepath.Join(s.Dir(c.ID), fmt.Sprintf("state.json.%d.tmp", pid))
 	live := filepath.Join(s.dir, fmt.Sprintf(".tmp-%d-%s", os.Getpid(), NewID()))
-	for _, d := range []string{create, filepath.Join(removed, "upper"), live} {
+	view := filepath.Join(s.Dir(c.ID), fmt.Sprintf("view-work-123.%d.tmp", pid))
+	for _, d := range []string{create, filepath.Join(removed, "upper"), live, filepath.Join(view, "work")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -170,11 +171,15 @@ func TestCheckLeftovers(t *testing.T) {
 		check.Finding{Severity: check.Harmless, Object: create, Problem: fmt.Sprintf("a container being created by a process that is gone (pid %d)", pid)},
 		check.Finding{Severity: check.Harmless, Object: write, Problem: "a record being written by a process that is gone"},
 		check.Finding{Severity: check.Harmless, Object: removed, Problem: "the files of removed container"},
-		check.Finding{Severity: check.Harmless, Object: old, Problem: "a record being written by a process that is gone"})
+		check.Finding{Severity: check.Harmless, Object: old, Problem: "a record being written by a process that is gone"},
+		check.Finding{Severity: check.Harmless, Object: view, Problem: "the work dir of a view of the container's files, by a process that is gone"})
 	if !res.Clean() {
 		t.Error("leftovers of interrupted operations make the store unclean")
 	}
 	repairAll(t, s)
+	if _, err := os.Stat(view); !os.IsNotExist(err) {
+		t.Errorf("a view's work dir after repair: %v", err)
+	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("repair removed a live creator's dir: %v", err)
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -79,12 +80,22 @@ func (a *LayerAnalyser) Layers(ctx context.Context, ref string) (*LayerTree, err
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", ref, err)
 	}
-	dirs, err := a.e.images.Snapshots(ctx, img)
+	lowers, err := a.e.images.Snapshots(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("layers of %s: %w", ref, err)
 	}
-	if len(dirs) != len(img.DiffIDs) {
-		return nil, fmt.Errorf("layers of %s: %d snapshots for %d layers", ref, len(dirs), len(img.DiffIDs))
+	// One dir per layer: a layer the image has twice is mounted once
+	// (Snapshots lists it once), and shown each time. Snapshots are named
+	// by diffID.
+	byName := make(map[string]string, len(lowers))
+	for _, d := range lowers {
+		byName[filepath.Base(d)] = d
+	}
+	dirs := make([]string, len(img.DiffIDs))
+	for i, id := range img.DiffIDs {
+		if dirs[i] = byName[id.Hex]; dirs[i] == "" {
+			return nil, fmt.Errorf("layers of %s: no snapshot of layer %d (%s)", ref, i+1, id)
+		}
 	}
 	layers, err := a.analyse(ctx, img.DiffIDs, dirs)
 	if err != nil {

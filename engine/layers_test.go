@@ -16,8 +16,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"berth/containers/rootfs"
 	"berth/engine"
+	"berth/images"
 	"berth/images/filetree"
+	"berth/internal/testimage"
 )
 
 // layerTar builds an uncompressed layer tar. Entries are "path" (a
@@ -278,4 +281,41 @@ func BenchmarkLayersCached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// An image that has a layer twice (a build step that made the same
+// change again; Docker's builders make such images) is shown with each:
+// its root mounts the layer once, the Layers tab lists it twice.
+func TestLayersRepeated(t *testing.T) {
+	e := newEngine(t)
+	a, b := layerTar(t, "f=10"), layerTar(t, ".wh.f")
+	load(t, e, dockerArchive(t, "twice:1", [][]byte{a, b, a}, nil))
+	img, err := e.Layers(context.Background(), "twice:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(img.Layers) != 3 || img.Layers[0].DiffID != img.Layers[2].DiffID || img.Layers[2].Size != 10 {
+		t.Errorf("%d layers: %+v", len(img.Layers), img.Layers)
+	}
+}
+
+// The deepest image berth runs (images.MaxLayers, overlayfs's limit, the
+// same as rootfs.MaxLayers) is browsed layer by layer.
+func TestLayersDeep(t *testing.T) {
+	if images.MaxLayers != rootfs.MaxLayers {
+		t.Fatalf("the image store takes %d layers, a root mounts %d", images.MaxLayers, rootfs.MaxLayers)
+	}
+	e := newEngine(t)
+	var buf bytes.Buffer
+	if err := testimage.WriteDeepArchive(&buf, nil, images.MaxLayers, "deep:500"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, e, buf.Bytes())
+	img, err := e.Layers(context.Background(), "deep:500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(img.Layers) != images.MaxLayers || img.Layers[499].CreatedBy != "layer 499" {
+		t.Fatalf("%d layers", len(img.Layers))
+	}
 }

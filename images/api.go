@@ -29,6 +29,12 @@ type Image struct {
 	Config       *v1.ConfigFile `json:"-"` // filled by Resolve (nil from List)
 }
 
+// MaxLayers is the most layers an image may have: what overlayfs stacks
+// in one mount (rootfs.MaxLayers, which the engine checks is the same).
+// Docker's overlay2 stops at 125. An image deeper than this is refused
+// when loaded, committed or built ("max depth exceeded", as Docker says).
+const MaxLayers = 500
+
 // ImportOptions tunes Import.
 type ImportOptions struct {
 	Ref     string   // optional repository[:tag] to tag the result with
@@ -161,7 +167,9 @@ func (s *Store) History(ctx context.Context, ref string) ([]HistoryEntry, error)
 }
 
 // Snapshots unpacks any layer of img not yet unpacked and returns the
-// snapshot directories, lowest layer first, to use as overlay lower dirs.
+// snapshot directories, lowest layer first, to use as overlay lower dirs:
+// each named by its layer's diffID (the hex digits), a layer the image
+// has twice listed once (at its highest place; see dedupeLowers).
 func (s *Store) Snapshots(ctx context.Context, img *Image) ([]string, error) {
 	return s.snapshots(ctx, img)
 }

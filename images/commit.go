@@ -94,6 +94,9 @@ func (s *Store) Commit(ctx context.Context, parent *Image, layer io.Reader, opts
 	defer u.discard() // a no-op once committed
 	empty := u.n == 0 || u.diffID == emptyLayerDiffID
 	if !empty {
+		if len(layers) >= MaxLayers {
+			return nil, refusef("max depth exceeded: image %s has %d layers, the most overlayfs can mount: a commit of changes on top of it would make %d", ShortID(prec.ID), len(layers), len(layers)+1)
+		}
 		digest, size, err := w.commit(u.diffID)
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)

@@ -177,6 +177,9 @@ func (s *Store) commitImages(imgs []*newImage) ([]*Image, error) {
 }
 
 func (s *Store) prepareRecord(idx *indexFile, ni *newImage) (*record, error) {
+	if len(ni.layers) > MaxLayers {
+		return nil, tooDeep(len(ni.layers))
+	}
 	cfgDigest, err := s.writeBlob(ni.config)
 	if err != nil {
 		return nil, err
@@ -228,6 +231,11 @@ func (s *Store) prepareRecord(idx *indexFile, ni *newImage) (*record, error) {
 		rec.Layers = append(rec.Layers, layerRecord{Digest: l.Digest, DiffID: l.DiffID, Size: size})
 	}
 	return rec, nil
+}
+
+// tooDeep refuses an image of n layers, more than MaxLayers.
+func tooDeep(n int) error {
+	return refusef("max depth exceeded: the image has %d layers, more than the %d overlayfs can mount", n, MaxLayers)
 }
 
 // syncDir flushes a directory's entries (names renamed into it) to disk.

@@ -297,6 +297,9 @@ func (a *archive) image(ctx context.Context, cfgJSON []byte, layerFiles []string
 	if n != len(cf.RootFS.DiffIDs) {
 		return nil, refusef("the image has %d layers but its config lists %d diff_ids", n, len(cf.RootFS.DiffIDs))
 	}
+	if n > MaxLayers {
+		return nil, tooDeep(n)
+	}
 	ni := &newImage{config: cfgJSON, created: cf.Created.Time, manifest: rawManifest}
 	for i := 0; i < n; i++ {
 		diffID := cf.RootFS.DiffIDs[i]

@@ -4,8 +4,8 @@
 // mount namespace of a locked OS thread in which berth mounts them out of
 // the host's sight. The runtime (a container's root), cp/diff/export (a
 // stopped container's root) and the builder (an image's root) all mount
-// through it, so that a change to how layers are mounted (more layers than
-// one page of mount options holds, volumes under the root) is made once.
+// through it, so that a change to how layers are mounted (up to MaxLayers
+// layers, volumes under the root) is made once.
 package rootfs
 
 import (
@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -32,61 +34,227 @@ type Layers struct {
 	Volatile bool
 }
 
+// MaxLayers is the most layers overlayfs stacks in one mount (the
+// kernel's OVL_MAX_STACK): an image's layers, plus a stopped container's
+// upper dir in a read-only view of it. (Docker's overlay2 stops at 125,
+// for want of room in one page of mount options.)
+const MaxLayers = 500
+
 // Mount mounts l on target: overlayfs, read-only unless l has a work dir.
 // A read-only view of one layer is a read-only bind mount (overlayfs wants
-// two layers when it has no upper one). It changes the calling thread's
-// working directory for the call (the lower dirs are named relative to
-// their common parent, so that more layers fit the one page of mount
-// options): the thread must have a filesystem context of its own, as in
-// InPrivateNamespace or the init stage.
+// two layers when it has no upper one).
+//
+// Every layer is opened first and named to overlayfs by its descriptor,
+// relative to /proc/self/fd, the working directory of the calling thread
+// for the call: resolved once, by berth, and short, so that MaxLayers
+// layers fit in the options of any kernel. The new mount API (fsopen, one
+// "lowerdir+" per layer, kernel 6.8) is used where the kernel has it, the
+// single page of mount(2) options elsewhere. The thread must have a
+// filesystem context of its own, as in InPrivateNamespace or the init
+// stage.
 func Mount(target string, l Layers) error {
 	lowers := l.Lowers
 	if len(lowers) == 0 {
 		return errors.New("mount rootfs: the image has no layers")
 	}
-	if l.Work == "" && l.Upper != "" {
-		lowers = append(append([]string{}, lowers...), l.Upper)
-	}
-	if l.Work == "" && len(lowers) == 1 {
-		return bindReadOnly(lowers[0], target)
-	}
-	base := filepath.Dir(lowers[0])
-	names := make([]string, 0, len(lowers))
-	for i := len(lowers) - 1; i >= 0; i-- { // overlayfs takes the uppermost first
-		if l := lowers[i]; filepath.Dir(l) == base {
-			names = append(names, filepath.Base(l))
+	o := overlay{target: target, readOnly: l.Work == "", upper: l.Upper, work: l.Work, volatile: l.Volatile && l.Work != ""}
+	if o.readOnly && o.upper != "" {
+		if len(lowers) < MaxLayers {
+			// The upper dir on top of the others: no work dir is touched.
+			lowers, o.upper = append(slices.Clone(lowers), o.upper), ""
 		} else {
-			names = append(names, l)
+			// No room for one more layer: the upper dir is mounted as
+			// such, read-only, with a work dir of its own, which overlayfs
+			// prepares when it mounts and never uses after (the
+			// container's may be in use by a start).
+			// (Named with the pid for system check, should we die here.)
+			work, err := os.MkdirTemp(filepath.Dir(o.upper), "view-work-*."+strconv.Itoa(os.Getpid())+".tmp")
+			if err != nil {
+				return fmt.Errorf("mount rootfs: %w", err)
+			}
+			defer os.RemoveAll(work)
+			o.work = work
 		}
 	}
-	data := "lowerdir=" + strings.Join(names, ":")
-	var flags uintptr = unix.MS_RDONLY
-	if l.Work != "" {
-		data += ",upperdir=" + l.Upper + ",workdir=" + l.Work
-		flags = 0
+	if o.readOnly && o.upper == "" && len(lowers) == 1 {
+		return bindReadOnly(lowers[0], target)
 	}
-	if len(volatile(data, l)) >= os.Getpagesize() {
-		return fmt.Errorf("mount rootfs: %d layers exceed the overlay mount option limit", len(lowers))
+	if len(lowers) > MaxLayers {
+		return fmt.Errorf("mount rootfs: max depth exceeded: %d layers, more than the %d overlayfs stacks", len(lowers), MaxLayers)
 	}
-	if err := unix.Chdir(base); err != nil {
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	open := func(dir string) (string, error) {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", fmt.Errorf("mount rootfs: open layer: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+		}
+		fds = append(fds, fd)
+		return strconv.Itoa(fd), nil
+	}
+	for i := len(lowers) - 1; i >= 0; i-- { // overlayfs takes the uppermost first
+		name, err := open(lowers[i])
+		if err != nil {
+			return err
+		}
+		o.lowers = append(o.lowers, name)
+	}
+	for _, p := range []*string{&o.upper, &o.work} {
+		if *p != "" {
+			name, err := open(*p)
+			if err != nil {
+				return err
+			}
+			*p = name
+		}
+	}
+	if err := unix.Chdir("/proc/self/fd"); err != nil {
 		return fmt.Errorf("mount rootfs: %w", err)
 	}
 	defer unix.Chdir("/")
-	err := unix.Mount("overlay", target, "overlay", flags, volatile(data, l))
-	if err == unix.EINVAL && l.Volatile && l.Work != "" {
-		err = unix.Mount("overlay", target, "overlay", flags, data) // a kernel before 5.10
+	var newErr error
+	if !legacyOnly {
+		if newErr = o.mountNew(); newErr == nil {
+			return nil
+		}
+		if !errors.Is(newErr, errNoNewAPI) {
+			return newErr
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", target, err)
+	if err := o.mountLegacy(); err != nil {
+		if newErr != nil {
+			return fmt.Errorf("%w (with the new mount API: %v)", err, newErr)
+		}
+		return err
 	}
 	return nil
 }
 
-func volatile(data string, l Layers) string {
-	if l.Volatile && l.Work != "" {
-		return data + ",volatile"
+// legacyOnly makes Mount use mount(2) only, as on kernels before 6.8;
+// for tests.
+var legacyOnly bool
+
+// overlay is a mount of overlayfs about to be made; its layers are named
+// relative to /proc/self/fd.
+type overlay struct {
+	target      string
+	lowers      []string // uppermost first
+	upper, work string
+	readOnly    bool
+	volatile    bool
+}
+
+// errNoNewAPI: the kernel refused the new mount API's way, perhaps for
+// want of it: mount(2) is tried.
+var errNoNewAPI = errors.New("no overlayfs lowerdir+")
+
+// mountNew mounts o with fsopen, fsconfig (one "lowerdir+" per layer),
+// fsmount and move_mount. A kernel without the mount API (or a seccomp
+// profile that denies it), or whose overlayfs lacks "lowerdir+" (before
+// 6.8; before 6.5 the options are only gathered, to be refused on create),
+// fails before anything is mounted: errNoNewAPI, wrapping what the kernel
+// said.
+func (o *overlay) mountNew() error {
+	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("%w: fsopen: %w", errNoNewAPI, err)
 	}
-	return data
+	defer unix.Close(fs)
+	fail := func(what string, err error) error {
+		if msg := fsLog(fs); msg != "" {
+			err = fmt.Errorf("%w (%s)", err, msg)
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("%w: %s: %w", errNoNewAPI, what, err)
+		}
+		return fmt.Errorf("mount overlay on %s: %s: %w", o.target, what, err)
+	}
+	if err := unix.FsconfigSetString(fs, "source", "overlay"); err != nil {
+		return fail("source", err)
+	}
+	for _, l := range o.lowers {
+		if err := unix.FsconfigSetString(fs, "lowerdir+", l); err != nil {
+			return fail("lowerdir+", err)
+		}
+	}
+	if o.upper != "" {
+		if err := unix.FsconfigSetString(fs, "upperdir", o.upper); err != nil {
+			return fail("upperdir", err)
+		}
+		if err := unix.FsconfigSetString(fs, "workdir", o.work); err != nil {
+			return fail("workdir", err)
+		}
+	}
+	var attr int
+	if o.readOnly {
+		if err := unix.FsconfigSetFlag(fs, "ro"); err != nil {
+			return fail("ro", err)
+		}
+		attr = unix.MOUNT_ATTR_RDONLY
+	}
+	if o.volatile {
+		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil {
+			return fail("volatile", err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return fail("create", err)
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attr)
+	if err != nil {
+		return fail("fsmount", err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, o.target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", o.target, err)
+	}
+	return nil
+}
+
+// fsLog reads the messages the kernel left on a file system context
+// ("e overlay: too many lower directories, limit is 500").
+func fsLog(fs int) string {
+	var msgs []string
+	buf := make([]byte, 1024)
+	for range 8 {
+		n, err := unix.Read(fs, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// mountLegacy mounts o with mount(2), whose options hold one page.
+func (o *overlay) mountLegacy() error {
+	data := "lowerdir=" + strings.Join(o.lowers, ":")
+	var flags uintptr = unix.MS_RDONLY
+	if !o.readOnly {
+		flags = 0
+	}
+	if o.upper != "" {
+		data += ",upperdir=" + o.upper + ",workdir=" + o.work
+	}
+	opts := data
+	if o.volatile {
+		opts += ",volatile"
+	}
+	if len(opts) >= os.Getpagesize() {
+		return fmt.Errorf("mount rootfs: %d layers exceed the overlay mount option limit", len(o.lowers))
+	}
+	err := unix.Mount("overlay", o.target, "overlay", flags, opts)
+	if err == unix.EINVAL && o.volatile {
+		err = unix.Mount("overlay", o.target, "overlay", flags, data) // a kernel before 5.10
+	}
+	if err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", o.target, err)
+	}
+	return nil
 }
 
 func bindReadOnly(src, target string) error {

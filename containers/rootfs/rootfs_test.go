@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -24,13 +26,14 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// layers makes n layer dirs under one parent, layer i holding file i and
-// a file "top" that says i.
-func layers(t *testing.T, n int) (dir string, lowers []string) {
+// layers makes n layer dirs under one parent, named as the image store
+// names them (64 hex digits), layer i holding file i and a file "top"
+// that says i.
+func layers(t testing.TB, n int) (dir string, lowers []string) {
 	t.Helper()
 	dir = t.TempDir()
 	for i := range n {
-		l := filepath.Join(dir, "layers", strconv.Itoa(i))
+		l := filepath.Join(dir, "layers", fmt.Sprintf("%064x", sha256.Sum256([]byte{byte(i), byte(i >> 8)})))
 		if err := os.MkdirAll(l, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +44,7 @@ func layers(t *testing.T, n int) (dir string, lowers []string) {
 	return dir, lowers
 }
 
-func read(t *testing.T, p string) string {
+func read(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -160,17 +163,130 @@ func TestMountErrors(t *testing.T) {
 	if err := Mount(t.TempDir(), Layers{}); err == nil || !strings.Contains(err.Error(), "no layers") {
 		t.Errorf("no layers: %v", err)
 	}
-	// Layers in different parents can't be named short: past one page of
-	// options, the error says how many layers there are.
-	var lowers []string
-	base := t.TempDir()
-	for i := range 200 {
-		l := filepath.Join(base, strconv.Itoa(i), "layer")
-		os.MkdirAll(l, 0o755)
-		lowers = append(lowers, l)
-	}
+	// One more than overlayfs stacks: refused by name, before the kernel.
+	_, lowers := layers(t, MaxLayers+1)
 	err := InPrivateNamespace(func() error { return Mount(t.TempDir(), Layers{Lowers: lowers}) })
-	if err == nil || !strings.Contains(err.Error(), "200 layers") {
-		t.Errorf("200 layers in 200 parents: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "max depth exceeded: 501 layers") {
+		t.Errorf("501 layers: %v", err)
+	}
+	missing := append(lowers[:2:2], filepath.Join(t.TempDir(), "gone"))
+	err = InPrivateNamespace(func() error { return Mount(t.TempDir(), Layers{Lowers: missing}) })
+	if !errors.Is(err, unix.ENOENT) || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("a missing layer: %v, want ENOENT naming it", err)
+	}
+}
+
+// withLegacy runs the test body with Mount restricted to mount(2), as on
+// a kernel before 6.8, and restores the new mount API after.
+func withLegacy(t *testing.T, legacy bool) {
+	t.Helper()
+	old := legacyOnly
+	legacyOnly = legacy
+	t.Cleanup(func() { legacyOnly = old })
+}
+
+// overlayOptions are the super options of the overlay mounted on target
+// in the calling thread's mount namespace.
+func overlayOptions(t *testing.T, target string) string {
+	t.Helper()
+	for _, line := range strings.Split(read(t, "/proc/thread-self/mountinfo"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == target && strings.Contains(line, " - overlay ") {
+			return f[len(f)-1]
+		}
+	}
+	t.Fatalf("no overlay on %s", target)
+	return ""
+}
+
+// TestMountDeep mounts 128 and 500 layers (the most overlayfs stacks), with
+// a file deleted across layers, read-write (volatile or not) and as a
+// stopped container's read-only view, through the new mount API and
+// through mount(2)'s one page of options; every layer is seen.
+func TestMountDeep(t *testing.T) {
+	needRoot(t)
+	for _, legacy := range []bool{false, true} {
+		for _, n := range []int{128, MaxLayers} {
+			name := fmt.Sprintf("%d layers, new API", n)
+			if legacy {
+				name = fmt.Sprintf("%d layers, mount(2)", n)
+			}
+			t.Run(name, func(t *testing.T) {
+				withLegacy(t, legacy)
+				dir, lowers := layers(t, n)
+				// A file of the lowest layer, deleted by a whiteout halfway up.
+				os.WriteFile(filepath.Join(lowers[0], "gone"), []byte("x"), 0o644)
+				if err := unix.Mknod(filepath.Join(lowers[n/2], "gone"), unix.S_IFCHR, 0); err != nil {
+					t.Fatal(err)
+				}
+				check := func(target, top string, volatile bool) {
+					t.Helper()
+					if got := read(t, filepath.Join(target, "top")); got != top {
+						t.Errorf("top reads %q, want %q", got, top)
+					}
+					for _, i := range []int{0, 1, n / 2, n - 1} {
+						if _, err := os.Stat(filepath.Join(target, "f"+strconv.Itoa(i))); err != nil {
+							t.Errorf("layer %d's file: %v", i, err)
+						}
+					}
+					if _, err := os.Lstat(filepath.Join(target, "gone")); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("a file deleted in layer %d: %v, want it gone", n/2, err)
+					}
+					opts := overlayOptions(t, target)
+					if api := strings.Contains(opts, "lowerdir+="); api == legacy {
+						t.Errorf("mounted with the new API: %v, want %v (%.80s...)", api, !legacy, opts)
+					}
+					if got := strings.Contains(opts, "volatile"); got != volatile {
+						t.Errorf("volatile in the options: %v, want %v", got, volatile)
+					}
+				}
+				for _, volatile := range []bool{false, true} {
+					upper, work, target := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
+					for _, d := range []string{upper, work, target} {
+						os.RemoveAll(d)
+						os.Mkdir(d, 0o755)
+					}
+					err := InPrivateNamespace(func() error {
+						if err := Mount(target, Layers{Lowers: lowers, Upper: upper, Work: work, Volatile: volatile}); err != nil {
+							return err
+						}
+						check(target, strconv.Itoa(n-1), volatile)
+						return os.WriteFile(filepath.Join(target, "top"), []byte("upper"), 0o644)
+					})
+					if err != nil {
+						t.Fatalf("volatile %v: %v", volatile, err)
+					}
+				}
+				// The stopped container's view: with n = MaxLayers its upper
+				// dir is one layer too many to go on top of the others.
+				target := filepath.Join(dir, "view")
+				os.Mkdir(target, 0o755)
+				err := InPrivateNamespace(func() error {
+					if err := Mount(target, Layers{Lowers: lowers, Upper: filepath.Join(dir, "upper")}); err != nil {
+						return err
+					}
+					check(target, "upper", false)
+					if err := os.WriteFile(filepath.Join(target, "new"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+						t.Errorf("a write to the read-only view: %v, want EROFS", err)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Nothing left: no mount, no work dir of the view's.
+				if m := mountedUnder(t, dir); len(m) != 0 {
+					t.Errorf("mounts left: %q", m)
+				}
+				ents, _ := os.ReadDir(dir)
+				if len(ents) != 5 { // layers, upper, work, root, view
+					var names []string
+					for _, e := range ents {
+						names = append(names, e.Name())
+					}
+					t.Errorf("left in the container's dir: %q", names)
+				}
+			})
+		}
 	}
 }
