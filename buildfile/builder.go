@@ -38,7 +38,7 @@ type Options struct {
 	Target         string            // the stage to build; default the last
 	BuildArgs      map[string]string // --build-arg (the CLI resolves a bare KEY from its environment)
 	Labels         map[string]string // set on the result
-	NoCache        bool              // run every step (results are still recorded)
+	NoCache        bool              // run every step (results are still recorded; see stepLock)
 	Pull           bool              // accepted: berth has no registry access yet
 	Network        string            // RUN's network: "", "default", "none", "host"
 	Platform       string            // sets the TARGET* args; steps run on berth's own platform
@@ -47,12 +47,15 @@ type Options struct {
 
 // Event is one piece of a build's progress, in order: a step started
 // (Done false, Output nil), its output while it runs, and the step done
-// (Done true, with Err when it failed). Cached steps start and end at once.
+// (Done true, with Err when it failed). Cached steps start and end at once;
+// a step another build is making at the same time starts, waits for it
+// (Waiting), and ends Cached with its result.
 type Event struct {
 	Stage       string // "" when the Dockerfile has one stage, else its name or "stage-N"
 	Step, Total int    // this step of the stage's (FROM is step 1)
 	Instruction string // as written, variables expanded: "RUN echo hi"
 	Cached      bool
+	Waiting     bool   // the step waits for another build making it
 	Output      []byte // a chunk of RUN's stdout and stderr
 	Done        bool
 	Err         error
@@ -152,6 +155,7 @@ func Build(ctx context.Context, e Runtime, o Options) (*images.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.start = time.Now()
 	res, err := b.stageResult(ctx, b.target)
 	if err != nil {
 		return nil, err
@@ -172,6 +176,7 @@ type build struct {
 	globals envList    // what FROM lines see
 	stages  []*stage
 	target  int
+	start   time.Time // when the build began: what --no-cache may reuse is newer
 }
 
 // stage is one FROM and what follows it.

@@ -384,7 +384,8 @@ func (r *stageRun) workdir(c *instructions.WorkdirCommand) (step, error) {
 	return s, nil
 }
 
-// do looks a step up in the cache and makes it when missing. The new
+// do looks a step up in the cache and makes it when missing, or takes
+// what another build making it at the same time made (stepLock). The new
 // image becomes the stage's parent.
 func (r *stageRun) do(ctx context.Context, s step) error {
 	b := r.b
@@ -393,39 +394,121 @@ func (r *stageRun) do(ctx context.Context, s step) error {
 	key := stepKey(r.parent, s.createdBy+"\x00"+s.key, argsInEnv(r.args, r.env))
 	ev := Event{Stage: r.st.name, Step: r.step, Total: r.total, Instruction: s.instruction}
 	last := r.final && r.step == r.total
+	fail := func(err error) error {
+		ev.Done, ev.Err, ev.Took = true, err, time.Since(start)
+		b.emit(ev)
+		return r.stepError(s.instruction, s.loc, err)
+	}
 	var img *images.Image
 	if !b.o.NoCache {
-		hit, err := b.e.ImageStore().CacheLookup(ctx, key)
-		switch {
-		case err == nil:
-			img, ev.Cached = hit, true
-		case !errors.Is(err, errdefs.ErrNotFound):
+		var err error
+		if img, err = b.cached(ctx, key); err != nil {
 			return err
 		}
+		ev.Cached = img != nil
 	}
 	b.emit(ev)
 	if img == nil {
-		cfg := copyConfig(r.cfg)
-		opts := images.CommitOptions{
-			Config: &cfg, CreatedBy: s.createdBy, Author: r.author,
-			CacheKey: key, Intermediate: !last,
-		}
-		var err error
-		if s.exec != nil {
-			img, err = s.exec(ctx, opts, &eventWriter{b: b, ev: ev})
-		} else {
-			img, err = b.commitLayer(ctx, r.parent, s.layer, opts)
-		}
+		hit, unlock, err := b.stepLock(ctx, key, func() {
+			w := ev
+			w.Waiting = true
+			b.emit(w)
+		})
 		if err != nil {
-			ev.Done, ev.Err, ev.Took = true, err, time.Since(start)
-			b.emit(ev)
-			return r.stepError(s.instruction, s.loc, err)
+			return fail(err)
+		}
+		if hit != nil {
+			img, ev.Cached = hit, true
+		} else {
+			defer unlock()
+			cfg := copyConfig(r.cfg)
+			opts := images.CommitOptions{
+				Config: &cfg, CreatedBy: s.createdBy, Author: r.author,
+				CacheKey: key, Intermediate: !last,
+			}
+			if s.exec != nil {
+				img, err = s.exec(ctx, opts, &eventWriter{b: b, ev: ev})
+			} else {
+				img, err = b.commitLayer(ctx, r.parent, s.layer, opts)
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 	ev.Done, ev.Took = true, time.Since(start)
 	b.emit(ev)
 	r.parent, r.lowers = img, nil
 	return nil
+}
+
+// cached is the cache's image for the step key, nil if none.
+func (b *build) cached(ctx context.Context, key string) (*images.Image, error) {
+	img, err := b.e.ImageStore().CacheLookup(ctx, key)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil, nil
+	}
+	return img, err
+}
+
+// noCacheLock names the lock that --no-cache builds of a step take
+// besides the step's own.
+const noCacheLock = "\x00no-cache"
+
+// stepLock makes builds (of any process) that make the step key at the
+// same time take turns (images.Store.LockBuildStep): the first makes and
+// records it, the others wait for it and take its result, so that they
+// converge on the same images. As BuildKit shares the work of identical
+// steps: a build that uses the cache waits for any build making the step;
+// a --no-cache build waits only for another --no-cache one, and never
+// takes a result made before it began. waiting is called before a wait.
+// It returns the result found, or the locks to hold until the step is
+// recorded, or ctx's error if the wait was called off.
+func (b *build) stepLock(ctx context.Context, key string, waiting func()) (*images.Image, func(), error) {
+	store := b.e.ImageStore()
+	lock := func(name string) (func(), error) {
+		unlock, ok, err := store.TryLockBuildStep(name)
+		if err != nil || ok {
+			return unlock, err
+		}
+		waiting()
+		return store.LockBuildStep(ctx, name)
+	}
+	if !b.o.NoCache {
+		unlock, err := lock(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Made while we waited (or between the look-up and the lock).
+		img, err := b.cached(ctx, key)
+		if img != nil || err != nil {
+			unlock()
+			return img, nil, err
+		}
+		return nil, unlock, nil
+	}
+	unlockFresh, err := lock(key + noCacheLock)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := b.cached(ctx, key)
+	if err != nil || (img != nil && !img.Created.Before(b.start)) {
+		unlockFresh()
+		return img, nil, err
+	}
+	// Builds that use the cache may wait for this one's result, unless
+	// one of them is making it already: not waited for.
+	unlock, ok, err := store.TryLockBuildStep(key)
+	if err != nil {
+		unlockFresh()
+		return nil, nil, err
+	}
+	return nil, func() {
+		if ok {
+			unlock()
+		}
+		unlockFresh()
+	}, nil
 }
 
 // commitLayer commits the layer a step writes (none when layer is nil) on

@@ -20,6 +20,7 @@ type StepState struct {
 	Label          string // "[2/5] RUN echo hi"
 	Began          time.Time
 	Cached, Failed bool
+	Waiting        bool // for another build making this step
 	Done           bool
 	Took           time.Duration
 }
@@ -39,9 +40,13 @@ func (l *StepLog) Add(ev Event) {
 	case ev.Done:
 		if n := len(l.Steps); n > 0 {
 			s := &l.Steps[n-1]
-			s.Done, s.Cached, s.Failed, s.Took = true, ev.Cached, ev.Err != nil, ev.Took
+			s.Done, s.Cached, s.Failed, s.Took, s.Waiting = true, ev.Cached, ev.Err != nil, ev.Took, false
 		}
 		l.Tail = nil
+	case ev.Waiting:
+		if n := len(l.Steps); n > 0 {
+			l.Steps[n-1].Waiting = true
+		}
 	default:
 		l.Steps = append(l.Steps, StepState{Label: ev.Prefix() + " " + ev.Instruction, Began: time.Now()})
 	}

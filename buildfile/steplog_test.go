@@ -29,4 +29,14 @@ func TestStepLog(t *testing.T) {
 	if s := l.Steps[1]; s.Label != "[build 2/3] RUN make" || !s.Failed || s.Took != time.Second {
 		t.Errorf("second step %+v", s)
 	}
+	// A step another build is making: waiting, then cached.
+	l.Add(buildfile.Event{Step: 3, Total: 3, Instruction: "RUN test"})
+	l.Add(buildfile.Event{Step: 3, Total: 3, Instruction: "RUN test", Waiting: true})
+	if len(l.Steps) != 3 || !l.Steps[2].Waiting || l.Steps[2].Done {
+		t.Fatalf("waiting step %+v", l.Steps)
+	}
+	l.Add(buildfile.Event{Step: 3, Total: 3, Done: true, Cached: true})
+	if s := l.Steps[2]; s.Waiting || !s.Cached || !s.Done {
+		t.Errorf("step done after its wait %+v", s)
+	}
 }

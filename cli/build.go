@@ -254,11 +254,13 @@ func (p *progress) event(ev engine.BuildEvent) {
 
 func (p *progress) plain(ev engine.BuildEvent) {
 	// Steps are numbered across stages, as BuildKit numbers them.
-	if len(ev.Output) == 0 && !ev.Done {
+	if len(ev.Output) == 0 && !ev.Done && !ev.Waiting {
 		p.n++
 	}
 	id := fmt.Sprintf("#%d", p.n)
 	switch {
+	case ev.Waiting:
+		fmt.Fprintf(p.w, "%s waiting for another build of this step\n", id)
 	case len(ev.Output) > 0:
 		el := time.Since(p.start).Seconds()
 		for _, l := range strings.Split(strings.TrimRight(string(ev.Output), "\n"), "\n") {
@@ -293,6 +295,8 @@ func (p *progress) redraw() {
 			status = "ERROR"
 		case s.Done:
 			status = fmt.Sprintf("%.1fs", s.Took.Seconds())
+		case s.Waiting:
+			status += " waiting for another build"
 		}
 		fmt.Fprintf(&b, " => %s  %s\n", s.Label, status)
 		lines++

@@ -49,6 +49,7 @@ type progressStep struct {
 	i, total int
 	instr    string
 	cached   bool
+	waiting  bool // for another build making the step
 	done     bool
 	failed   bool
 	output   []string
@@ -89,6 +90,8 @@ func parsePlain(text string) []*progressStep {
 		switch {
 		case rest == "CACHED":
 			s.cached = true
+		case rest == "waiting for another build of this step":
+			s.waiting = true
 		case stepDone.MatchString(rest):
 			s.done = true
 		case strings.HasPrefix(rest, "ERROR"):

@@ -105,9 +105,27 @@ func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.list(ctx,
 // cache), as `images -a` shows them.
 func (s *Store) ListAll(ctx context.Context) ([]*Image, error) { return s.list(ctx, true) }
 
-// CacheLookup finds the image a build step with this cache key made.
+// CacheLookup finds the image a build step with this cache key made (the
+// newest, if it was made more than once).
 func (s *Store) CacheLookup(ctx context.Context, key string) (*Image, error) {
 	return s.cacheLookup(key)
+}
+
+// LockBuildStep takes the lock of one build step, named by its cache key
+// (or any string): builds in any process that make the same step take
+// turns, so that the first makes and records it and the others, once the
+// lock is theirs, find it with CacheLookup. It waits while another holds
+// the lock, until ctx is done; unlock releases it. A holder that dies
+// releases it too.
+func (s *Store) LockBuildStep(ctx context.Context, name string) (unlock func(), err error) {
+	unlock, _, err = s.lockStep(ctx, name, true)
+	return unlock, err
+}
+
+// TryLockBuildStep is LockBuildStep without the wait: ok is false while
+// another holds the lock.
+func (s *Store) TryLockBuildStep(name string) (unlock func(), ok bool, err error) {
+	return s.lockStep(context.Background(), name, false)
 }
 
 // Reveal makes an intermediate image an image in its own right: a

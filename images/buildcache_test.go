@@ -128,3 +128,23 @@ func TestIndexViewFollowsChanges(t *testing.T) {
 		t.Errorf("the other store misses a new cache key: %v", err)
 	}
 }
+
+// A step made again (--no-cache) answers for its key from then on.
+func TestCacheLookupNewest(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	base := importTar(t, s, makeTar(t, file("etc/base", "b")), "base:1")
+	var last *Image
+	for _, body := range []string{"one", "two"} {
+		img, err := s.Commit(ctx, base, bytes.NewReader(makeTar(t, file("out", body))), CommitOptions{
+			CreatedBy: "RUN make", CacheKey: "k", Intermediate: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = img
+	}
+	if img, err := s.CacheLookup(ctx, "k"); err != nil || img.ID != last.ID {
+		t.Errorf("CacheLookup = %v, %v; want the newer step %s", img, err, last.ID)
+	}
+}

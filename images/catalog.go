@@ -120,18 +120,23 @@ func (s *Store) history(ctx context.Context, ref string) ([]HistoryEntry, error)
 	return out, nil
 }
 
-// cacheLookup finds the image with this build-step key.
+// cacheLookup finds the image with this build-step key: the newest, when
+// --no-cache builds made the step again.
 func (s *Store) cacheLookup(key string) (*Image, error) {
 	idx, err := s.readIndexView()
 	if err != nil {
 		return nil, err
 	}
+	var found *record
 	for _, r := range idx.Images {
-		if slices.Contains(r.CacheKeys, key) {
-			return r.image(), nil
+		if slices.Contains(r.CacheKeys, key) && (found == nil || !r.Created.Before(found.Created)) {
+			found = r
 		}
 	}
-	return nil, errdefs.NotFound("no build cache for %s", key)
+	if found == nil {
+		return nil, errdefs.NotFound("no build cache for %s", key)
+	}
+	return found.image(), nil
 }
 
 // reveal clears an image's intermediate mark.

@@ -138,9 +138,10 @@ func (c *checker) run(ctx context.Context) error {
 }
 
 // checkTemp reports (and with repair removes) what writers that are gone
-// left in ingest/ and tmp/. Items of live writers are not findings.
+// left in ingest/, tmp/ and steplocks/. Items of live writers are not
+// findings.
 func (s *Store) checkTemp(r *check.Report, repair bool) error {
-	for _, d := range []string{dirIngest, dirTmp} {
+	for _, d := range []string{dirIngest, dirTmp, dirStepLocks} {
 		entries, err := os.ReadDir(s.path(d))
 		if err != nil {
 			return fmt.Errorf("check %s: %w", s.path(d), err)
@@ -155,8 +156,11 @@ func (s *Store) checkTemp(r *check.Report, repair bool) error {
 				continue
 			}
 			what := "a blob being written"
-			if d == dirTmp {
+			switch d {
+			case dirTmp:
 				what = tmpKind(e.Name())
+			case dirStepLocks:
+				what = "the lock of a build step, held"
 			}
 			f := check.Harmlessf(p, "%s by a process that is gone%s", what, ownerNote(e.Name()))
 			if repair {

@@ -16,6 +16,9 @@
 //	ingest/<pid>-<rand>      a blob being written
 //	tmp/<kind>-<pid>-<rand>  unpacks in progress, archive spools, snapshots
 //	                         being deleted
+//	steplocks/<hex>          flock of a build step being made, by its
+//	                         cache key (see steplock.go); its holder
+//	                         removes it
 //	index.json               every image record with its tags, replaced
 //	                         atomically (temp file, fsync, rename)
 //	index.lock               flock held while index.json is rewritten
@@ -49,6 +52,8 @@
 //   - gc.lock, shared, for the whole of Import, Load, Save, Snapshots,
 //     Resolve and History, so that garbage collection never deletes a blob
 //     or snapshot that is about to be referenced or is being read;
+//   - a build step lock (LockBuildStep), while a build makes that step:
+//     it is taken before any of the others and never two at once;
 //   - Check holds gc.lock shared for its whole run (exclusively with
 //     Repair, waiting for it as Prune does) and takes index.lock inside
 //     it, as garbage collection does.

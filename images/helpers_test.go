@@ -121,7 +121,7 @@ func dirNames(t testing.TB, p string) []string {
 // assertNoLeftovers checks that no temporary files are left in the store.
 func assertNoLeftovers(t testing.TB, s *Store) {
 	t.Helper()
-	for _, d := range []string{dirIngest, dirTmp} {
+	for _, d := range []string{dirIngest, dirTmp, dirStepLocks} {
 		if names := dirNames(t, filepath.Join(s.Root(), d)); len(names) > 0 {
 			t.Errorf("leftovers in %s: %v", d, names)
 		}

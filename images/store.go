@@ -24,6 +24,7 @@ const (
 	dirIngest     = "ingest"
 	dirSnapshots  = "snapshots"
 	dirTmp        = "tmp"
+	dirStepLocks  = "steplocks"
 	fileIndex     = "index.json"
 	fileIndexLock = "index.lock"
 	fileGCLock    = "gc.lock"
@@ -43,7 +44,7 @@ func open(root string, opts OpenOptions) (*Store, error) {
 		return nil, fmt.Errorf("image store root %s: %w", root, err)
 	}
 	s := &Store{root: abs, view: &indexView{}}
-	for _, d := range []string{dirBlobs, dirIngest, dirSnapshots, dirTmp} {
+	for _, d := range []string{dirBlobs, dirIngest, dirSnapshots, dirTmp, dirStepLocks} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create image store: %w", err)
 		}
@@ -82,11 +83,11 @@ func (s *Store) blobPath(h v1.Hash) string {
 	return filepath.Join(s.root, dirBlobs, h.Hex)
 }
 
-// cleanup removes ingest files and temporary dirs whose writer is gone. It
-// returns how many it removed.
+// cleanup removes ingest files, temporary dirs and build step locks whose
+// writer is gone. It returns how many it removed.
 func (s *Store) cleanup() (int, error) {
 	n := 0
-	for _, d := range []string{dirIngest, dirTmp} {
+	for _, d := range []string{dirIngest, dirTmp, dirStepLocks} {
 		dir := s.path(d)
 		entries, err := os.ReadDir(dir)
 		if err != nil {

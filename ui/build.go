@@ -196,6 +196,8 @@ func (v *buildView) View(w, h int) string {
 			status = st.Running.Render("CACHED")
 		case s.Done:
 			status = st.Dim.Render(fmt.Sprintf("%.1fs", s.Took.Seconds()))
+		case s.Waiting:
+			status = st.Dim.Render("… waiting for another build")
 		}
 		lines = append(lines, " => "+s.Label+"  "+status)
 	}
