@@ -3,11 +3,11 @@
 # (BuildKit and the classic builder) and `podman build`, in one run on this
 # machine. See bench/README.md ("Builds").
 #
-#   sudo bench/build.sh                  # cold, cached and last-step
+#   sudo bench/build.sh                  # cold, cached, last-step, parallel
 #   sudo bench/build.sh cached last      # only some scenarios
 #   sudo bench/build.sh --quick          # fewer runs (a smoke test)
 #
-# Scenarios: cold cached last
+# Scenarios: cold cached last parallel
 # Options:   --quick          fewer runs (not figures to quote)
 #            --skip=LIST      leave out peers: buildkit,classic,podman
 #            --net=none       (default) every engine's RUN steps get
@@ -16,14 +16,15 @@
 #            --net=default    each engine's default build network instead
 #
 # Every engine builds the same context (FROM busybox; RUN echo; COPY a
-# file; ENV; CMD) with `build -q`. Everything the script makes (berth's
-# state root, the images and build cache it adds to Docker and Podman,
-# temporary files) is removed on exit, also on Ctrl-C; see the README for
-# what "cold" clears in each engine. It talks to nothing but the local
-# Docker and Podman services.
+# file; ENV; CMD) with `build -q`; "parallel" adds a RUN that works the
+# CPU and times 1 cold build, 4 in a row and 4 at once. Everything the
+# script makes (berth's state root, the images and build cache it adds to
+# Docker and Podman, temporary files) is removed on exit, also on Ctrl-C;
+# see the README for what "cold" clears in each engine. It talks to
+# nothing but the local Docker and Podman services.
 set -uo pipefail
 
-ALL_SCENARIOS=(cold cached last)
+ALL_SCENARIOS=(cold cached last parallel)
 DOCKER_BIN=/usr/bin/docker # Debian's 20.10 client; /usr/local/bin/docker is a newer one
 PFX="berthbuildbench-$$"
 TAG="$PFX:latest"
@@ -42,7 +43,7 @@ for a in "$@"; do
 	--quick) QUICK=1 ;;
 	--skip=*) SKIP=",${a#--skip=}," ;;
 	--net=none | --net=default) NET=${a#--net=} ;;
-	cold | cached | last) SCENARIOS+=("$a") ;;
+	cold | cached | last | parallel) SCENARIOS+=("$a") ;;
 	*) echo "bench/build.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
 	esac
 done
@@ -55,8 +56,8 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 # runs per engine and scenario (berth is fast enough for more)
-if [[ $QUICK == 1 ]]; then R_BERTH=5 R_PEER=3 W=1
-else R_BERTH=20 R_PEER=10 W=2; fi
+if [[ $QUICK == 1 ]]; then R_BERTH=5 R_PEER=3 W=1 R_PAR=2
+else R_BERTH=20 R_PEER=10 W=2 R_PAR=5; fi
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -70,11 +71,11 @@ cleanup() {
 	CLEANED=1
 	trap '' INT TERM
 	if [[ -x $DOCKER_BIN ]] && timeout 10 "$DOCKER_BIN" info >/dev/null 2>&1; then
-		"$DOCKER_BIN" rmi -f "$TAG" >/dev/null 2>&1
+		"$DOCKER_BIN" rmi -f "$TAG" $(cat "$TMP"/iid-buildkit-* "$TMP"/iid-classic-* 2>/dev/null | sort -u) >/dev/null 2>&1
 		# the BuildKit cache of our context (see the README: cold)
 		"$DOCKER_BIN" builder prune -af >/dev/null 2>&1
 	fi
-	command -v podman >/dev/null 2>&1 && podman rmi -f "$TAG" >/dev/null 2>&1
+	command -v podman >/dev/null 2>&1 && podman rmi -f "$TAG" $(cat "$TMP"/iid-podman-* 2>/dev/null | sort -u) >/dev/null 2>&1
 	if [[ -n $R && -d $R ]]; then
 		# a build interrupted mid-RUN: its container
 		[[ -x $TMP/berth ]] && ids=$("$TMP/berth" --root "$R" ps -aq 2>/dev/null) && [[ -n $ids ]] &&
@@ -192,6 +193,44 @@ for e in "${ENGINES[@]}"; do
 	script "$TMP/prep-last-$e" "'$TMP/bump'"
 done
 
+# The parallel scenario's context: the same steps and a RUN that works
+# the CPU for a while, so that a step made four times shows. par-ENGINE N
+# builds it with its image ID in $TMP/iid-ENGINE-N; par1, par4seq, par4
+# make 1 build, 4 in a row, 4 at once.
+CTXP=$TMP/ctx-par
+mkdir -p "$CTXP"
+cp "$CTX/file.txt" "$CTXP/"
+cat >"$CTXP/Dockerfile" <<'EOF'
+FROM busybox
+RUN echo hello > /hello
+RUN head -c 40000000 /dev/zero | sha256sum > /sum && cat /proc/sys/kernel/random/uuid > /id
+COPY file.txt /file.txt
+ENV GREETING=hi
+CMD ["cat", "/id"]
+EOF
+for e in "${ENGINES[@]}"; do
+	case $e in
+	berth) cmd="'$BERTH' --root '$R' build" ;;
+	buildkit) cmd="env DOCKER_BUILDKIT=1 '$DOCKER_BIN' build" ;;
+	classic) cmd="env DOCKER_BUILDKIT=0 '$DOCKER_BIN' build" ;;
+	podman) cmd="podman build" ;;
+	esac
+	case $e in
+	berth) rmi="'$BERTH' --root '$R' rmi -f" ;;
+	buildkit | classic) rmi="'$DOCKER_BIN' rmi -f" ;;
+	podman) rmi="podman rmi -f" ;;
+	esac
+	# cold: what clear does, and every image the last run made (4 builds
+	# that do not converge leave 3 untagged images with their caches)
+	script "$TMP/prep-par-$e" "ids=\$(cat '$TMP/iid-$e-'* 2>/dev/null | sort -u); rm -f '$TMP/iid-$e-'*" \
+		"[[ -n \$ids ]] && $rmi \$ids >/dev/null 2>&1; '$TMP/clear-$e'"
+	script "$TMP/par-$e" "exec $cmd -q ${netopt[*]} --iidfile '$TMP/iid-$e-'\$1 -t '$TAG' '$CTXP' >/dev/null"
+	script "$TMP/par1-$e" "exec '$TMP/par-$e' 0"
+	script "$TMP/par4seq-$e" "for i in 0 1 2 3; do '$TMP/par-$e' \$i || exit; done"
+	script "$TMP/par4-$e" "for i in 0 1 2 3; do '$TMP/par-$e' \$i & done" \
+		"for i in 0 1 2 3; do wait %\$((i+1)) || fail=1; done" "exit \${fail:-0}"
+done
+
 # ---------------------------------------------------------------- machine, versions
 section "machine"
 printf '  %-11s %s\n' date "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -247,6 +286,27 @@ bench() {
 	fi
 }
 
+# bench_par ENGINE CASE : hyperfine -N of par1, par4seq or par4, each run cold
+bench_par() {
+	local e=$1 c=$2 key=${1}_$2 json=$TMP/hf-$1-$2.json
+	echo "### $key" >>"$LOG"
+	if hyperfine -N --style basic --runs "$R_PAR" --warmup 1 --prepare "$TMP/prep-par-$e" --export-json "$json" -- "$TMP/$c-$e" >>"$LOG" 2>&1; then
+		MED[$key]=$(jq -r '.results[0].median' "$json")
+		MIN[$key]=$(jq -r '.results[0].min' "$json")
+		CNT[$key]=$R_PAR
+	else
+		NOTE[$key]=FAILED
+		problem "$e $c: a run failed (see $LOG)"
+	fi
+}
+
+# images_of ENGINE : how many different images 4 cold builds at once made
+images_of() {
+	"$TMP/prep-par-$1"
+	"$TMP/par4-$1" >>"$LOG" 2>&1 || { echo failed; return; }
+	cat "$TMP/iid-$1-"* | sort -u | wc -l
+}
+
 # ---------------------------------------------------------------- scenarios
 DESC_cold="cold: build cache emptied and the previous result removed before each run (not timed); the base image stays"
 DESC_cached="cached: the same context again, nothing changed"
@@ -266,6 +326,21 @@ for s in cold cached last; do
 		printf '  %-26s %10s %10s %5s %14s\n' "${!l}" "$(fmt_t "${MED[$k]}")" "$(fmt_t "${MIN[$k]}")" "${CNT[$k]}" "$(ratio "${MED[$k]}" "${MED[buildkit_$s]:-}")"
 	done
 done
+
+if want parallel; then
+	section "parallel: 1 cold build, 4 cold builds one after another (the 2nd to 4th find the cache), 4 cold builds at once; a RUN works the CPU for a while"
+	printf '  %-26s %10s %10s %10s %10s %8s\n' "" "1 build" "4 in a row" "4 at once" "÷ 1 build" images
+	for e in "${ENGINES[@]}"; do
+		l=LABEL_$e
+		if ! have $e; then printf '  %-26s %s\n' "${!l}" "${AVAIL[$e]}"; continue; fi
+		n=$(images_of $e)
+		for c in par1 par4seq par4; do bench_par $e $c; done
+		printf '  %-26s %10s %10s %10s %10s %8s\n' "${!l}" "$(fmt_t "${MED[${e}_par1]:-}")" "$(fmt_t "${MED[${e}_par4seq]:-}")" \
+			"$(fmt_t "${MED[${e}_par4]:-}")" "$(ratio "${MED[${e}_par4]:-}" "${MED[${e}_par1]:-}")" "$n"
+		[[ $e == berth && $n != 1 ]] && problem "berth: 4 cold builds at once made $n different images, want 1"
+	done
+	echo "  (medians of $R_PAR runs; images: how many different images 4 cold builds at once made)"
+fi
 
 # ---------------------------------------------------------------- summary
 section "summary (medians)"

@@ -2,7 +2,10 @@
 // reads the Dockerfile, each instruction becomes one image (a layer for
 // RUN, COPY, ADD and a WORKDIR that makes a directory; an empty layer,
 // only history and configuration, for the others), and each step is
-// looked up in the build cache before it runs.
+// looked up in the build cache before it runs. Builds running at once (in
+// any processes) share their steps: the first to need a step makes it,
+// under a lock named by its cache key, and the others wait for it and take
+// its result (stepLock), so that they end with the same images.
 //
 // History entries are written as BuildKit writes them ("RUN /bin/sh -c
 // make # buildkit", "ENV A=b", `CMD ["app"]`), so `history` reads as it
