@@ -71,11 +71,11 @@ cleanup() {
 	CLEANED=1
 	trap '' INT TERM
 	if [[ -x $DOCKER_BIN ]] && timeout 10 "$DOCKER_BIN" info >/dev/null 2>&1; then
-		"$DOCKER_BIN" rmi -f "$TAG" $(cat "$TMP"/iid-buildkit-* "$TMP"/iid-classic-* 2>/dev/null | sort -u) >/dev/null 2>&1
+		"$DOCKER_BIN" rmi -f "$TAG" $(awk 1 "$TMP"/iid-buildkit-* "$TMP"/iid-classic-* 2>/dev/null | sort -u) >/dev/null 2>&1
 		# the BuildKit cache of our context (see the README: cold)
 		"$DOCKER_BIN" builder prune -af >/dev/null 2>&1
 	fi
-	command -v podman >/dev/null 2>&1 && podman rmi -f "$TAG" $(cat "$TMP"/iid-podman-* 2>/dev/null | sort -u) >/dev/null 2>&1
+	command -v podman >/dev/null 2>&1 && podman rmi -f "$TAG" $(awk 1 "$TMP"/iid-podman-* 2>/dev/null | sort -u) >/dev/null 2>&1
 	if [[ -n $R && -d $R ]]; then
 		# a build interrupted mid-RUN: its container
 		[[ -x $TMP/berth ]] && ids=$("$TMP/berth" --root "$R" ps -aq 2>/dev/null) && [[ -n $ids ]] &&
@@ -222,7 +222,7 @@ for e in "${ENGINES[@]}"; do
 	esac
 	# cold: what clear does, and every image the last run made (4 builds
 	# that do not converge leave 3 untagged images with their caches)
-	script "$TMP/prep-par-$e" "ids=\$(cat '$TMP/iid-$e-'* 2>/dev/null | sort -u); rm -f '$TMP/iid-$e-'*" \
+	script "$TMP/prep-par-$e" "ids=\$(awk 1 '$TMP/iid-$e-'* 2>/dev/null | sort -u); rm -f '$TMP/iid-$e-'*" \
 		"[[ -n \$ids ]] && $rmi \$ids >/dev/null 2>&1; '$TMP/clear-$e'"
 	script "$TMP/par-$e" "exec $cmd -q ${netopt[*]} --iidfile '$TMP/iid-$e-'\$1 -t '$TAG' '$CTXP' >/dev/null"
 	script "$TMP/par1-$e" "exec '$TMP/par-$e' 0"
@@ -301,10 +301,11 @@ bench_par() {
 }
 
 # images_of ENGINE : how many different images 4 cold builds at once made
+# (awk 1: an iidfile may not end its line)
 images_of() {
 	"$TMP/prep-par-$1"
 	"$TMP/par4-$1" >>"$LOG" 2>&1 || { echo failed; return; }
-	cat "$TMP/iid-$1-"* | sort -u | wc -l
+	awk 1 "$TMP/iid-$1-"* | sort -u | wc -l
 }
 
 # ---------------------------------------------------------------- scenarios
