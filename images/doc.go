@@ -52,11 +52,14 @@
 //   - gc.lock, shared, for the whole of Import, Load, Save, Snapshots,
 //     Resolve and History, so that garbage collection never deletes a blob
 //     or snapshot that is about to be referenced or is being read;
-//   - a build step lock (LockBuildStep), while a build makes that step:
-//     it is taken before any of the others and never two at once;
 //   - Check holds gc.lock shared for its whole run (exclusively with
 //     Repair, waiting for it as Prune does) and takes index.lock inside
 //     it, as garbage collection does.
+//
+// Build step locks (LockBuildStep, steplock.go) are the exception: the
+// builder holds one while it makes that step, calls in between. It takes
+// them before any of the store's own, and waits for one only while it
+// holds none, so no cycle can form.
 //
 // Remove and Prune delete the index records first and then collect
 // garbage under gc.lock held exclusively. Remove does not wait for it: if
