@@ -666,6 +666,9 @@ func newLogWriter(stdout, stderr io.Writer, timestamps, eager bool) *logWriter {
 const logTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (w *logWriter) write(ent engine.LogEntry) error {
+	if ent.Lost != 0 {
+		return w.lost(ent.Lost)
+	}
 	dst := w.out
 	if ent.Stream == "stderr" {
 		dst = w.errOut
@@ -686,6 +689,29 @@ func (w *logWriter) write(ent engine.LogEntry) error {
 		return dst.Flush()
 	}
 	return nil
+}
+
+// lost says on stderr, in its place among the lines, that lines were
+// rotated away before they could be read; it is never silent.
+func (w *logWriter) lost(n int64) error {
+	if err := w.out.Flush(); err != nil {
+		return err
+	}
+	if w.last != nil && w.midLine[streamOf(w, w.last)] {
+		w.errOut.WriteByte('\n')
+	}
+	clear(w.midLine)
+	w.last = w.errOut
+	w.errOut.WriteString(engine.LostText(n))
+	w.errOut.WriteByte('\n')
+	return w.errOut.Flush()
+}
+
+func streamOf(w *logWriter, b *bufio.Writer) string {
+	if b == w.errOut {
+		return "stderr"
+	}
+	return "stdout"
 }
 
 func (w *logWriter) flush() error {

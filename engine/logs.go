@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"berth/containers/logfile"
@@ -24,6 +25,20 @@ type (
 	// LogLine is one display line of a log.
 	LogLine = logfile.Line
 )
+
+// LostText says what a marker of lost output (LogEntry.Lost, LogLine.Lost)
+// means: n lines (n < 0: an unknown number) were written at that point
+// and rotated away (--log-opt max-size, max-file) before they were read.
+func LostText(n int64) string {
+	what := "lines"
+	switch {
+	case n == 1:
+		what = "1 line"
+	case n > 1:
+		what = strconv.FormatInt(n, 10) + " lines"
+	}
+	return "berth: " + what + " lost here: the log rotated before they could be read"
+}
 
 // LogPath is the container's json-file log.
 func (e *Engine) LogPath(c *Container) string {
@@ -49,7 +64,9 @@ type LogsOptions struct {
 }
 
 // Logs calls fn for each line of the container's log, oldest first; with
-// Follow it goes on until the container stops or ctx ends.
+// Follow it goes on until the container stops or ctx ends. Where rotation
+// removed lines before they were read, fn gets a marker (LogEntry.Lost)
+// instead.
 func (e *Engine) Logs(ctx context.Context, ref string, opts LogsOptions, fn func(LogEntry) error) error {
 	c, err := e.containers.Get(ctx, ref)
 	if err != nil {

@@ -502,9 +502,18 @@ func TestRotation(t *testing.T) {
 			}
 			writeLog(t, path, Options{MaxSize: maxSize, MaxFile: maxFile}, recs)
 
-			ents, err := os.ReadDir(dir)
+			all, err := os.ReadDir(dir)
 			if err != nil {
 				t.Fatal(err)
+			}
+			var ents []os.DirEntry
+			for _, e := range all {
+				if e.Name() != "c.log.idx" { // the rotation index
+					ents = append(ents, e)
+				}
+			}
+			if len(ents) == len(all) {
+				t.Errorf("no rotation index beside the log")
 			}
 			keep := max(maxFile, 1)
 			if len(ents) != keep {

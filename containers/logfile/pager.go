@@ -36,8 +36,9 @@ const (
 
 // Pos is where a display line starts: a file of the log's set, the offset
 // of an entry in it, and how many lines of that entry come first. Files are
-// numbered from the oldest seen since the Pager opened, so a position
-// survives rotation. The zero Pos is before everything.
+// numbered as the log's rotation index numbers them (or, without one, from
+// the oldest seen since the Pager opened, from 1), so a position survives
+// rotation. The zero Pos is before everything.
 type Pos struct {
 	file  int64
 	off   int64
@@ -73,6 +74,10 @@ type Line struct {
 	// Partial reports that the log ends inside this line: the writer has
 	// not finished it yet, and it may grow.
 	Partial bool
+	// Lost makes the Line a marker rather than output: what followed Pos
+	// was rotated away before it could be read; the log goes on at Next.
+	// Text is empty.
+	Lost bool
 }
 
 // Pager reads a log and its rotated files by position, for a viewer: pages
@@ -95,6 +100,10 @@ type Pager struct {
 	files     []*pagerFile // oldest first
 	nextSeq   int64
 	closed    bool
+	// gone is the newest file rotation took from the set, and where it
+	// ended: a position there, at its end, continues in the set without
+	// a loss if the set starts with the file after it.
+	gone struct{ seq, end int64 }
 }
 
 // pagerFile is one file of the set.
@@ -121,7 +130,7 @@ func OpenPager(path string) (*Pager, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pager{path: path}
+	p := &Pager{path: path, nextSeq: 1}
 	for i, lf := range list {
 		end, err := completeEnd(lf.f)
 		if err != nil {
@@ -136,10 +145,16 @@ func OpenPager(path string) (*Pager, error) {
 	return p, nil
 }
 
+// newFile adds lf to the set, numbered as the rotation index numbers it
+// if it can be (newer than every file seen), else by the Pager's count.
 func (p *Pager) newFile(lf *logFile, end int64) *pagerFile {
-	pf := &pagerFile{f: lf.f, fi: lf.fi, seq: p.nextSeq, end: end}
+	seq := p.nextSeq
+	if lf.seq >= seq {
+		seq = lf.seq
+	}
+	pf := &pagerFile{f: lf.f, fi: lf.fi, seq: seq, end: end}
 	pf.refs.Store(1)
-	p.nextSeq++
+	p.nextSeq = seq + 1
 	return pf
 }
 
@@ -274,6 +289,18 @@ func (p *Pager) rescan(files []*pagerFile) (bool, error) {
 		pf  *pagerFile
 		end int64
 	}
+	// Where the newest file dropped ends now (it is held: it cannot grow
+	// once rotated, and may have grown since the last look).
+	gone := struct{ seq, end int64 }{-1, 0}
+	for _, pf := range files {
+		if held := slices.ContainsFunc(list, func(lf *logFile) bool { return os.SameFile(lf.fi, pf.fi) }); !held && ordered && pf.seq > gone.seq {
+			end, err := grownEnd(pf)
+			if err != nil {
+				end = pf.end
+			}
+			gone.seq, gone.end = pf.seq, end
+		}
+	}
 	var keep []kept
 	var fresh []*logFile
 	var ends []int64
@@ -320,6 +347,9 @@ func (p *Pager) rescan(files []*pagerFile) (bool, error) {
 			pf.release()
 		}
 	}
+	if gone.seq >= 0 {
+		p.gone = gone
+	}
 	p.files = next
 	return true, ferr
 }
@@ -327,6 +357,7 @@ func (p *Pager) rescan(files []*pagerFile) (bool, error) {
 // snapshot is the file set as an operation sees it: ends fixed at its start.
 type snapshot struct {
 	files []snapFile
+	gone  struct{ seq, end int64 }
 }
 
 type snapFile struct {
@@ -341,7 +372,7 @@ func (p *Pager) acquire(op string) (*snapshot, error) {
 	if p.closed {
 		return nil, fmt.Errorf("%s %s: %w", op, p.path, fs.ErrClosed)
 	}
-	s := &snapshot{files: make([]snapFile, len(p.files))}
+	s := &snapshot{files: make([]snapFile, len(p.files)), gone: p.gone}
 	for i, pf := range p.files {
 		pf.refs.Add(1)
 		s.files[i] = snapFile{pf: pf, seq: pf.seq, end: pf.end}
@@ -356,6 +387,16 @@ func (s *snapshot) release() {
 }
 
 func (s *snapshot) start() Pos { return Pos{file: s.files[0].seq} }
+
+// lostAfter reports whether what followed pos was rotated away: pos is in
+// a file the set no longer holds, and is not at the end of the file just
+// before the set's first.
+func (s *snapshot) lostAfter(pos Pos) bool {
+	if pos.file == 0 || pos.file >= s.files[0].seq {
+		return false
+	}
+	return !(pos.file == s.gone.seq && pos.off >= s.gone.end && s.files[0].seq == pos.file+1)
+}
 
 func (s *snapshot) end() Pos {
 	last := s.files[len(s.files)-1]
@@ -464,19 +505,29 @@ func (p *Pager) Offset(pos Pos) int64 {
 
 // After returns up to n lines starting at pos, oldest first. It returns
 // fewer at the end of the log, or once the lines hold a megabyte of text
-// (at least one is returned). The last line may be Partial.
+// (at least one is returned). The last line may be Partial. If what
+// followed pos was rotated away, the first line is a Lost marker, and the
+// lines after it are the first the log holds now.
 func (p *Pager) After(ctx context.Context, pos Pos, n int) ([]Line, error) {
 	s, err := p.acquire("read log")
 	if err != nil {
 		return nil, err
 	}
 	defer s.release()
+	var lost []Line
+	if s.lostAfter(pos) {
+		lost = []Line{{Pos: pos, Next: s.start(), Lost: true}}
+		pos = s.start()
+		if n--; n <= 0 {
+			return lost, nil
+		}
+	}
 	lr := newForwardLines(s, pos, pageBlock)
 	out, err := take(ctx, lr, n)
 	if err != nil {
 		return nil, fmt.Errorf("read log %s: %w", p.path, err)
 	}
-	return out, nil
+	return append(lost, out...), nil
 }
 
 // lineSource yields lines one by one, forwards or backwards.

@@ -2,12 +2,14 @@ package logfile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"berth/errdefs"
@@ -21,6 +23,12 @@ type Entry struct {
 	// when it has one. It is only valid during the call to the callback:
 	// copy it to keep it.
 	Line []byte
+	// Lost, when not 0, makes the Entry a marker rather than output: lines
+	// were written at this point that rotation removed before they could
+	// be read (the reader fell more than max-file files behind). Lost is
+	// how many, or -1 when that is not known. Stream, Time and Line are
+	// empty.
+	Lost int64
 }
 
 // ReadOptions select what Read delivers.
@@ -35,8 +43,10 @@ type ReadOptions struct {
 	Since, Until time.Time
 	// Follow keeps reading new entries after the end is reached, until
 	// ctx is cancelled, Done reports true, or (when Until is set) the
-	// clock passes Until. Rotation is followed: the old file is read to
-	// its end, then the newer ones.
+	// clock passes Until. Rotation is followed: the file being read is
+	// held open and read to its end, then its successor is opened by
+	// identity (the rotation index); files dropped before the reader
+	// reached them are reported by a Lost marker.
 	Follow bool
 	// Done, for Follow, reports that no more output will come: the
 	// container has stopped and its Writer has been closed. Read then
@@ -112,6 +122,13 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 	}
 
 	for i := start.file; i < len(files); i++ {
+		if i > start.file {
+			if err := rd.cross(files[i-1], files[i]); err != nil {
+				return err
+			}
+			files[i-1].f.Close()
+			files[i-1] = nil
+		}
 		off := int64(0)
 		if i == start.file {
 			off = start.off
@@ -123,17 +140,13 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 		if err := rd.pump(); err != nil {
 			return err
 		}
-		if i < len(files)-1 {
-			files[i].f.Close()
-			files[i] = nil
-		}
-	}
-	if !opts.Follow {
-		return nil
 	}
 	cur := files[len(files)-1]
 	files = files[:len(files)-1]
 	defer func() { cur.f.Close() }()
+	if !opts.Follow {
+		return nil
+	}
 	return rd.follow(&cur)
 }
 
@@ -141,17 +154,52 @@ func notFound(path string, err error) error {
 	return fmt.Errorf("logfile: %s: %w: %w", path, errdefs.ErrNotFound, err)
 }
 
-// logFile is an open log file with the identity it had when opened.
+// logFile is an open log file with the identity it had when opened, and
+// its place in the log as the rotation index gives it.
 type logFile struct {
-	f  *os.File
-	fi os.FileInfo
+	f     *os.File
+	fi    os.FileInfo
+	seq   int64 // the Writer's number for it; 0: not known (no index)
+	first int64 // lines written before its first; -1: not known
 }
+
+// openAttempts bounds how often openLogFiles starts again because the
+// writer rotated while it was opening the files.
+const openAttempts = 100
 
 // openLogFiles opens path, path.1, path.2, ... (until one is missing) and
 // returns them oldest first. Opening pins each file, so a rotation while
-// reading does not pull them away; a file seen twice because of a rotation
-// during the opening is kept once.
+// reading does not pull them away. With a rotation index the files are
+// numbered by it, and opened again if the writer rotated meanwhile (the
+// index changed, or the set has a hole), so that they follow each other.
 func openLogFiles(path string) ([]*logFile, error) {
+	for attempt := 1; ; attempt++ {
+		before := readIndex(path)
+		list, err := openNamed(path)
+		if err != nil {
+			return nil, err
+		}
+		x := readIndex(path)
+		if x == nil {
+			return list, nil
+		}
+		label(list, x)
+		if (x.equal(before) && contiguous(list)) || attempt == openAttempts {
+			// Files the index does not know are older than those it does
+			// (on their way out): they come first.
+			slices.SortStableFunc(list, func(a, b *logFile) int { return cmp.Compare(a.seq, b.seq) })
+			return list, nil
+		}
+		for _, lf := range list {
+			lf.f.Close()
+		}
+	}
+}
+
+// openNamed opens path, path.1, ... and returns them oldest first, as
+// their names say; a file seen twice (a rotation during the opening) is
+// kept once.
+func openNamed(path string) ([]*logFile, error) {
 	var list []*logFile
 	closeAll := func() {
 		for _, lf := range list {
@@ -191,15 +239,38 @@ func openLogFiles(path string) ([]*logFile, error) {
 			f.Close()
 			continue
 		}
-		list = append(list, &logFile{f: f, fi: fi})
+		list = append(list, &logFile{f: f, fi: fi, first: -1})
 	}
 	if len(list) == 0 {
 		return nil, notFound(path, firstErr)
 	}
-	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
-		list[i], list[j] = list[j], list[i]
-	}
+	slices.Reverse(list)
 	return list, nil
+}
+
+// label numbers the files by the index x.
+func label(list []*logFile, x *rotIndex) {
+	for _, lf := range list {
+		lf.seq, lf.first = 0, -1
+		if r, ok := x.byIno(inode(lf.fi)); ok {
+			lf.seq, lf.first = r.seq, r.first
+		}
+	}
+}
+
+// contiguous reports whether the numbered files follow each other.
+func contiguous(list []*logFile) bool {
+	var last int64
+	for _, lf := range list {
+		if lf.seq == 0 {
+			continue
+		}
+		if last != 0 && lf.seq != last+1 {
+			return false
+		}
+		last = lf.seq
+	}
+	return true
 }
 
 // completeEnd returns the offset just past the last '\n' of f.
@@ -232,11 +303,14 @@ type reader struct {
 	fn   func(Entry) error
 	dec  decoder
 
-	f    *os.File
-	buf  []byte
-	r, w int   // unread data is buf[r:w]
-	read int64 // bytes read from files so far (progress, for polling)
-	skip int   // pieces to drop from the next decoded line (Tail)
+	cur   *logFile
+	start int64 // where reading cur began
+	lines int64 // lines of cur decoded since
+	f     *os.File
+	buf   []byte
+	r, w  int   // unread data is buf[r:w]
+	read  int64 // bytes read from files so far (progress, for polling)
+	skip  int   // pieces to drop from the next decoded line (Tail)
 }
 
 // open makes f the file being read, from offset off. Any incomplete line of
@@ -247,6 +321,7 @@ func (rd *reader) open(lf *logFile, off int64) error {
 			return fmt.Errorf("logfile: %w", err)
 		}
 	}
+	rd.cur, rd.start, rd.lines = lf, off, 0
 	rd.f = lf.f
 	rd.r, rd.w = 0, 0
 	if rd.buf == nil {
@@ -303,7 +378,11 @@ func (rd *reader) line(line []byte) error {
 	skip := rd.skip
 	rd.skip = 0
 	stream, t, ok := rd.dec.decode(line)
-	if !ok || !rd.inRange(t) {
+	if !ok {
+		return nil
+	}
+	rd.lines += decodedLines(&rd.dec)
+	if !rd.inRange(t) {
 		return nil
 	}
 	out := rd.dec.out
@@ -345,7 +424,7 @@ func (rd *reader) follow(cur **logFile) error {
 		if err := rd.pump(); err != nil {
 			return err
 		}
-		switched, err := rd.switchIfRotated(cur)
+		switched, err := rd.advance(cur)
 		if err != nil {
 			return err
 		}
@@ -373,10 +452,122 @@ func (rd *reader) follow(cur **logFile) error {
 	}
 }
 
-// switchIfRotated checks whether path still names *cur. If the writer has
-// rotated, it reads *cur to its end, then every newer file in order, and
-// leaves *cur as the newest one.
-func (rd *reader) switchIfRotated(cur **logFile) (bool, error) {
+// endLine returns the number of lines written to the log up to the end
+// of the file being read (read to its end), or -1 if that is not known.
+func (rd *reader) endLine() (int64, error) {
+	lf := rd.cur
+	if lf.first < 0 {
+		return -1, nil
+	}
+	n := lf.first + rd.lines
+	if rd.start > 0 {
+		before, err := countLines(lf.f, 0, rd.start)
+		if err != nil {
+			return -1, err
+		}
+		n += before
+	}
+	return n, nil
+}
+
+// cross is the step from the file being read, read to its end, to next:
+// if files between them were dropped, a Lost marker says so.
+func (rd *reader) cross(prev, next *logFile) error {
+	if prev.seq == 0 || next.seq == 0 || next.seq == prev.seq+1 {
+		return nil
+	}
+	lost := int64(-1)
+	end, err := rd.endLine()
+	if err != nil {
+		return err
+	}
+	if end >= 0 && next.first > end {
+		lost = next.first - end
+	}
+	return rd.fn(Entry{Lost: lost})
+}
+
+// advance moves on from *cur, read to its end, to the file that follows
+// it, if the writer has started one: it reads the files that follow, in
+// order, and leaves *cur as the last. It reports whether it moved.
+func (rd *reader) advance(cur **logFile) (bool, error) {
+	fi, err := os.Stat(rd.path)
+	if err == nil && os.SameFile(fi, (*cur).fi) {
+		return false, nil // not rotated
+	}
+	x := readIndex(rd.path)
+	if x != nil && (*cur).seq == 0 {
+		// Opened before the index existed: find it there now.
+		label([]*logFile{*cur}, x)
+	}
+	if x == nil || (*cur).seq == 0 {
+		return rd.switchByName(cur)
+	}
+	moved := false
+	for x != nil && (*cur).seq < x.newest().seq {
+		// The index lists a newer file only once the writer is done
+		// with *cur: read what is left of it.
+		if err := rd.pump(); err != nil {
+			return moved, err
+		}
+		r, _ := x.after((*cur).seq)
+		next := openRec(rd.path, r)
+		if next == nil {
+			// Rotated again while we looked: look again next time.
+			return moved, nil
+		}
+		if err := rd.cross(*cur, next); err != nil {
+			next.f.Close()
+			return moved, err
+		}
+		(*cur).f.Close()
+		*cur = next
+		moved = true
+		if err := rd.open(next, 0); err != nil {
+			return moved, err
+		}
+		if err := rd.pump(); err != nil {
+			return moved, err
+		}
+		x = readIndex(rd.path)
+	}
+	return moved, nil
+}
+
+// openRec opens the file the index lists as r: the name that holds its
+// inode, checked by reading the index again (the inode still means that
+// file). nil if it is not found now.
+func openRec(path string, r fileRec) *logFile {
+	for i := 0; ; i++ {
+		f, err := os.Open(rotatedName(path, i))
+		if err != nil {
+			if i == 0 && errors.Is(err, fs.ErrNotExist) {
+				continue // being replaced
+			}
+			return nil
+		}
+		fi, err := f.Stat()
+		if err != nil || inode(fi) != r.ino {
+			f.Close()
+			if err != nil {
+				return nil
+			}
+			continue
+		}
+		if x := readIndex(path); x != nil {
+			if now, ok := x.bySeq(r.seq); ok && now.ino == r.ino {
+				return &logFile{f: f, fi: fi, seq: r.seq, first: r.first}
+			}
+		}
+		f.Close()
+		return nil
+	}
+}
+
+// switchByName follows a rotation of a log without an index (written by
+// Docker or an older berth) by names alone: it reads *cur to its end, then
+// every newer file in order, and leaves *cur as the newest one.
+func (rd *reader) switchByName(cur **logFile) (bool, error) {
 	fi, err := os.Stat(rd.path)
 	if err != nil || os.SameFile(fi, (*cur).fi) {
 		// A missing path is a rotation in progress (or a removed
@@ -396,9 +587,7 @@ func (rd *reader) switchIfRotated(cur **logFile) (bool, error) {
 		}
 		names = append(names, name)
 	}
-	for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
-		names[i], names[j] = names[j], names[i]
-	}
+	slices.Reverse(names)
 	names = append(names, rd.path)
 	from := 0
 	for i, name := range names {
@@ -417,7 +606,7 @@ func (rd *reader) switchIfRotated(cur **logFile) (bool, error) {
 			f.Close()
 			continue
 		}
-		next = append(next, &logFile{f: f, fi: fi})
+		next = append(next, &logFile{f: f, fi: fi, first: -1})
 	}
 	if len(next) == 0 {
 		return false, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,7 +32,9 @@ type Options struct {
 // Writer appends entries to a log file, rotating it by size like Docker's
 // json-file driver: when the current file would exceed MaxSize bytes, it is
 // renamed to <path>.1 (older ones shifted to .2 ... up to MaxFile-1, the
-// oldest dropped), and a new file is started.
+// oldest dropped), and a new file is started. A log that rotates has a
+// rotation index beside it (see index.go), rewritten before each rotation,
+// by which readers follow the files and learn what was dropped.
 //
 // Entries are buffered; they reach the file when more than 64 KiB is pending,
 // on Flush and on Close. A Writer is safe for concurrent use (stdout and
@@ -44,12 +47,21 @@ type Writer struct {
 	size int64  // bytes in the current file (not counting buf)
 	buf  []byte // encoded entries not yet written
 	err  error  // set once closed
+
+	// With rotation: the files kept (oldest first, the current one last),
+	// the lines written to files in all, and those waiting in buf.
+	files   []fileRec
+	lines   int64
+	pending int64
 }
 
 // NewWriter opens (creating if needed) the log at path for appending. If the
 // file ends with an incomplete line (the previous writer died mid-write), the
 // fragment is cut off so that new entries start on a line of their own.
 func NewWriter(path string, opts Options) (*Writer, error) {
+	if opts.MaxSize > 0 {
+		finishRotation(path)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("logfile: open: %w", err)
@@ -59,7 +71,119 @@ func NewWriter(path string, opts Options) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("logfile: %s: %w", path, err)
 	}
-	return &Writer{path: path, opts: opts, f: f, size: size, buf: make([]byte, 0, 2*flushThreshold)}, nil
+	w := &Writer{path: path, opts: opts, f: f, size: size, buf: make([]byte, 0, 2*flushThreshold)}
+	if opts.MaxSize > 0 {
+		if err := w.loadIndex(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("logfile: %s: %w", path, err)
+		}
+	}
+	return w, nil
+}
+
+// finishRotation completes a rotation that a writer killed in the middle
+// of one left: the new file is made under a temporary name first, and
+// only renamed to path last.
+func finishRotation(path string) {
+	tmp := path + ".new"
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Rename(tmp, path)
+		return
+	}
+	_ = os.Remove(tmp)
+}
+
+// loadIndex takes up the rotation index of the files on disk, or makes
+// one: the files keep their numbers when the index knows them all, in
+// order; otherwise (no index yet, or a writer died between writing it and
+// renaming) they are numbered afresh after every number used before, and
+// their lines counted.
+func (w *Writer) loadIndex() error {
+	old := readIndex(w.path)
+	fi, err := w.f.Stat()
+	if err != nil {
+		return err
+	}
+	// The files on disk, newest first: path, path.1, ...
+	disk := []os.FileInfo{fi}
+	for i := 1; ; i++ {
+		fi, err := os.Stat(rotatedName(w.path, i))
+		if err != nil {
+			break
+		}
+		disk = append(disk, fi)
+	}
+	if old != nil {
+		// Known files, newest first, down to the first the index does not
+		// know (older ones are on their way out: not listed).
+		var known []fileRec
+		for _, fi := range disk {
+			r, ok := old.byIno(inode(fi))
+			if !ok || (len(known) > 0 && r.seq != known[len(known)-1].seq-1) {
+				break
+			}
+			known = append(known, r)
+		}
+		if len(known) > 0 && inode(disk[0]) == known[0].ino {
+			slices.Reverse(known)
+			w.files = known
+			cur := known[len(known)-1]
+			if old.endIno == cur.ino && old.endSize == w.size {
+				w.lines = old.endLines
+			} else {
+				n, err := countLines(w.f, 0, w.size)
+				if err != nil {
+					return err
+				}
+				w.lines = cur.first + n
+			}
+			return w.writeIndex(w.files, false)
+		}
+	}
+	// Number the files afresh, oldest first.
+	seq := int64(0)
+	if old != nil {
+		seq = old.newest().seq
+	}
+	w.files, w.lines = nil, 0
+	for i := len(disk) - 1; i >= 0; i-- {
+		var n int64
+		if i == 0 {
+			n, err = countLines(w.f, 0, w.size)
+		} else {
+			n, err = countFileLines(rotatedName(w.path, i))
+		}
+		if err != nil {
+			return err
+		}
+		seq++
+		w.files = append(w.files, fileRec{seq: seq, ino: inode(disk[i]), first: w.lines})
+		w.lines += n
+	}
+	return w.writeIndex(w.files, false)
+}
+
+func countFileLines(name string) (int64, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, nil // gone meanwhile: nothing to count
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return countLines(f, 0, fi.Size())
+}
+
+// writeIndex records files as the files kept; closing adds where the
+// current file ends and the lines written in all.
+func (w *Writer) writeIndex(files []fileRec, closing bool) error {
+	x := rotIndex{files: files}
+	if closing {
+		x.endIno, x.endSize, x.endLines = files[len(files)-1].ino, w.size, w.lines
+	}
+	return x.write(w.path)
 }
 
 // repairTail truncates f after its last '\n' and returns the resulting size.
@@ -142,15 +266,20 @@ func (w *Writer) writeEntry(stream string, t time.Time, p []byte) error {
 		// The new entry does not fit: write what came before it to the
 		// current file, rotate, and keep the new entry for the new file.
 		if err := w.writeOut(b[:old]); err != nil {
-			w.buf = b[:0]
+			w.buf, w.pending = b[:0], 0
 			return err
 		}
+		w.lines += w.pending
+		w.pending = 0
 		n := copy(b, b[old:])
 		w.buf = b[:n]
 		if err := w.rotate(); err != nil {
 			w.buf = w.buf[:0]
 			return err
 		}
+	}
+	if w.opts.MaxSize > 0 {
+		w.pending += chunkLines(p)
 	}
 	if len(w.buf) >= flushThreshold {
 		return w.flushLocked()
@@ -176,6 +305,10 @@ func (w *Writer) flushLocked() error {
 	// On error the buffered entries are dropped: a full disk must not make
 	// the monitor's memory grow without bound.
 	w.buf = w.buf[:0]
+	if err == nil {
+		w.lines += w.pending
+	}
+	w.pending = 0
 	return err
 }
 
@@ -185,6 +318,9 @@ func (w *Writer) writeOut(b []byte) error {
 	}
 	if w.f == nil {
 		// A failed rotation left no current file: start one.
+		if w.opts.MaxSize > 0 {
+			finishRotation(w.path)
+		}
 		f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
 			return fmt.Errorf("logfile: write: %w", err)
@@ -195,6 +331,13 @@ func (w *Writer) writeOut(b []byte) error {
 			return fmt.Errorf("logfile: write: %w", err)
 		}
 		w.f, w.size = f, size
+		if w.opts.MaxSize > 0 {
+			// The index may name files the rotation did not put in
+			// place: take it up again from what is on disk.
+			if err := w.loadIndex(); err != nil {
+				return fmt.Errorf("logfile: write: %w", err)
+			}
+		}
 	}
 	n, err := w.f.Write(b)
 	w.size += int64(n)
@@ -205,43 +348,52 @@ func (w *Writer) writeOut(b []byte) error {
 }
 
 // rotate closes the current file, shifts the rotated ones and starts a new,
-// empty current file.
+// empty current file. The new file is made first, under a temporary name,
+// and the index that lists it written, before any rename: a reader that
+// sees the current file replaced finds its successor in the index.
 func (w *Writer) rotate() error {
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("logfile: rotate: %w", err)
 	}
 	w.f = nil
-	if w.opts.MaxFile > 1 {
-		// path.(MaxFile-2) replaces path.(MaxFile-1), and so on down to
-		// path -> path.1; rename drops the oldest by replacing it.
-		for i := w.opts.MaxFile - 1; i >= 1; i-- {
-			src := rotatedName(w.path, i-1)
-			if err := os.Rename(src, rotatedName(w.path, i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("logfile: rotate: %w", err)
-			}
-		}
-		f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
-		if err != nil {
-			return fmt.Errorf("logfile: rotate: %w", err)
-		}
-		w.f = f
-	} else {
-		// Replace the file rather than truncate it in place, so that a
-		// follower holding the old one reads it to its end and then
-		// notices the new one.
-		tmp := w.path + ".new"
-		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
-		if err != nil {
-			return fmt.Errorf("logfile: rotate: %w", err)
-		}
-		if err := os.Rename(tmp, w.path); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return fmt.Errorf("logfile: rotate: %w", err)
-		}
-		w.f = f
+	tmp := w.path + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("logfile: rotate: %w", err)
 	}
-	w.size = 0
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("logfile: rotate: %w", err)
+	}
+	cur := w.files[len(w.files)-1]
+	files := append(slices.Clone(w.files), fileRec{seq: cur.seq + 1, ino: inode(fi), first: w.lines})
+	if keep := max(w.opts.MaxFile, 1); len(files) > keep {
+		files = files[len(files)-keep:]
+	}
+	if err := w.writeIndex(files, false); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	w.files = files
+	// path.(MaxFile-2) replaces path.(MaxFile-1), and so on down to
+	// path -> path.1; rename drops the oldest by replacing it. With
+	// MaxFile 1 the new file replaces the old one: a follower holding the
+	// old one reads it to its end and then finds the new one.
+	for i := w.opts.MaxFile - 1; i >= 1; i-- {
+		src := rotatedName(w.path, i-1)
+		if err := os.Rename(src, rotatedName(w.path, i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.Close()
+			return fmt.Errorf("logfile: rotate: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, w.path); err != nil {
+		f.Close()
+		return fmt.Errorf("logfile: rotate: %w", err)
+	}
+	w.f, w.size = f, 0
 	return nil
 }
 
@@ -253,13 +405,18 @@ func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	w.err = errors.New("logfile: writer closed")
 	err := w.flushLocked()
+	w.err = errors.New("logfile: writer closed")
 	if w.f != nil {
 		if cerr := w.f.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("logfile: close: %w", cerr)
 		}
 		w.f = nil
+		if w.opts.MaxSize > 0 && err == nil {
+			// Where the file ends and how many lines were written, so
+			// that the next Writer need not count them.
+			err = w.writeIndex(w.files, true)
+		}
 	}
 	return err
 }

@@ -41,6 +41,7 @@ type line struct {
 	text      string // as drawn (see display)
 	ascii     bool
 	cut       bool
+	lost      bool // a marker: output rotated away before it was read
 
 	rows  []int // wrap: where each row starts in text, for rowsW cells
 	rowsW int
@@ -49,6 +50,10 @@ type line struct {
 }
 
 func newLine(l engine.LogLine) *line {
+	if l.Lost {
+		return &line{pos: l.Pos, next: l.Next, lost: true, time: strings.Repeat(" ", stampWidth-1),
+			text: engine.LostText(-1), ascii: true}
+	}
 	text, ascii := display(l.Text)
 	return &line{
 		pos: l.Pos, next: l.Next, partial: l.Partial, stderr: l.Stream == "stderr",

@@ -845,3 +845,64 @@ func TestGolden(t *testing.T) {
 		uitest.Golden(t, fmt.Sprintf("app_%dx%d", sz.W, sz.H), h.m.View(), sz.W-2, sz.H/2-3)
 	}
 }
+
+// Output rotated away before the pane read it shows as a marker line
+// where it was lost, not as a silent jump.
+func TestRotatedAwayMarked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	a := newAppender(t, path, logfile.Options{MaxSize: 600, MaxFile: 2})
+	n := 0
+	writeLines := func(k int) {
+		for range k {
+			a.write("stdout", fmt.Sprintf("line %04d\n", n))
+			n++
+		}
+	}
+	writeLines(30)
+	h := newHarness(t, 50, 8)
+	h.open(path)
+	h.keys("up") // stop following: the window stays where it is
+	// No more looks at the log on their own: the pane looks when told,
+	// after the writer has rotated past every file it holds.
+	h.m.watch.close()
+	writeLines(60)
+	changed, err := h.m.pager.Refresh()
+	if err != nil || !changed {
+		t.Fatalf("Refresh: %v %v", changed, err)
+	}
+	h.handle(changedMsg{gen: h.m.gen, changed: true})
+	h.waitFor("the lines below", func() bool { return h.m.tail && !h.m.loadDown })
+	marker := -1
+	for i, l := range h.m.lines {
+		if l.lost {
+			if marker >= 0 {
+				t.Fatalf("two markers")
+			}
+			marker = i
+		}
+	}
+	if marker < 1 || marker+1 >= len(h.m.lines) {
+		t.Fatalf("no marker between the lines held and those read after: %d of %d lines", marker, len(h.m.lines))
+	}
+	before, after := h.m.lines[marker-1].text, h.m.lines[marker+1].text
+	if before != "line 0029" || after == "line 0030" {
+		t.Fatalf("marker between %q and %q, want after line 0029 and before a later line", before, after)
+	}
+	// On screen: scroll until the marker row shows.
+	for range len(h.m.lines) {
+		if r := h.shown(); strings.Contains(strings.Join(r[:len(r)-1], "\n"), "lines lost here") {
+			break // on screen, with a row below it
+		}
+		h.keys("down")
+	}
+	rows := h.shown()
+	for i, r := range rows {
+		if strings.Contains(r, "lines lost here") {
+			if i+1 >= len(rows) || rows[i+1] != after {
+				t.Fatalf("marker row not followed by %q:\n%s", after, h.view())
+			}
+			return
+		}
+	}
+	t.Fatalf("marker never on screen:\n%s", h.view())
+}

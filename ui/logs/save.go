@@ -66,6 +66,16 @@ func saveLog(ctx context.Context, src, dst string, stamps bool) (int, error) {
 	lines, open := 0, false
 	midLine := map[string]bool{} // per stream, as the CLI marks line starts
 	err = engine.ReadLogFile(ctx, src, func(e engine.LogEntry) error {
+		if e.Lost != 0 {
+			if open {
+				w.WriteByte('\n')
+			}
+			lines++
+			open = false
+			clear(midLine)
+			_, err := w.WriteString(engine.LostText(e.Lost) + "\n")
+			return err
+		}
 		if stamps && !midLine[e.Stream] {
 			w.WriteString(e.Time.UTC().Format(cliStampFormat))
 			w.WriteByte(' ')

@@ -84,6 +84,8 @@ func (m *Model) highlight(b *strings.Builder, l *line, from, to int) {
 	plain := func(s string) {
 		switch {
 		case s == "":
+		case l.lost:
+			b.WriteString(st.StatusError.Render(s))
 		case l.stderr:
 			b.WriteString(st.Stderr.Render(s))
 		default:
