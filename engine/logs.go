@@ -24,7 +24,13 @@ type (
 	LogPos = logfile.Pos
 	// LogLine is one display line of a log.
 	LogLine = logfile.Line
+	// LogWatcher says when a log may have changed.
+	LogWatcher = logfile.Watcher
 )
+
+// WatchLog watches the log at path (a container's LogPath) for changes,
+// waking its owner at most every minGap.
+func WatchLog(path string, minGap time.Duration) *LogWatcher { return logfile.Watch(path, minGap) }
 
 // LostText says what a marker of lost output (LogEntry.Lost, LogLine.Lost)
 // means: n lines (n < 0: an unknown number) were written at that point

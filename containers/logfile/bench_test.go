@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,4 +125,86 @@ func BenchmarkTail(b *testing.B) {
 		})
 	}
 	runtime.GC()
+}
+
+// BenchmarkFollowRotation follows a log through rotation at 1 MB a file
+// (--log-opt max-size=1m), the writer writing 64 MB in 32 KiB chunks as a
+// busy container's monitor does.
+//
+// catch-up: the follower is held at the log's first line while the writer
+// writes it all (max-file=80: nothing is dropped), then let go: read-MB/s
+// is its own speed from file to file, 64 rotations followed by identity
+// (the rotation index), to the end. flat-out: max-file=3 and the writer
+// never waits; lost-% is the share of lines rotated away before the
+// follower read them (each announced), read-MB/s what it delivered over
+// the time the writer and it took.
+func BenchmarkFollowRotation(b *testing.B) {
+	const total = 64 << 20
+	for _, mode := range []string{"catch-up", "flat-out"} {
+		b.Run(mode, func(b *testing.B) {
+			chunk := benchChunk(32 << 10)
+			maxFile := map[string]int{"catch-up": 80, "flat-out": 3}[mode]
+			var lostLines, allLines, got int64
+			var took time.Duration
+			for b.Loop() {
+				path := filepath.Join(b.TempDir(), "c.log")
+				w, err := NewWriter(path, Options{MaxSize: 1 << 20, MaxFile: maxFile})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tm := time.Now()
+				if err := w.Write("stdout", tm, []byte("first\n")); err != nil {
+					b.Fatal(err)
+				}
+				w.Flush()
+				var delivered atomic.Int64
+				var done atomic.Bool
+				held, release := make(chan struct{}), make(chan struct{})
+				result := make(chan error, 1)
+				go func() {
+					first := true
+					result <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Done: done.Load}, func(e Entry) error {
+						if first && mode == "catch-up" {
+							close(held)
+							<-release
+						}
+						first = false
+						if e.Lost > 0 {
+							lostLines += e.Lost
+						}
+						delivered.Add(int64(len(e.Line)))
+						return nil
+					})
+				}()
+				if mode == "catch-up" {
+					<-held
+				}
+				start := time.Now()
+				for written := 0; written < total; written += len(chunk) {
+					if err := w.Write("stdout", tm, chunk); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Flush(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				allLines += readIndex(path).endLines
+				done.Store(true)
+				if mode == "catch-up" {
+					start = time.Now()
+					close(release)
+				}
+				if err := <-result; err != nil {
+					b.Fatal(err)
+				}
+				took += time.Since(start)
+				got += delivered.Load()
+			}
+			b.ReportMetric(100*float64(lostLines)/float64(allLines), "lost-%")
+			b.ReportMetric(float64(got)/1e6/took.Seconds(), "read-MB/s")
+		})
+	}
 }

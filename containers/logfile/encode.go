@@ -12,6 +12,13 @@
 // The encoder and the decoder are hand-written for speed; any line the fast
 // decoder does not recognise is handed to encoding/json, so files written by
 // Docker itself can be read too.
+//
+// A log rotated by size (Options) has a rotation index beside it (index.go)
+// that numbers its files and counts their lines: a follower holds the file
+// it reads across renames, finds the next by identity, and knows how many
+// lines were dropped when the writer got more than max-file files ahead of
+// it (Entry.Lost, Line.Lost). A Watcher (inotify on the log's directory)
+// wakes followers and viewers when the log changes.
 package logfile
 
 import (

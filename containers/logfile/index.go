@@ -20,10 +20,9 @@ import (
 //	<seq> <inode> <first>        one line per file kept, oldest first
 //
 // seq is 1 for the log's first file and grows by one per rotation; first
-// is the number of lines written to the log before the file's first (a
-// line is what Read delivers as one Entry: a piece of output ending in
-// '\n', or the last piece of a chunk). The last file listed is the current
-// one. "end" is the current file as the Writer left it when it closed (its
+// is the number of lines ended (a '\n' written) in the log before the
+// file's first entry. A line split between two files counts in the one
+// holding its end. The last file listed is the current one. "end" is the current file as the Writer left it when it closed (its
 // size and the lines written in all), which spares the next Writer
 // counting the lines again; a size that no longer matches means it was
 // not closed cleanly.
@@ -170,8 +169,8 @@ func inode(fi os.FileInfo) uint64 {
 	return 0
 }
 
-// countLines counts the lines (as Read delivers them) of the entries in
-// f's bytes [from, to): how the index's numbers are kept when the Writer
+// countLines counts the lines ended ('\n') in the entries in f's bytes
+// [from, to): how the index's numbers are kept when the Writer
 // could not keep them itself, and how a reader that started inside a file
 // learns how many lines came before.
 func countLines(f *os.File, from, to int64) (int64, error) {
@@ -207,8 +206,7 @@ func countLines(f *os.File, from, to int64) (int64, error) {
 	return n, nil
 }
 
-// entryLines decodes one JSON line and returns how many lines Read makes
-// of it.
+// entryLines decodes one JSON line and returns how many lines it ends.
 func entryLines(dec *decoder, line []byte) int64 {
 	if _, _, ok := dec.decode(line); !ok {
 		return 0
@@ -216,20 +214,8 @@ func entryLines(dec *decoder, line []byte) int64 {
 	return decodedLines(dec)
 }
 
-// decodedLines is the number of lines of the entry dec holds.
-func decodedLines(dec *decoder) int64 {
-	n := int64(len(dec.ends))
-	if last := len(dec.ends); (last == 0 && len(dec.out) > 0) || (last > 0 && dec.ends[last-1] < len(dec.out)) {
-		n++
-	}
-	return n
-}
+// decodedLines is the number of lines the entry dec holds ends.
+func decodedLines(dec *decoder) int64 { return int64(len(dec.ends)) }
 
-// chunkLines is the number of lines Read makes of an entry holding p.
-func chunkLines(p []byte) int64 {
-	n := int64(bytes.Count(p, []byte{'\n'}))
-	if len(p) > 0 && p[len(p)-1] != '\n' {
-		n++
-	}
-	return n
-}
+// chunkLines is the number of lines an entry holding p ends.
+func chunkLines(p []byte) int64 { return int64(bytes.Count(p, []byte{'\n'})) }

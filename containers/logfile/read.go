@@ -26,8 +26,9 @@ type Entry struct {
 	// Lost, when not 0, makes the Entry a marker rather than output: lines
 	// were written at this point that rotation removed before they could
 	// be read (the reader fell more than max-file files behind). Lost is
-	// how many, or -1 when that is not known. Stream, Time and Line are
-	// empty.
+	// how many (lines whose '\n' was lost: the one before the marker may
+	// have come in part, the one after it may lack its start), or -1 when
+	// that is not known. Stream, Time and Line are empty.
 	Lost int64
 }
 
@@ -61,12 +62,9 @@ const (
 	tailReadBufSize = 128 << 10
 )
 
-// Poll intervals while following: short right after data arrived, backing
-// off while the log is idle.
-const (
-	pollMin = 10 * time.Millisecond
-	pollMax = 100 * time.Millisecond
-)
+// recheck is how often a follower looks at the log with no sign of change
+// (see follow).
+const recheck = 100 * time.Millisecond
 
 // Read reads the log at path and its rotated files, oldest first
 // (path.N ... path.1, path), and calls fn for each line (chunks are split on
@@ -412,44 +410,54 @@ func (rd *reader) inRange(t time.Time) bool {
 }
 
 // follow keeps reading *cur (already read to its end) and the files that
-// replace it, until the writer is done or ctx is cancelled.
+// replace it, until the writer is done or ctx is cancelled. It looks again
+// at once while output comes, else when the log's directory changes
+// (inotify), and at least every recheck: how long a stopped writer
+// (Done), or Until, may take to be noticed.
 func (rd *reader) follow(cur **logFile) error {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	w := Watch(rd.path, 0)
+	defer w.Close()
+	timer := time.NewTimer(recheck)
 	defer timer.Stop()
-	wait := pollMin
 	for {
-		done := rd.opts.Done != nil && rd.opts.Done()
-		before := rd.read
-		if err := rd.pump(); err != nil {
-			return err
-		}
-		switched, err := rd.advance(cur)
+		progress, err := rd.step(cur)
 		if err != nil {
 			return err
 		}
-		if switched {
-			wait = pollMin
+		if progress {
 			continue
 		}
-		if done {
+		if rd.opts.Done != nil && rd.opts.Done() {
+			// What the writer wrote before it stopped is there now.
+			for progress = true; progress; {
+				if progress, err = rd.step(cur); err != nil {
+					return err
+				}
+			}
 			return nil
 		}
 		if !rd.opts.Until.IsZero() && time.Now().After(rd.opts.Until) {
 			return nil
 		}
-		if rd.read != before {
-			wait = pollMin
-		} else {
-			wait = min(2*wait, pollMax)
-		}
-		timer.Reset(wait)
+		timer.Reset(recheck)
 		select {
 		case <-rd.ctx.Done():
 			return rd.ctx.Err()
+		case <-w.Wake():
 		case <-timer.C:
 		}
 	}
+}
+
+// step reads what the file being read holds now, and moves on to the
+// files that follow it; it reports whether there was anything.
+func (rd *reader) step(cur **logFile) (bool, error) {
+	before := rd.read
+	if err := rd.pump(); err != nil {
+		return false, err
+	}
+	moved, err := rd.advance(cur)
+	return moved || rd.read != before, err
 }
 
 // endLine returns the number of lines written to the log up to the end

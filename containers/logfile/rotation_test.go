@@ -212,9 +212,9 @@ func TestWriterIndex(t *testing.T) {
 	total := 0
 	write := func(w *Writer, k int) {
 		for range k {
-			w.Write("stdout", t0, []byte("a\nb\nc")) // 3 lines, the last open
+			w.Write("stdout", t0, []byte("a\nb\nc")) // 2 lines ended, one begun
 			w.Write("stderr", t0, []byte("d\n"))
-			total += 4
+			total += 3
 		}
 	}
 	// checkIndex checks each file's line count against the numbers, and

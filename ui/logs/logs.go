@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 	"unicode"
 
 	"charm.land/bubbles/v2/key"
@@ -24,6 +25,8 @@ import (
 
 // Window sizes, in lines and bytes of text.
 const (
+	// minGap paces the looks at a busy log: at most one per minGap.
+	minGap   = 50 * time.Millisecond
 	minChunk = 100      // lines per read, at least
 	maxBytes = 16 << 20 // text held in the window before it is trimmed
 	// stampFormat is the time prefix: RFC 3339 in UTC, milliseconds, so
@@ -77,7 +80,7 @@ type Model struct {
 	id, name, path string
 	gen            int // bumped by Open and Close: older messages are dropped
 	pager          *engine.LogPager
-	watch          *watcher
+	watch          *engine.LogWatcher
 	waiting        bool // a wait for the watcher is armed
 	opening        bool
 	missing        bool // the log does not exist yet
@@ -139,13 +142,13 @@ func (m *Model) Open(id, name, path string) tea.Cmd {
 	return m.openCmd(nil)
 }
 
-func (m *Model) openCmd(w *watcher) tea.Cmd {
+func (m *Model) openCmd(w *engine.LogWatcher) tea.Cmd {
 	gen, id, path, n, ctx := m.gen, m.id, m.path, m.chunk(), m.ctx()
 	return func() tea.Msg {
 		if w == nil {
 			// Watch first, so that no change between opening and
 			// watching is missed.
-			w = newWatcher(path)
+			w = engine.WatchLog(path, minGap)
 		}
 		p, err := engine.OpenLogPager(path)
 		if err != nil {
@@ -163,7 +166,7 @@ func (m *Model) Close() {
 		m.cancelSearch()
 	}
 	if m.watch != nil {
-		m.watch.close()
+		m.watch.Close()
 	}
 	if m.pager != nil {
 		m.pager.Close()
@@ -186,7 +189,7 @@ type (
 		gen     int
 		id      string
 		pager   *engine.LogPager
-		watch   *watcher
+		watch   *engine.LogWatcher
 		page    page
 		missing bool
 		err     error
@@ -322,7 +325,7 @@ func (m *Model) opened(msg openedMsg) tea.Cmd {
 			msg.pager.Close()
 		}
 		if msg.watch != nil && msg.watch != m.watch {
-			msg.watch.close()
+			msg.watch.Close()
 		}
 		return nil
 	}
@@ -357,9 +360,9 @@ func (m *Model) arm() tea.Cmd {
 	w, p, gen := m.watch, m.pager, m.gen
 	return func() tea.Msg {
 		select {
-		case <-w.done:
+		case <-w.Done():
 			return nil
-		case <-w.wake:
+		case <-w.Wake():
 		}
 		if p == nil {
 			return changedMsg{gen: gen, changed: true}

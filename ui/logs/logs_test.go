@@ -727,7 +727,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal("pager still open after Close")
 	}
 	select {
-	case <-w.done:
+	case <-w.Done():
 	default:
 		t.Fatal("watcher still running after Close")
 	}
@@ -864,7 +864,7 @@ func TestRotatedAwayMarked(t *testing.T) {
 	h.keys("up") // stop following: the window stays where it is
 	// No more looks at the log on their own: the pane looks when told,
 	// after the writer has rotated past every file it holds.
-	h.m.watch.close()
+	h.m.watch.Close()
 	writeLines(60)
 	changed, err := h.m.pager.Refresh()
 	if err != nil || !changed {

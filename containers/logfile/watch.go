@@ -1,4 +1,4 @@
-package logs
+package logfile
 
 import (
 	"bytes"
@@ -11,25 +11,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Wake-up pacing: a busy log wakes the pane at most every minGap; without
-// inotify the log is looked at every pollEvery.
-const (
-	minGap    = 50 * time.Millisecond
-	pollEvery = time.Second
-)
+// pollEvery is how often a Watcher without inotify says to look.
+const pollEvery = time.Second
 
-// watcher tells the pane that the log may have changed: inotify on the
-// log's directory (appends to the log, the renames and creations of a
-// rotation, the log appearing), or a poll every second where inotify is
-// not available. Wake-ups are coalesced in a channel of one.
-type watcher struct {
-	wake chan struct{}
-	done chan struct{}
-	f    *os.File // the inotify descriptor; nil when polling
+// Watcher says that a log may have changed: inotify on the log's
+// directory (appends to the log, the renames and creations of a rotation,
+// the log appearing), or a poll every second where inotify is not
+// available. Wake-ups are coalesced in a channel of one. A follower (Read)
+// and a viewer (the UI's, over a Pager) both wait on one.
+type Watcher struct {
+	wake   chan struct{}
+	done   chan struct{}
+	f      *os.File // the inotify descriptor; nil when polling
+	minGap time.Duration
 }
 
-func newWatcher(path string) *watcher {
-	w := &watcher{wake: make(chan struct{}, 1), done: make(chan struct{})}
+// Watch starts watching the log at path; a busy log wakes the watcher's
+// owner at most every minGap.
+func Watch(path string, minGap time.Duration) *Watcher {
+	w := &Watcher{wake: make(chan struct{}, 1), done: make(chan struct{}), minGap: minGap}
 	dir, base := filepath.Split(path)
 	if f, err := inotifyDir(dir); err == nil {
 		w.f = f
@@ -54,17 +54,23 @@ func inotifyDir(dir string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "inotify"), nil
 }
 
-func (w *watcher) signal() {
+func (w *Watcher) signal() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
 }
 
-// notify reads inotify events and wakes the pane for those about the log
-// (base, base.N), until close. If the watch is lost (the directory went
+// Wake is where the wake-ups come.
+func (w *Watcher) Wake() <-chan struct{} { return w.wake }
+
+// Done is closed by Close.
+func (w *Watcher) Done() <-chan struct{} { return w.done }
+
+// notify reads inotify events and wakes the owner for those about the log
+// (base, base.N, its index), until Close. If the watch is lost (the directory went
 // away, a read failed) it polls instead.
-func (w *watcher) notify(base string) {
+func (w *Watcher) notify(base string) {
 	// Closing an inotify descriptor waits for the kernel (a grace period,
 	// milliseconds): it is done here, never by the caller of close.
 	defer w.f.Close()
@@ -82,16 +88,18 @@ func (w *watcher) notify(base string) {
 		}
 		if about {
 			w.signal()
-			select {
-			case <-w.done:
-				return
-			case <-time.After(minGap):
+			if w.minGap > 0 {
+				select {
+				case <-w.done:
+					return
+				case <-time.After(w.minGap):
+				}
 			}
 		}
 	}
 }
 
-func (w *watcher) closed() bool {
+func (w *Watcher) closed() bool {
 	select {
 	case <-w.done:
 		return true
@@ -120,7 +128,7 @@ func aboutLog(b []byte, base string) (about, lost bool) {
 	return about, lost
 }
 
-func (w *watcher) poll() {
+func (w *Watcher) poll() {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
@@ -133,8 +141,8 @@ func (w *watcher) poll() {
 	}
 }
 
-// close stops the watcher; a wait in progress returns.
-func (w *watcher) close() {
+// Close stops the watcher; a wait in progress returns.
+func (w *Watcher) Close() {
 	if w.closed() {
 		return
 	}
