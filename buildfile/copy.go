@@ -314,7 +314,7 @@ func (r *stageRun) chownIDs(ctx context.Context, spec string) (buildctx.Owner, e
 	if err != nil {
 		return buildctx.Owner{}, err
 	}
-	cu, err := containers.LookupUser(lowers, spec)
+	cu, err := containers.LookupUser(lowers, spec, nil)
 	if err != nil {
 		return buildctx.Owner{}, fmt.Errorf("unable to convert uid/gid chown string to host mapping: %w", err)
 	}
@@ -391,7 +391,7 @@ func (b *build) mkdirLayer(ctx context.Context, parent *images.Image, wd, user s
 		}
 		var uid, gid int
 		if user != "" {
-			if u, err := containers.LookupUser([]string{root}, user); err == nil {
+			if u, err := containers.LookupUser([]string{root}, user, nil); err == nil {
 				uid, gid = int(u.UID), int(u.GID)
 			}
 		}

@@ -57,7 +57,12 @@ type Config struct {
 	Entrypoint   []string          `json:"Entrypoint"`
 	Labels       map[string]string `json:"Labels"`
 	StopSignal   string            `json:"StopSignal,omitempty"`
-	StopTimeout  *int              `json:"StopTimeout,omitempty"`
+	// StopTimeout (--stop-timeout) is how long stop and restart wait
+	// before SIGKILL when no -t is given; negative: as long as it takes.
+	StopTimeout *int `json:"StopTimeout,omitempty"`
+	// ExposedPorts (--expose, the image's EXPOSE), as "80/tcp": nothing
+	// listens or is published for them: they are documentation.
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 }
 
 // HostConfig is the host-specific part of a container's configuration.
@@ -80,6 +85,28 @@ type HostConfig struct {
 	DeviceCgroupRules []string        `json:"DeviceCgroupRules"`
 	LogConfig         LogConfig       `json:"LogConfig"`
 	RestartPolicy     RestartPolicy   `json:"RestartPolicy"`
+	// ContainerIDFile (--cidfile) is the file the CLI wrote the ID to.
+	ContainerIDFile string `json:"ContainerIDFile"`
+	// GroupAdd (--group-add) are more supplementary groups of the
+	// container's processes: names of its /etc/group, or numbers.
+	GroupAdd []string `json:"GroupAdd"`
+	// OomScoreAdj (--oom-score-adj), -1000..1000, is the container's
+	// first process's /proc/PID/oom_score_adj (0: inherited, untouched).
+	OomScoreAdj int `json:"OomScoreAdj"`
+	// ShmSize is the size of the container's /dev/shm in bytes (64 MiB
+	// unless --shm-size says otherwise).
+	ShmSize int64 `json:"ShmSize"`
+	// The namespaces the container shares, as Docker names them (see
+	// namespaces.go): PidMode "" (its own), "host" or "container:ID";
+	// IpcMode "private", "shareable", "none", "host" or "container:ID";
+	// UTSMode "" or "host"; UsernsMode "" or "host" (berth remaps no
+	// users: both are the host's user namespace); CgroupnsMode "private"
+	// or "host".
+	PidMode      string `json:"PidMode"`
+	IpcMode      string `json:"IpcMode"`
+	UTSMode      string `json:"UTSMode"`
+	UsernsMode   string `json:"UsernsMode"`
+	CgroupnsMode string `json:"CgroupnsMode"`
 	// Resources are flattened into HostConfig, as in `docker inspect`.
 	Resources
 }

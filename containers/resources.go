@@ -1,6 +1,7 @@
 package containers
 
 import (
+	goruntime "runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -67,6 +68,10 @@ func ResourcesSpec(r Resources) *specs.LinuxResources {
 func CheckResources(r Resources, restart RestartPolicy, autoRemove bool) error {
 	if r.NanoCpus > 0 && (r.CpuPeriod > 0 || r.CpuQuota > 0) {
 		return errdefs.InvalidArgument("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set")
+	}
+	// As Docker: no more CPUs than this process may run on.
+	if nc := goruntime.NumCPU(); r.NanoCpus < 0 || r.NanoCpus > int64(nc)*1e9 {
+		return errdefs.InvalidArgument("range of CPUs is from 0.01 to %[1]d.00, as there are only %[1]d CPUs available", nc)
 	}
 	if r.MemorySwap > 0 && r.Memory == 0 {
 		return errdefs.InvalidArgument("you should always set --memory when using --memory-swap")

@@ -8,7 +8,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"berth/containers/cgroups"
 	"berth/containers/etcfiles"
 	"berth/containers/runtime"
 	"berth/errdefs"
@@ -43,7 +42,7 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	if len(args) == 0 {
 		return nil, errdefs.InvalidArgument("no command specified")
 	}
-	user, err := LookupUser(in.Lowers, cfg.User)
+	user, err := LookupUser(in.Lowers, cfg.User, hc.GroupAdd)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +74,13 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	if hc.Privileged {
 		sysOpts = sysOpts[:3]
 	}
+	hostname := cfg.Hostname
+	if hc.UTSMode == ModeHost {
+		hostname = "" // the host's, whose UTS namespace it is
+	}
 	spec := &specs.Spec{
 		Version:  specs.Version,
-		Hostname: cfg.Hostname,
+		Hostname: hostname,
 		Root:     &specs.Root{Path: filepath.Join(in.Dir, "rootfs"), Readonly: hc.ReadonlyRootfs},
 		Process: &specs.Process{
 			Terminal: cfg.Tty,
@@ -96,7 +99,6 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
 		},
 		Linux: &specs.Linux{
 			Namespaces: namespaces,
@@ -105,6 +107,12 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 				dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0),
 			},
 		},
+	}
+	if m, ok := shmMount(hc); ok {
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	if hc.OomScoreAdj != 0 {
+		spec.Process.OOMScoreAdj = ptr(hc.OomScoreAdj)
 	}
 	// The files berth writes for the container, last: over the image's.
 	spec.Mounts = append(spec.Mounts, etcfiles.Mounts(in.Dir, hc.ReadonlyRootfs)...)
@@ -141,23 +149,6 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	return spec, nil
 }
 
-// Namespaces are the namespaces a container with hc gets.
-func Namespaces(hc *HostConfig) []specs.LinuxNamespace {
-	namespaces := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace},
-		{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
-	}
-	if hc.NetworkMode != "host" {
-		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
-	}
-	if cgroups.Unified() {
-		// A private cgroup namespace, Docker's and Podman's default on v2:
-		// the container sees its own cgroup as the root.
-		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-	}
-	return namespaces
-}
-
 // mergeImageConfig combines the image's settings with the user's as Docker
 // does: --entrypoint resets the image's CMD; arguments replace CMD; -e
 // overrides the image's variables of the same name; -w and -u override.
@@ -182,6 +173,12 @@ func mergeImageConfig(cfg *Config, img v1.Config, entrypointSet bool) error {
 	}
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = img.StopSignal
+	}
+	if len(img.ExposedPorts) > 0 && cfg.ExposedPorts == nil {
+		cfg.ExposedPorts = map[string]struct{}{}
+	}
+	for p := range img.ExposedPorts {
+		cfg.ExposedPorts[p] = struct{}{}
 	}
 	if len(cfg.Labels) == 0 && len(img.Labels) > 0 {
 		cfg.Labels = map[string]string{}

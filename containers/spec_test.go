@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -64,38 +65,45 @@ func TestLookupUser(t *testing.T) {
 	os.WriteFile(filepath.Join(layer, "etc/group"), []byte("root:x:0:\nusers:x:100:alice,bob\nalice:x:1000:\nwheel:x:10:alice\n"), 0o644)
 	lowers := []string{layer}
 	for _, tc := range []struct {
-		spec    string
-		want    User
-		wantErr bool
+		spec     string
+		groupAdd []string
+		want     User
+		wantErr  string
 	}{
-		{"", User{UID: 0, GID: 0, Home: "/root"}, false},
-		{"root", User{UID: 0, GID: 0, Home: "/root"}, false},
-		{"alice", User{UID: 1000, GID: 1000, Groups: []uint32{100, 10}, Home: "/home/alice"}, false},
-		{"1000", User{UID: 1000, GID: 1000, Groups: []uint32{100, 10}, Home: "/home/alice"}, false},
-		{"4242", User{UID: 4242, GID: 0, Home: "/"}, false},
-		{"alice:users", User{UID: 1000, GID: 100, Home: "/home/alice"}, false},
-		{"1000:55", User{UID: 1000, GID: 55, Home: "/home/alice"}, false},
-		{"nobody-here", User{}, true},
-		{"alice:nogroup", User{}, true},
+		{"", nil, User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}, ""},
+		{"root", nil, User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}, ""},
+		{"alice", nil, User{UID: 1000, GID: 1000, Groups: []uint32{1000, 100, 10}, Home: "/home/alice"}, ""},
+		{"1000", nil, User{UID: 1000, GID: 1000, Groups: []uint32{1000, 100, 10}, Home: "/home/alice"}, ""},
+		{"4242", nil, User{UID: 4242, GID: 0, Groups: []uint32{0}, Home: "/"}, ""},
+		// A group named in the spec: no supplementary groups from the file.
+		{"alice:users", nil, User{UID: 1000, GID: 100, Groups: []uint32{100}, Home: "/home/alice"}, ""},
+		{"1000:55", nil, User{UID: 1000, GID: 55, Groups: []uint32{55}, Home: "/home/alice"}, ""},
+		// --group-add: names from /etc/group, numbers as they are, each once.
+		{"", []string{"wheel", "4242", "users", "100"}, User{UID: 0, GID: 0, Groups: []uint32{0, 10, 4242, 100}, Home: "/root"}, ""},
+		{"alice:users", []string{"alice"}, User{UID: 1000, GID: 100, Groups: []uint32{100, 1000}, Home: "/home/alice"}, ""},
+		{"", []string{"audio"}, User{}, "Unable to find group audio: no matching entries in group file"},
+		{"", []string{"2147483648"}, User{}, "uids and gids must be in range"},
+		{"nobody-here", nil, User{}, "unable to find user nobody-here"},
+		{"alice:nogroup", nil, User{}, "unable to find group nogroup"},
 		// Out of Docker's range: 4294967295 would be -1 (keep root) to setresuid.
-		{"2147483647", User{UID: 2147483647, GID: 0, Home: "/"}, false},
-		{"4294967295", User{}, true},
-		{"2147483648", User{}, true},
-		{"0:4294967295", User{}, true},
+		{"2147483647", nil, User{UID: 2147483647, GID: 0, Groups: []uint32{0}, Home: "/"}, ""},
+		{"4294967295", nil, User{}, "uids and gids must be in range"},
+		{"2147483648", nil, User{}, "uids and gids must be in range"},
+		{"0:4294967295", nil, User{}, "uids and gids must be in range"},
 	} {
-		got, err := LookupUser(lowers, tc.spec)
-		if tc.wantErr {
-			if err == nil {
-				t.Errorf("%q: no error", tc.spec)
+		got, err := LookupUser(lowers, tc.spec, tc.groupAdd)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q %q: error %v, want %q", tc.spec, tc.groupAdd, err, tc.wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("%q: %v", tc.spec, err)
+			t.Errorf("%q %q: %v", tc.spec, tc.groupAdd, err)
 			continue
 		}
 		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%q: got %+v, want %+v", tc.spec, got, tc.want)
+			t.Errorf("%q %q: got %+v, want %+v", tc.spec, tc.groupAdd, got, tc.want)
 		}
 	}
 }

@@ -28,6 +28,9 @@ func Validate(name string, cfg *Config, hc *HostConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := hc.validateModes(cfg.Hostname); err != nil {
+		return err
+	}
 	return hc.Validate()
 }
 
@@ -56,7 +59,8 @@ func checkWorkingDir(dir string) error {
 
 // Validate checks a host config and puts it in the form the record
 // keeps: the default network mode is none, the log driver json-file,
-// log sizes in bytes.
+// log sizes in bytes, the restart policy "no". (Validate checks the
+// namespace modes, which need the config too.)
 func (hc *HostConfig) Validate() error {
 	switch hc.NetworkMode {
 	case "", "default", "none":
@@ -67,6 +71,15 @@ func (hc *HostConfig) Validate() error {
 	}
 	if err := hc.LogConfig.validate(); err != nil {
 		return err
+	}
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = "no"
+	}
+	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
+		return errdefs.InvalidArgument("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj)
+	}
+	if hc.OomScoreAdj < 0 && !haveCap(unix.CAP_SYS_RESOURCE) {
+		return errdefs.InvalidArgument("--oom-score-adj %d: lowering the OOM score takes CAP_SYS_RESOURCE, which berth does not have", hc.OomScoreAdj)
 	}
 	if _, err := runtime.MergeCaps(nil, hc.CapAdd, hc.CapDrop); err != nil {
 		return errdefs.InvalidArgument("%v", err)

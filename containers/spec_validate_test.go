@@ -2,9 +2,12 @@ package containers
 
 import (
 	"errors"
+	"fmt"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
+	"berth/containers/cgroups"
 	"berth/errdefs"
 )
 
@@ -32,6 +35,21 @@ func TestValidate(t *testing.T) {
 		{"restart and rm", "", Config{}, HostConfig{AutoRemove: true, RestartPolicy: RestartPolicy{Name: "always"}}, "conflicting options: --restart and --rm"},
 		{"memory", "", Config{}, HostConfig{Resources: Resources{Memory: 1024}}, "invalid --memory 1024: minimum memory limit allowed is 6MB"},
 		{"ulimit", "", Config{}, HostConfig{Resources: Resources{Ulimits: []Ulimit{{Name: "nofile", Soft: 2, Hard: 1}}}}, "invalid --ulimit nofile=2:1: soft limit above hard limit"},
+		// Docker's messages for the flags Docker users type.
+		{"cpus above the host's", "", Config{}, HostConfig{Resources: Resources{NanoCpus: int64(goruntime.NumCPU()+1) * 1e9}},
+			fmt.Sprintf("range of CPUs is from 0.01 to %[1]d.00, as there are only %[1]d CPUs available", goruntime.NumCPU())},
+		{"oom score adj", "", Config{}, HostConfig{OomScoreAdj: 1001}, "Invalid value 1001, range for oom score adj is [-1000, 1000]"},
+		{"shm size", "", Config{}, HostConfig{ShmSize: -1}, "SHM size can not be less than 0"},
+		{"pid mode", "", Config{}, HostConfig{PidMode: "private"}, "--pid: invalid PID mode"},
+		{"pid container", "", Config{}, HostConfig{PidMode: "container:"}, "--pid: invalid PID mode"},
+		{"ipc mode", "", Config{}, HostConfig{IpcMode: "foo"}, "invalid IPC mode: foo"},
+		{"ipc container", "", Config{}, HostConfig{IpcMode: "container:"}, "invalid IPC mode: container:"},
+		{"uts mode", "", Config{}, HostConfig{UTSMode: "private"}, "--uts: invalid UTS mode"},
+		{"hostname with the host's uts", "", Config{Hostname: "h"}, HostConfig{UTSMode: "host"}, "conflicting options: hostname and the UTS mode"},
+		{"userns mode", "", Config{}, HostConfig{UsernsMode: "private"}, "--userns: invalid USER mode"},
+		{"cgroupns mode", "", Config{}, HostConfig{CgroupnsMode: "foo"}, "--cgroupns: invalid CGROUP mode"},
+		{"ipc sysctl on the host's ipc", "", Config{}, HostConfig{IpcMode: "host", Sysctls: map[string]string{"kernel.shmmax": "1"}}, `sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace`},
+		{"uts sysctl on the host's uts", "", Config{}, HostConfig{UTSMode: "host", Sysctls: map[string]string{"kernel.domainname": "d"}}, `sysctl "kernel.domainname" is not allowed in the hosts uts namespace`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,5 +85,33 @@ func TestValidateCanonicalForm(t *testing.T) {
 	}
 	if err := (&Config{StopSignal: "NOPE"}).Validate(); err == nil || !strings.Contains(err.Error(), "NOPE") {
 		t.Errorf("bad stop signal: %v, want it named", err)
+	}
+}
+
+// TestValidateDefaults: what inspect shows of a container made with none
+// of the flags is Docker's.
+func TestValidateDefaults(t *testing.T) {
+	var cfg Config
+	var hc HostConfig
+	if err := Validate("", &cfg, &hc); err != nil {
+		t.Fatal(err)
+	}
+	cgns := "host"
+	if cgroups.Unified() {
+		cgns = "private"
+	}
+	if hc.RestartPolicy.Name != "no" || hc.ShmSize != 64<<20 || hc.IpcMode != "private" || hc.PidMode != "" ||
+		hc.UTSMode != "" || hc.UsernsMode != "" || hc.CgroupnsMode != cgns {
+		t.Errorf("defaults: restart %q shm %d ipc %q pid %q uts %q userns %q cgroupns %q; want no, 64 MiB, private, \"\", \"\", \"\", %s",
+			hc.RestartPolicy.Name, hc.ShmSize, hc.IpcMode, hc.PidMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, cgns)
+	}
+	for _, ok := range []HostConfig{
+		{PidMode: "host"}, {PidMode: "container:web"}, {IpcMode: "shareable"}, {IpcMode: "none"}, {IpcMode: "host"},
+		{IpcMode: "container:web"}, {UTSMode: "host"}, {UsernsMode: "host"}, {CgroupnsMode: "host"}, {CgroupnsMode: "private"},
+		{Resources: Resources{NanoCpus: int64(goruntime.NumCPU()) * 1e9}}, {OomScoreAdj: 1000},
+	} {
+		if err := Validate("", &Config{}, &ok); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
 	}
 }

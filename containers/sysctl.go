@@ -30,13 +30,13 @@ var networkSysctls = map[string]string{
 // namespaces, overlaid with the user's (--sysctl), each checked to belong
 // to a namespace of the container's own.
 func Sysctls(hc *HostConfig) (map[string]string, error) {
-	ownNet := hc.NetworkMode != "host"
+	own := owned{net: hc.NetworkMode != "host", ipc: hc.IpcMode != ModeHost, uts: hc.UTSMode != ModeHost}
 	out := map[string]string{}
-	if ownNet {
+	if own.net {
 		maps.Copy(out, networkSysctls)
 	}
 	for k, v := range hc.Sysctls {
-		if err := checkSysctl(k, ownNet); err != nil {
+		if err := checkSysctl(k, own); err != nil {
 			return nil, err
 		}
 		out[k] = v
@@ -47,19 +47,29 @@ func Sysctls(hc *HostConfig) (map[string]string, error) {
 	return out, nil
 }
 
-func checkSysctl(k string, ownNet bool) error {
+// owned says which namespaces holding sysctls are the container's own
+// (or another container's it joined), not the host's.
+type owned struct{ net, ipc, uts bool }
+
+func checkSysctl(k string, own owned) error {
 	if k == "" || strings.ContainsAny(k, "/ \t\n") || strings.Contains(k, "..") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
 		return errdefs.InvalidArgument("invalid sysctl name %q", k)
 	}
 	switch {
 	case ipcSysctls[k], strings.HasPrefix(k, ipcPrefix):
+		if !own.ipc {
+			return errdefs.InvalidArgument("sysctl %q is not allowed in the hosts ipc namespace", k)
+		}
 		return nil
 	case strings.HasPrefix(k, netPrefix):
-		if !ownNet {
+		if !own.net {
 			return errdefs.InvalidArgument("sysctl %q not allowed in host network namespace", k)
 		}
 		return nil
 	case k == "kernel.domainname":
+		if !own.uts {
+			return errdefs.InvalidArgument("sysctl %q is not allowed in the hosts uts namespace", k)
+		}
 		return nil
 	}
 	return errdefs.InvalidArgument("sysctl %q is not in a separate kernel namespace", k)

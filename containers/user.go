@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,10 +21,13 @@ type User struct {
 	Home     string
 }
 
-// LookupUser resolves a Docker user spec (name|uid[:group|gid]) against the
-// image's /etc/passwd and /etc/group, read from the topmost layer that has
-// them. A numeric uid needs no passwd entry; a name does.
-func LookupUser(lowers []string, spec string) (User, error) {
+// LookupUser resolves a Docker user spec (name|uid[:group|gid]) and the
+// --group-add groups against the image's /etc/passwd and /etc/group, read
+// from the topmost layer that has them, as Docker does: a numeric uid
+// needs no passwd entry, a name does; the groups are the primary one,
+// those of /etc/group that list the user (unless the spec names a group),
+// then groupAdd (names looked up, numbers as they are).
+func LookupUser(lowers []string, spec string, groupAdd []string) (User, error) {
 	u := User{Home: "/"}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
@@ -61,6 +65,7 @@ func LookupUser(lowers []string, spec string) (User, error) {
 	if u.UID == 0 && name == "" {
 		u.Home = "/root"
 	}
+	var sgids []uint32
 	if hasGroup {
 		if n, err := strconv.ParseUint(groupPart, 10, 32); err == nil {
 			u.GID = uint32(n)
@@ -81,14 +86,41 @@ func LookupUser(lowers []string, spec string) (User, error) {
 		for _, e := range groups {
 			for _, m := range strings.Split(e[3], ",") {
 				if m == name {
-					if g := parseID(e[2]); g != u.GID {
-						u.Groups = append(u.Groups, g)
-					}
+					sgids = append(sgids, parseID(e[2]))
 				}
 			}
 		}
 	}
+	for _, ag := range groupAdd {
+		gid, err := lookupGroup(groups, ag)
+		if err != nil {
+			return u, err
+		}
+		sgids = append(sgids, gid)
+	}
+	// The primary group first, as Docker lists them; each group once.
+	u.Groups = []uint32{u.GID}
+	for _, g := range sgids {
+		if !slices.Contains(u.Groups, g) {
+			u.Groups = append(u.Groups, g)
+		}
+	}
 	return u, u.check()
+}
+
+// lookupGroup is a --group-add group's ID: the group of /etc/group with
+// that name or number, else the number itself.
+func lookupGroup(groups [][]string, ag string) (uint32, error) {
+	for _, e := range groups {
+		if e[0] == ag || e[2] == ag {
+			return parseID(e[2]), nil
+		}
+	}
+	n, err := strconv.ParseUint(ag, 10, 32)
+	if err != nil {
+		return 0, errdefs.InvalidArgument("Unable to find group %s: no matching entries in group file", ag)
+	}
+	return uint32(n), nil
 }
 
 // MaxID is the largest uid or gid a container process may take, as in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,6 +120,9 @@ type CreateOptions struct {
 	Config        ContainerConfig
 	HostConfig    HostConfig
 	EntrypointSet bool // --entrypoint given (an empty one clears the image's)
+	// Platform (--platform, os[/arch[/variant]]) must be the image's, if
+	// given: berth runs no image made for another machine.
+	Platform string
 	// StartNext: Start follows at once (run). The container's monitor is
 	// then launched while the record is written.
 	StartNext bool
@@ -130,7 +134,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (*Container, er
 		return e.create(ctx, opts)
 	}
 	l := e.takeSpare()
-	if l != nil {
+	// A container that enters another's namespaces is spawned by its
+	// monitor once it has opened them.
+	if l != nil && !containers.SharesNamespaces(&opts.HostConfig) {
 		// The monitor starts the init stage now, into the namespaces and
 		// with the stdio this container will have.
 		if flags, err := runtime.CloneFlags(containers.Namespaces(&opts.HostConfig)); err == nil {
@@ -153,6 +159,14 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 	if err := containers.Validate(opts.Name, &opts.Config, &hc); err != nil {
 		return nil, err
 	}
+	var plat *platform
+	if opts.Platform != "" {
+		p, err := parsePlatform(opts.Platform)
+		if err != nil {
+			return nil, err
+		}
+		plat = &p
+	}
 	opts.Name = strings.TrimPrefix(opts.Name, "/")
 	unlock, err := e.gcLock(ctx, false)
 	if err != nil {
@@ -162,6 +176,19 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (*containers.Co
 	img, err := e.images.Resolve(ctx, opts.Image)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkPlatform(plat, opts.Image, img.Config); err != nil {
+		return nil, err
+	}
+	// A namespace shared with another container names it by ID, as
+	// Docker records it: the link holds when that one is renamed. One not
+	// found is reported when this one starts, as Docker does.
+	for _, mode := range []*string{&hc.PidMode, &hc.IpcMode} {
+		if ref, ok := containers.SharedWith(*mode); ok {
+			if other, err := e.containers.Get(ctx, ref); err == nil {
+				*mode = "container:" + other.ID
+			}
+		}
 	}
 	trace.Mark("cli: image resolved")
 	lowers, err := e.images.Snapshots(ctx, img)
@@ -422,8 +449,11 @@ func (e *Engine) Stop(ctx context.Context, ref string, opts StopOptions) error {
 	timeout := opts.Timeout
 	if timeout < 0 {
 		timeout = 10 * time.Second
-		if c.Config.StopTimeout != nil {
-			timeout = time.Duration(*c.Config.StopTimeout) * time.Second
+		if t := c.Config.StopTimeout; t != nil {
+			timeout = time.Duration(*t) * time.Second
+			if *t < 0 {
+				timeout = math.MaxInt64 // --stop-timeout -1: as long as it takes, as Docker
+			}
 		}
 	}
 	sig := opts.Signal

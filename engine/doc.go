@@ -12,7 +12,8 @@
 //
 //	engine.go      Engine, New, Options: an open state root
 //	containers.go  a container: its record, create, inspect, start, wait,
-//	               stop, kill, restart, remove, rename
+//	               stop, kill, restart, remove, rename; platform.go,
+//	               create's --platform
 //	monitors.go    launching a container's monitor; control.go, the
 //	               requests (stop, kill) its monitor carries out
 //	attach.go      attach sessions: run, start -a, attach, exec -t

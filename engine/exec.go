@@ -94,7 +94,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	if userSpec == "" {
 		userSpec = c.Config.User
 	}
-	user, err := containers.LookupUser(c.LowerDirs, userSpec)
+	user, err := containers.LookupUser(c.LowerDirs, userSpec, c.HostConfig.GroupAdd)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +120,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		Capabilities:    caps,
 		NoNewPrivileges: c.Spec.Process.NoNewPrivileges,
 		Rlimits:         c.Spec.Process.Rlimits,
+		OOMScoreAdj:     c.Spec.Process.OOMScoreAdj, // --oom-score-adj: the container's, as its first process's
 	}
 	stdio := runtime.Stdio{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.Tty}
 	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,26 +35,18 @@ func (e *Engine) Top(ctx context.Context, ref string) ([]Process, error) {
 	if !c.State.Running {
 		return nil, errdefs.NotRunning("container %s is not running", c.Name)
 	}
-	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.State.Pid))
+	// Its cgroup's processes: its PID namespace may be the host's or
+	// another container's (--pid).
+	pids, err := e.cgroup(c).Procs()
 	if err != nil {
 		return nil, fmt.Errorf("top %s: %w", c.Name, err)
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
+	slices.Sort(pids)
 	boot := bootTime()
 	var out []Process
-	for _, ent := range entries {
+	for _, pid := range pids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
-		}
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || ns != want {
-			continue
 		}
 		if p, ok := readProc(pid, boot); ok {
 			out = append(out, p)

@@ -252,6 +252,12 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	}
 	werr := p.Cmd.Wait()
 	trace.Mark("monitor: exited")
+	if !containers.PrivatePID(c.Spec) {
+		// No PID namespace of its own ends the rest with it (--pid host,
+		// --pid container:): its cgroup's other processes go now, as runc
+		// ends them, or they would hold its output open.
+		_ = cg.Kill()
+	}
 	m.mu.Lock()
 	m.proc, m.exited = nil, nil
 	m.mu.Unlock()
@@ -323,15 +329,26 @@ func (m *monitor) begin() *starting {
 		return s
 	}
 	// The stage the monitor spawned on the client's word (Prepare), if it
-	// has what the record asks for.
+	// has what the record asks for: one that shares another container's
+	// namespaces is spawned here, once that container's are open.
 	sp := m.opts.spawned
 	m.opts.spawned = nil
-	if sp != nil && (sp.flags != flags || sp.shape != shapeOf(c)) {
+	shared := containers.SharesNamespaces(&c.HostConfig)
+	if sp != nil && (sp.flags != flags || sp.shape != shapeOf(c) || shared) {
 		sp.abort()
 		sp = nil
 	}
 	if sp == nil {
-		if sp, err = spawn(flags, shapeOf(c)); err != nil {
+		var sh runtime.Shared
+		if shared {
+			if sh, err = m.opts.Store.Shared(context.Background(), &c.HostConfig); err != nil {
+				s.err = err
+				return s
+			}
+		}
+		sp, err = spawn(flags, shapeOf(c), sh)
+		sh.Close() // the stage has what it needs of them
+		if err != nil {
 			s.err = err
 			return s
 		}
@@ -375,6 +392,7 @@ func (m *monitor) begin() *starting {
 		Work:   filepath.Join(m.dir, "work"),
 		// What a --rm container writes goes with it.
 		Volatile: c.HostConfig.AutoRemove,
+		Shm:      sp.shm,
 	}
 	if err := sp.p.Send(cfg); err != nil {
 		sp.closeOurs()
@@ -398,6 +416,7 @@ type spawned struct {
 	stdin   *os.File // the write end of its stdin pipe, with -i and no -t
 	flags   uintptr
 	shape   shape
+	shm     bool // it has another container's /dev/shm (Shared.Shm)
 	// mntns holds the stage's new mount namespace: when the container's
 	// last process exits, the kernel then leaves its root mounted until
 	// the monitor, having told the clients, lets go (release), instead of
@@ -405,17 +424,17 @@ type spawned struct {
 	mntns *os.File
 }
 
-// spawn starts an init stage in new namespaces (runtime.CloneFlags) with
-// stdio of the given shape.
-func spawn(flags uintptr, sh shape) (*spawned, error) {
+// spawn starts an init stage in new namespaces (runtime.CloneFlags), and
+// in those of other containers it shares, with stdio of the given shape.
+func spawn(flags uintptr, sh shape, shared runtime.Shared) (*spawned, error) {
 	stdio, cleanup, outputs, stdin, err := openStdio(sh)
 	if err != nil {
 		return nil, err
 	}
 	trace.Mark("monitor: init exec")
-	p, err := runtime.Spawn(flags, stdio)
+	p, err := runtime.Spawn(flags, stdio, shared)
 	cleanup() // the child has its copies
-	sp := &spawned{p: p, outputs: outputs, stdin: stdin, flags: flags, shape: sh}
+	sp := &spawned{p: p, outputs: outputs, stdin: stdin, flags: flags, shape: sh, shm: shared.Shm != nil}
 	if err != nil {
 		sp.closeOurs()
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/containers"
+	"berth/containers/runtime"
 	"berth/events"
 )
 
@@ -110,7 +111,7 @@ func awaitAssign(store *containers.Store) (id string, sp *spawned, err error) {
 		}
 		sh := shape{tty: p[8]&1 != 0, stdin: p[8]&2 != 0}
 		// A failure here is the record's start's to report.
-		sp, _ = spawn(uintptr(binary.LittleEndian.Uint64(p[:8])), sh)
+		sp, _ = spawn(uintptr(binary.LittleEndian.Uint64(p[:8])), sh, runtime.Shared{})
 		if err := readFull(b[:1]); err != nil {
 			return "", sp, err
 		}

@@ -23,6 +23,9 @@ type InitConfig struct {
 	// Volatile: the upper dir's writes need not survive a crash (--rm):
 	// see rootfs.Layers.
 	Volatile bool `json:"volatile,omitempty"`
+	// Shm: fd 7 holds a detached /dev/shm mount (CloneShm), another
+	// container's, to mount instead of one of the spec's.
+	Shm bool `json:"shm,omitempty"`
 	// Exec: the stage runs one more process in the running container whose
 	// first process is Pid (see execStage); it sets up no root.
 	Exec bool `json:"exec,omitempty"`

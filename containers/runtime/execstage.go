@@ -33,10 +33,15 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 	if err != nil {
 		fail(ExitEngine, fmt.Errorf("exec: %w", err))
 	}
+	p := cfg.Spec.Process
+	// While /proc is the host's: in the container's, this stage, which
+	// is not in its PID namespace, has no entry.
+	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		fail(ExitEngine, err)
+	}
 	if err := joinNamespaces(cfg.Spec, cfg.Pid); err != nil {
 		fail(ExitEngine, err)
 	}
-	p := cfg.Spec.Process
 	if err := chdirCwd(p, false); err != nil {
 		fail(ExitEngine, err)
 	}
@@ -106,10 +111,12 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
 }
 
-// joinNamespaces moves the calling thread into the namespaces of the
-// process pid that spec names, the mount namespace last (and so to the
-// container's root): setns for the PID namespace applies to the children
-// the thread forks from then on.
+// joinNamespaces moves the calling thread into every namespace of the
+// process pid, the mount namespace last (and so to the container's root):
+// setns for the PID namespace applies to the children the thread forks
+// from then on. Those the container shares (with the host, or another
+// container: --pid, --ipc, --uts, --network) are entered too: they are
+// the process's whatever the spec says.
 func joinNamespaces(spec *specs.Spec, pid int) error {
 	if !hasNamespace(spec, specs.MountNamespace) {
 		return fmt.Errorf("exec: the container has no mount namespace")
@@ -124,9 +131,6 @@ func joinNamespaces(spec *specs.Spec, pid int) error {
 	// Every namespace is opened first: once in the mount namespace, the
 	// host's /proc is out of sight.
 	for _, t := range execOrder {
-		if !hasNamespace(spec, t) {
-			continue
-		}
 		p := fmt.Sprintf("/proc/%d/ns/%s", pid, nsProcName[t])
 		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,9 @@ const (
 	// initJoinFD: a unix socket on which the monitor sends the cgroup
 	// tasks files the stage joins (cgroup v1; see Process.Go).
 	initJoinFD = 6
+	// initShmFD: with InitConfig.Shm, the /dev/shm mount the container
+	// shares with another (Spawn).
+	initShmFD = 7
 )
 
 // Init is the container's PID 1 before execve: it mounts the root and the
@@ -62,6 +66,15 @@ func Init() {
 	cfg, err := readInitConfig(dec)
 	if err != nil {
 		fail(ExitEngine, err)
+	}
+	if !cfg.Exec {
+		// The container dies with its monitor (Spawn asks it of the
+		// kernel too, but for a stage born in another container's PID
+		// namespace). Had the monitor gone before this, the go-ahead
+		// would never come.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			fail(ExitEngine, fmt.Errorf("init: set parent-death signal: %w", err))
+		}
 	}
 	trace.Mark("init: config")
 	if !cfg.Exec {
@@ -110,6 +123,9 @@ func Init() {
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		fail(lookPathCode(err), err)
+	}
+	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		fail(ExitEngine, err)
 	}
 	if err := finalizeProcess(cfg.Spec, filter); err != nil {
 		fail(ExitEngine, err)
@@ -206,6 +222,22 @@ func checkExecutable(p string) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return &os.PathError{Op: "exec", Path: p, Err: syscall.EACCES}
+	}
+	return nil
+}
+
+// setOOMScoreAdj sets this process's OOM score adjustment (--oom-score-adj),
+// which the user's program and its children inherit; nil leaves it as
+// inherited. Lowering it takes CAP_SYS_RESOURCE.
+func setOOMScoreAdj(adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("set oom_score_adj to %d: lowering it takes CAP_SYS_RESOURCE: %w", *adj, err)
+		}
+		return fmt.Errorf("set oom_score_adj to %d: %w", *adj, err)
 	}
 	return nil
 }

@@ -40,6 +40,11 @@ func setupRootfs(cfg *InitConfig) error {
 			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 		}
 	}
+	if cfg.Shm {
+		if err := mountShm(rootDir); err != nil {
+			return err
+		}
+	}
 	if err := createDevices(rootDir, spec); err != nil {
 		return err
 	}
@@ -192,6 +197,22 @@ func mountInRoot(root *os.File, m specs.Mount) error {
 		if err := unix.Mount("", fdPath(top), "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
+	}
+	return nil
+}
+
+// mountShm attaches the /dev/shm mount the monitor passed as fd 7 (another
+// container's, see CloneShm) on /dev/shm inside root.
+func mountShm(root *os.File) error {
+	target, err := mkdirAllInRoot(root, "/dev/shm", 0o755)
+	if err != nil {
+		return fmt.Errorf("mount the shared /dev/shm: %w", err)
+	}
+	defer target.Close()
+	err = unix.MoveMount(initShmFD, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	unix.Close(initShmFD)
+	if err != nil {
+		return fmt.Errorf("mount the shared /dev/shm: %w", err)
 	}
 	return nil
 }

@@ -52,7 +52,7 @@ func Start(cfg *InitConfig, stdio Stdio) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Spawn(flags, stdio)
+	p, err := Spawn(flags, stdio, Shared{})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,8 @@ func CloneFlags(nss []specs.LinuxNamespace) (uintptr, error) {
 	var flags uintptr
 	for _, ns := range nss {
 		if ns.Path != "" {
-			return 0, fmt.Errorf("start: joining namespace %s is not supported", ns.Path)
+			// Joined, not made: Shared.Joins, opened when it starts.
+			continue
 		}
 		f, ok := nsFlags[ns.Type]
 		if !ok {
@@ -83,10 +84,29 @@ func CloneFlags(nss []specs.LinuxNamespace) (uintptr, error) {
 	return flags, nil
 }
 
-// Spawn clones the init stage into new namespaces (CloneFlags); it waits
-// for its configuration (Send) before anything else. A monitor spawns it
-// before it has read its container's record, to overlap the two.
-func Spawn(flags uintptr, stdio Stdio) (*Process, error) {
+// Shared is what a container takes from other running containers: their
+// namespaces to enter (--pid, --ipc container:X) and, with the IPC one,
+// their /dev/shm mount (CloneShm), which the stage gets as fd 7.
+type Shared struct {
+	Joins []Join
+	Shm   *os.File
+}
+
+// Close closes the files of s.
+func (s Shared) Close() {
+	for _, j := range s.Joins {
+		j.Proc.Close()
+	}
+	if s.Shm != nil {
+		s.Shm.Close()
+	}
+}
+
+// Spawn clones the init stage into new namespaces (CloneFlags), and into
+// those shared names; it waits for its configuration (Send) before
+// anything else. A monitor spawns it before it has read its container's
+// record, to overlap the two.
+func Spawn(flags uintptr, stdio Stdio, shared Shared) (*Process, error) {
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
 		Setsid:     true,
@@ -94,14 +114,25 @@ func Spawn(flags uintptr, stdio Stdio) (*Process, error) {
 		// terminal, pipes and exit status.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	return spawnStage(stdio, attr, stdio.Tty, true)
+	for _, j := range shared.Joins {
+		if j.Type == specs.PIDNamespace {
+			// Born in another container's PID namespace, where its
+			// parent has no PID, the stage would take Go's check that
+			// its parent lives (getppid) for its death: it sets the
+			// signal itself (Init).
+			attr.Pdeathsig = 0
+		}
+	}
+	return spawnIn(shared.Joins, func() (*Process, error) {
+		return spawnStage(stdio, attr, stdio.Tty, true, shared.Shm)
+	})
 }
 
 // startStage starts the init stage with cfg, in the namespaces attr and
 // the calling thread give it. With console, the stage makes the terminal in
 // the container and sends its master back (Console).
 func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
-	p, err := spawnStage(stdio, attr, console, false)
+	p, err := spawnStage(stdio, attr, console, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +143,9 @@ func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console
 }
 
 // spawnStage starts the init stage, which then waits for its config. With
-// join, it gets a socket on which Go can send it cgroup files to join.
-func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (p *Process, err error) {
+// join, it gets a socket on which Go can send it cgroup files to join;
+// with shm, that mount as fd 7.
+func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool, shm *os.File) (p *Process, err error) {
 	self, err := SealedSelf()
 	if err != nil {
 		return nil, err
@@ -135,7 +167,8 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (p *
 	}
 	// fd 3 in the child: the config pipe's read end; fd 4: the status
 	// pipe's write end; fd 5: the console socket, or nothing (a closed
-	// fd); fd 6: the socket for the cgroup's tasks files, or nothing.
+	// fd); fd 6: the socket for the cgroup's tasks files, or nothing;
+	// fd 7: the shared /dev/shm mount, if any.
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -159,6 +192,9 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool) (p *
 			return nil, err
 		}
 		ours, theirs = append(ours, p.join), append(theirs, children[3])
+	}
+	if shm != nil {
+		children = append(children, shm)
 	}
 	p.Cmd = &exec.Cmd{
 		Path: self,
