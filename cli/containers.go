@@ -989,6 +989,10 @@ func newContainerView(c *engine.ContainerInspect) containerView {
 	if st.Status == "" {
 		st.Status = engine.Status(st.String())
 	}
+	hc := c.HostConfig
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = "no" // a record from before berth wrote it
+	}
 	return containerView{
 		ID: c.ID, Created: c.Created, Path: c.Path, Args: args, State: st, Image: c.Image,
 		ResolvConfPath: c.ResolvConfPath,
@@ -998,7 +1002,7 @@ func newContainerView(c *engine.ContainerInspect) containerView {
 		Name:           "/" + c.Name,
 		Driver:         "overlay",
 		Platform:       "linux",
-		HostConfig:     c.HostConfig,
+		HostConfig:     hc,
 		SeccompProfile: c.SeccompProfile,
 		RestartCount:   c.State.RestartCount,
 		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{

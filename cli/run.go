@@ -36,6 +36,7 @@ type createFlags struct {
 	devices, deviceCgroupRules                 []string
 	sysctls                                    []string
 	res                                        resourceFlags
+	host                                       hostFlags // runflags.go
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -69,6 +70,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	f.res.register(cmd, true)
+	f.host.register(cmd)
 	fl.Bool("help", false, "Print usage")
 }
 
@@ -133,6 +135,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 	if cmd.Flags().Changed("stop-timeout") {
 		t := f.stopTimeout
 		opts.Config.StopTimeout = &t
+	}
+	if err := f.host.apply(&opts); err != nil {
+		return engine.CreateOptions{}, err
 	}
 	return opts, nil
 }
@@ -199,7 +204,15 @@ func (a *app) runCmd() *cobra.Command {
 			trace.Mark("cli: engine open")
 			opts.StartNext = true
 			ctx := context.WithoutCancel(cmd.Context())
+			cid, err := newCIDFile(f.host.cidfile)
+			if err != nil {
+				return err
+			}
 			c, err := e.Create(ctx, opts)
+			if err == nil {
+				err = cid.write(c.ID)
+			}
+			cid.close()
 			if err != nil {
 				return err
 			}
@@ -240,7 +253,15 @@ func (a *app) createCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cid, err := newCIDFile(f.host.cidfile)
+			if err != nil {
+				return err
+			}
 			c, err := e.Create(cmd.Context(), opts)
+			if err == nil {
+				err = cid.write(c.ID)
+			}
+			cid.close()
 			if err != nil {
 				return err
 			}
