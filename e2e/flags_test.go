@@ -453,3 +453,19 @@ func TestFlagStopTimeout(t *testing.T) {
 		t.Errorf("stop with --stop-timeout -1: exit %s, want 3 (its TERM handler, never killed)", got)
 	}
 }
+
+// TestFlagIpcDonorShm: the /dev/shm a joiner takes must be the donor's
+// tmpfs: one the donor replaced (it is privileged) by a link or by another
+// file system is refused, and the joiner does not start.
+func TestFlagIpcDonorShm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.runD("--name", "linked", "--privileged", "--ipc", "shareable", "busybox", "sh", "-c",
+		"umount /dev/shm && rmdir /dev/shm && ln -s /etc /dev/shm && echo ready && sleep 1000")
+	waitLog(t, e, "linked", "ready")
+	e.wantErr("shared /dev/shm: open the other container's", "run", "--rm", "--ipc", "container:linked", "busybox", "true")
+	e.runD("--name", "bound", "--privileged", "--ipc", "shareable", "busybox", "sh", "-c",
+		"umount /dev/shm && mount --bind /etc /dev/shm && echo ready && sleep 1000")
+	waitLog(t, e, "bound", "ready")
+	e.wantErr("the other container's /dev/shm is not a tmpfs", "run", "--rm", "--ipc", "container:bound", "busybox", "true")
+}
