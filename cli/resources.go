@@ -130,28 +130,25 @@ func parseCPUs(v string) (int64, error) {
 	return n, nil
 }
 
-// parseRestartPolicy reads --restart as Docker does.
+// parseRestartPolicy reads --restart as the docker CLI does: NAME or
+// NAME:COUNT, with its messages. Whether the policy is one that exists,
+// and takes a count, the engine checks (containers.CheckResources) as
+// Docker's daemon does.
 func parseRestartPolicy(v string) (engine.RestartPolicy, error) {
-	name, count, hasCount := strings.Cut(v, ":")
+	if v == "" {
+		return engine.RestartPolicy{Name: "no"}, nil
+	}
+	name, count, colon := strings.Cut(v, ":")
+	if colon && name == "" {
+		return engine.RestartPolicy{}, errdefs.InvalidArgument("invalid restart policy format: no policy provided before colon")
+	}
 	p := engine.RestartPolicy{Name: name}
-	switch name {
-	case "", "no", "always", "unless-stopped":
-		if hasCount {
-			return p, errdefs.InvalidArgument("invalid restart policy %q: maximum retry count cannot be used with restart policy '%s'", v, name)
+	if count != "" {
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return engine.RestartPolicy{}, errdefs.InvalidArgument("invalid restart policy format: maximum retry count must be an integer")
 		}
-		if name == "" {
-			p.Name = "no"
-		}
-	case "on-failure":
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil || n < 0 {
-				return p, errdefs.InvalidArgument("invalid restart policy %q: maximum retry count must be a number of at least 0", v)
-			}
-			p.MaximumRetryCount = n
-		}
-	default:
-		return p, errdefs.InvalidArgument("invalid restart policy %q: want no, always, unless-stopped or on-failure[:max-retries]", v)
+		p.MaximumRetryCount = n
 	}
 	return p, nil
 }

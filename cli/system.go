@@ -34,7 +34,7 @@ const apiVersion = "berth"
 
 func (a *app) addSystemCommands(root *cobra.Command) {
 	root.AddCommand(a.newVersionCmd(), a.newInfoCmd())
-	parentCommand(root, "system", "Manage berth").AddCommand(a.newInfoCmd(), a.newSystemCheckCmd())
+	parentCommand(root, "system", "Manage berth").AddCommand(a.newInfoCmd(), a.newSystemCheckCmd(), a.newSystemBootCmd())
 }
 
 // ---- version ----

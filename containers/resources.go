@@ -81,8 +81,35 @@ func CheckResources(r Resources, restart RestartPolicy, autoRemove bool) error {
 		// can take the host down, so berth refuses it.
 		return errdefs.InvalidArgument("--oom-kill-disable needs a --memory limit")
 	}
+	if err := checkRestartPolicy(restart); err != nil {
+		return err
+	}
 	if restart.Name != "" && restart.Name != "no" && autoRemove {
-		return errdefs.InvalidArgument("conflicting options: --restart and --rm")
+		return errdefs.InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+	}
+	return nil
+}
+
+// checkRestartPolicy is Docker's daemon's check of a restart policy
+// (ValidateRestartPolicy), with its messages.
+func checkRestartPolicy(p RestartPolicy) error {
+	switch p.Name {
+	case "":
+		// Docker's records before v25 had no name for "no", with any count.
+	case "no", "always", "unless-stopped":
+		if p.MaximumRetryCount != 0 {
+			msg := "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+			if p.MaximumRetryCount < 0 {
+				msg += " and cannot be negative"
+			}
+			return errdefs.InvalidArgument("%s", msg)
+		}
+	case "on-failure":
+		if p.MaximumRetryCount < 0 {
+			return errdefs.InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return errdefs.InvalidArgument("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", p.Name)
 	}
 	return nil
 }

@@ -32,7 +32,11 @@ func TestValidate(t *testing.T) {
 		{"device cgroup rule", "", Config{}, HostConfig{DeviceCgroupRules: []string{"x"}}, ""},
 		{"sysctl", "", Config{}, HostConfig{Sysctls: map[string]string{"vm.swappiness": "1"}}, ""},
 		{"net sysctl on the host's network", "", Config{}, HostConfig{NetworkMode: "host", Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}, `sysctl "net.ipv4.ip_forward" not allowed in host network namespace`},
-		{"restart and rm", "", Config{}, HostConfig{AutoRemove: true, RestartPolicy: RestartPolicy{Name: "always"}}, "conflicting options: --restart and --rm"},
+		{"restart and rm", "", Config{}, HostConfig{AutoRemove: true, RestartPolicy: RestartPolicy{Name: "always"}}, "conflicting options: cannot specify both --restart and --rm"},
+		{"restart unknown", "", Config{}, HostConfig{RestartPolicy: RestartPolicy{Name: "sometimes"}}, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"},
+		{"restart count on always", "", Config{}, HostConfig{RestartPolicy: RestartPolicy{Name: "always", MaximumRetryCount: 2}}, "invalid restart policy: maximum retry count can only be used with 'on-failure'"},
+		{"restart negative count on no", "", Config{}, HostConfig{RestartPolicy: RestartPolicy{Name: "no", MaximumRetryCount: -1}}, "invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative"},
+		{"restart negative on-failure", "", Config{}, HostConfig{RestartPolicy: RestartPolicy{Name: "on-failure", MaximumRetryCount: -2}}, "invalid restart policy: maximum retry count cannot be negative"},
 		{"memory", "", Config{}, HostConfig{Resources: Resources{Memory: 1024}}, "invalid --memory 1024: minimum memory limit allowed is 6MB"},
 		{"ulimit", "", Config{}, HostConfig{Resources: Resources{Ulimits: []Ulimit{{Name: "nofile", Soft: 2, Hard: 1}}}}, "invalid --ulimit nofile=2:1: soft limit above hard limit"},
 		// Docker's messages for the flags Docker users type.

@@ -312,15 +312,31 @@ func monitorGone(st *State) {
 
 // SettleState writes down, for a container whose monitor died without
 // recording an exit, the exit LoadState reports for it, so that the
-// record stops saying it runs. alive says a monitor holds the container
-// (then nothing changes: the monitor is the one writer of its state).
-func (s *Store) SettleState(ctx context.Context, id string) (st State, alive bool, err error) {
+// record stops saying it runs; settled says it did. alive says a monitor
+// holds the container (then nothing changes: the monitor is the one
+// writer of its state).
+func (s *Store) SettleState(ctx context.Context, id string) (st State, alive, settled bool, err error) {
 	st, err = s.UpdateState(ctx, id, func(st *State) {
 		if alive = s.MonitorAlive(id); !alive && st.Active() {
 			monitorGone(st)
+			settled = true
 		}
 	})
-	return st, alive, err
+	return st, alive, settled, err
+}
+
+// LockStart serialises the starts of container id: a start holds it from
+// its look at the state until the container runs (or failed to), so that
+// two starts at once start it once.
+func (s *Store) LockStart(ctx context.Context, id string) (unlock func(), err error) {
+	unlock, err = flock.Lock(ctx, filepath.Join(s.Dir(id), "start.lock"), true)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, errdefs.NotFound("No such container: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock the start of %s: %w", ShortID(id), err)
+	}
+	return unlock, nil
 }
 
 // SaveState records a container's state atomically.

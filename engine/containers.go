@@ -266,8 +266,25 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	if err != nil {
 		return nil, err
 	}
+	// One start at a time (two at once, a `system boot` and a user's,
+	// start it once): held until the container runs or failed to.
+	unlock, err := e.containers.LockStart(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	if c.State, err = e.containers.LoadState(c.ID); err != nil {
+		return nil, err
+	}
 	switch c.State.Status {
 	case containers.StatusRunning, containers.StatusPaused, containers.StatusRestarting:
+		unlock()
+		locked = false
 		if streams != nil {
 			return e.Attach(ctx, c.ID, *streams)
 		}
@@ -293,6 +310,8 @@ func (e *Engine) Start(ctx context.Context, ref string, streams *Streams) (*Sess
 	stop := context.AfterFunc(ctx, func() { cl.Close() })
 	defer stop()
 	started, x, err := cl.WaitStarted()
+	unlock()
+	locked = false
 	if err != nil {
 		cl.Close()
 		if ctx.Err() != nil {

@@ -35,13 +35,19 @@ func (e *Engine) control(ctx context.Context, c *containers.Container, do func(*
 // container whose monitor lives is the monitor's alone: nothing is done,
 // unless the record says it runs and the monitor still would not answer.
 func (e *Engine) settle(ctx context.Context, c *containers.Container) error {
-	st, alive, err := e.containers.SettleState(ctx, c.ID)
+	st, alive, _, err := e.containers.SettleState(ctx, c.ID)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errdefs.ErrNotFound) {
 		return nil // removed meanwhile
 	}
 	if err != nil {
 		return err
 	}
+	return e.clearDead(ctx, c, st, alive)
+}
+
+// clearDead ends what a container whose monitor is gone (alive false)
+// left in its cgroup, and removes the cgroup.
+func (e *Engine) clearDead(ctx context.Context, c *containers.Container, st containers.State, alive bool) error {
 	if alive {
 		if st.Active() {
 			// A monitor that hangs up on a request while its container

@@ -20,7 +20,8 @@
 //	exec.go        exec; shell.go, a shell to exec; top.go, processes
 //	resources.go   limits: pause, unpause, update
 //	changes.go     a container's files: diff, commit, cp, export
-//	logs.go        a container's log: logs, and the pager the UI reads
+//	logs.go        a container's log: logs, the pager the UI reads, and
+//	               the watcher that wakes both
 //	stats.go       resource use: the sampler behind stats; host.go, the
 //	               host's totals beside it
 //	images.go      images: resolve, list, history, tag, rmi, load, save,
@@ -29,7 +30,8 @@
 //	build.go       build
 //	events.go      the event log: events, and the UI's subscription
 //	system.go      the state root as a whole: disk usage (system df) and
-//	               prune; check.go, system check
+//	               prune; check.go, system check; boot.go, system boot
+//	               (the restart policies' work when the machine starts)
 //
 // Volumes (volumes.go, over package volumes) and networks (networks.go,
 // over package netstack) will be subjects of their own.
