@@ -271,3 +271,40 @@ func TestSystemBoot(t *testing.T) {
 		t.Errorf("ps shows %d running, want 3", n)
 	}
 }
+
+// --restart is checked as docker checks it (the CLI's format, then the
+// daemon's rules): exit 125, Docker's message, nothing created.
+func TestRestartPolicyChecked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for v, msg := range map[string]string{
+		"sometimes":     "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+		"on-failure:-1": "invalid restart policy: maximum retry count cannot be negative",
+		"always:2":      "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+		"no:-1":         "invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative",
+		":3":            "invalid restart policy format: no policy provided before colon",
+		"on-failure:x":  "invalid restart policy format: maximum retry count must be an integer",
+		"always:1:2":    "invalid restart policy format: maximum retry count must be an integer",
+	} {
+		_, stderr := e.fails(125, "run", "-d", "--restart", v, "busybox", "true")
+		if !strings.Contains(stderr, msg) {
+			t.Errorf("--restart %s: %q, want %q", v, stderr, msg)
+		}
+	}
+	if _, stderr := e.fails(125, "run", "--rm", "--restart", "always", "busybox", "true"); !strings.Contains(stderr, "conflicting options: cannot specify both --restart and --rm") {
+		t.Errorf("--rm --restart always: %q", stderr)
+	}
+	if ps := e.ok("ps", "-aq"); ps != "" {
+		t.Fatalf("bad policies created %q", ps)
+	}
+	for v, want := range map[string]string{"on-failure:2": "on-failure 2", "on-failure": "on-failure 0", "always:0": "always 0", "unless-stopped": "unless-stopped 0"} {
+		name := strings.NewReplacer(":", "-").Replace(v)
+		e.ok("create", "--name", name, "--restart", v, "busybox", "true")
+		if got := e.inspect("{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}", name); got != want {
+			t.Errorf("--restart %s: %q, want %q", v, got, want)
+		}
+	}
+	if _, stderr, code := e.run("update", "--restart", "always:3", "on-failure-2"); code == 0 || !strings.Contains(stderr, "can only be used with 'on-failure'") {
+		t.Errorf("update --restart always:3: exit %d, %q", code, stderr)
+	}
+}
