@@ -3,6 +3,7 @@ package containers
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -78,6 +79,11 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 	if hc.UTSMode == ModeHost {
 		hostname = "" // the host's, whose UTS namespace it is
 	}
+	// The container's own cgroup, read-only (read-write when privileged),
+	// as Docker mounts it: the runtime makes it a cgroup2 of the
+	// container's cgroup namespace, or binds the container's cgroup
+	// directories (runtime.CgroupFSFor).
+	cgroupOpts := slices.Clone(sysOpts)
 	spec := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: hostname,
@@ -98,6 +104,7 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: cgroupOpts},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		},
 		Linux: &specs.Linux{

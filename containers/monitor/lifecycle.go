@@ -203,7 +203,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		}
 	}
 	trace.Mark("monitor: go")
-	if err := p.Go(m.seccomp, mc.join); err != nil {
+	if err := p.Go(m.seccomp, mc.join, mc.trees); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
 		if errors.As(err, &se) {
@@ -305,14 +305,18 @@ type starting struct {
 }
 
 type made struct {
-	cg   *cgroups.Cgroup
-	join []*os.File // its tasks files for the stage to join (v1)
-	err  error
+	cg    *cgroups.Cgroup
+	join  []*os.File           // its tasks files for the stage to join (v1)
+	trees []runtime.CgroupTree // its directories for the stage to mount
+	err   error
 }
 
 func (mc made) closeJoin() {
 	for _, f := range mc.join {
 		f.Close()
+	}
+	for _, t := range mc.trees {
+		t.File.Close()
 	}
 }
 
@@ -359,21 +363,33 @@ func (m *monitor) begin() *starting {
 	// it is moved now. Either way the user's process never runs without
 	// limits.
 	pid := sp.p.Pid()
+	// The cgroup's directories to mount in /sys/fs/cgroup, if the stage
+	// needs them, are cut once it has mounted the root
+	// (runtime.CgroupFSFor).
+	cgroupFS := runtime.CgroupFSFor(c.Spec, cgroups.Unified())
+	wantTrees := cgroupFS == runtime.CgroupFSTree || cgroupFS == runtime.CgroupFSTrees
 	go func() {
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
-		var join []*os.File
+		mc := made{cg: cg, err: err}
 		if err == nil {
-			if cgroups.Detect() == cgroups.V2 {
-				err = cg.Add(pid)
+			v2 := cgroups.Detect() == cgroups.V2
+			if v2 {
+				mc.err = cg.Add(pid)
 			} else {
-				join, err = cg.ThreadFiles()
+				mc.join, mc.err = cg.ThreadFiles()
 			}
-			if err != nil {
+			// A stage that failed to mount the root says why at Go.
+			if mc.err == nil && wantTrees && sp.p.RootMounted() == nil {
+				mc.trees, mc.err = cgroupTrees(cg)
+			}
+			if mc.err != nil {
+				mc.closeJoin()
+				mc.join, mc.trees = nil, nil
 				_ = cg.Delete()
-				cg = nil
+				mc.cg = nil
 			}
 		}
-		s.cg <- made{cg, join, err}
+		s.cg <- mc
 	}()
 	if m.seccomp == nil {
 		s.seccomp = make(chan error, 1)
@@ -393,6 +409,7 @@ func (m *monitor) begin() *starting {
 		// What a --rm container writes goes with it.
 		Volatile: c.HostConfig.AutoRemove,
 		Shm:      sp.shm,
+		CgroupFS: cgroupFS,
 	}
 	if err := sp.p.Send(cfg); err != nil {
 		sp.closeOurs()
@@ -406,6 +423,20 @@ func (m *monitor) begin() *starting {
 	m.stdin = sp.stdin
 	s.p, s.outputs, s.mntns = sp.p, sp.outputs, sp.mntns
 	return s
+}
+
+// cgroupTrees are cg's directories for the init stage to mount under
+// /sys/fs/cgroup.
+func cgroupTrees(cg *cgroups.Cgroup) ([]runtime.CgroupTree, error) {
+	ts, err := cg.Trees()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.CgroupTree, len(ts))
+	for i, t := range ts {
+		out[i] = runtime.CgroupTree{Name: t.Name, Links: t.Controllers, File: t.File}
+	}
+	return out, nil
 }
 
 // spawned is an init stage started and waiting for its config

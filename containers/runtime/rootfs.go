@@ -36,6 +36,14 @@ func setupRootfs(cfg *InitConfig) error {
 	}
 	defer rootDir.Close()
 	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" {
+			// Once in the cgroup (Init, mountCgroupRoot); on v1 in a
+			// tmpfs made now, in its place among the mounts.
+			if cfg.CgroupFS != CgroupFSTrees {
+				continue
+			}
+			m = cgroupTmpfs(&m)
+		}
 		if err := mountInRoot(rootDir, m); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 		}
