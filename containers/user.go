@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,7 +164,12 @@ func parseColonFile(b []byte, n int) [][]string {
 // readImageFile reads path from the topmost layer that holds it as a
 // regular file, resolving symlinks inside that layer only.
 func readImageFile(lowers []string, path string) ([]byte, error) {
+	first, _, _ := strings.Cut(strings.TrimLeft(path, "/"), "/")
 	for i := len(lowers) - 1; i >= 0; i-- {
+		// Most layers of a deep image hold nothing of the path: one look.
+		if _, err := os.Lstat(filepath.Join(lowers[i], first)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		p, err := securejoin.SecureJoin(lowers[i], path)
 		if err != nil {
 			continue
