@@ -109,7 +109,8 @@ func TestCgroupFSPrivileged(t *testing.T) {
 // limit, rounded up, at least 2, which it finds through /proc/self/cgroup,
 // /proc/self/mountinfo and /sys/fs/cgroup: testdata/gomaxprocs prints
 // GOMAXPROCS and the limit found the runtime's way. --cpus 1 and 0.5 are
-// found; GOMAXPROCS follows (on a machine of two CPUs it stays 2, the
+// found, in a cgroup namespace of the container's own or the host's;
+// GOMAXPROCS follows (on a machine of two CPUs it stays 2, the
 // runtime's least); with no limit, none is found and GOMAXPROCS is every
 // CPU.
 func TestGOMAXPROCSFollowsCPULimit(t *testing.T) {
@@ -118,20 +119,22 @@ func TestGOMAXPROCSFollowsCPULimit(t *testing.T) {
 	imageWith(t, e, "gomax", map[string]fileSpec{"gomaxprocs": secFile(0o755, testProgram(t, "gomaxprocs"))})
 	n := runtime.NumCPU()
 	for _, tc := range []struct {
-		cpus, limit string
-		procs       int
+		flags []string
+		limit string
+		procs int
 	}{
-		{"1", "1", min(n, 2)},
-		{"0.5", "0.5", min(n, 2)},
-		{"", "none", n},
+		{[]string{"--cpus", "1"}, "1", min(n, 2)},
+		{[]string{"--cpus", "0.5"}, "0.5", min(n, 2)},
+		// Either cgroup namespace (each host's default is one of them):
+		// the runtime's way finds the limit through the mount table.
+		{[]string{"--cpus", "0.5", "--cgroupns", "private"}, "0.5", min(n, 2)},
+		{[]string{"--cpus", "0.5", "--cgroupns", "host"}, "0.5", min(n, 2)},
+		{nil, "none", n},
 	} {
-		args := []string{"run", "--rm", "gomax", "/gomaxprocs"}
-		if tc.cpus != "" {
-			args = []string{"run", "--rm", "--cpus", tc.cpus, "gomax", "/gomaxprocs"}
-		}
+		args := append(append([]string{"run", "--rm"}, tc.flags...), "gomax", "/gomaxprocs")
 		want := fmt.Sprintf("GOMAXPROCS=%d NumCPU=%d limit=%s\n", tc.procs, n, tc.limit)
 		if out := e.ok(args...); out != want {
-			t.Errorf("--cpus %q: %q, want %q", tc.cpus, out, want)
+			t.Errorf("%q: %q, want %q", tc.flags, out, want)
 		}
 	}
 }
