@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -587,48 +588,30 @@ func TestRealJoinThreadFiles(t *testing.T) {
 	}
 }
 
-// Trees are the cgroup's directories as detached mounts: on v1 one per
-// hierarchy, named as its mount point and listing its controllers; each
-// shows the cgroup's own files (here: its memory or CPU limit) and is
-// mounted nowhere.
-func TestRealTrees(t *testing.T) {
+// Hierarchies are the cgroup's directories: on v1 one per hierarchy,
+// named as its mount point and listing its controllers, each the cgroup's
+// own (here: its memory limit shows there).
+func TestRealHierarchies(t *testing.T) {
 	fs := needRoot(t)
 	c := newTest(t, fs, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(64 << 20))}})
-	trees, err := c.Trees()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, tr := range trees {
-			tr.File.Close()
-		}
-	}()
+	hs := c.Hierarchies()
 	if fs.Mode == V2 {
-		if len(trees) != 1 || trees[0].Name != "" {
-			t.Fatalf("v2 trees: %+v", trees)
-		}
-		if got := readFile(t, "/proc/self/fd/"+fmt.Sprint(trees[0].File.Fd()), "memory.max"); got != "67108864" {
-			t.Errorf("memory.max through the tree: %q", got)
+		if len(hs) != 1 || hs[0].Name != "" || readFile(t, hs[0].Dir, "memory.max") != "67108864" {
+			t.Fatalf("v2 hierarchies: %+v", hs)
 		}
 		return
 	}
 	var ctrls []string
-	for _, tr := range trees {
-		if tr.Name != filepath.Base(fs.Controllers[tr.Controllers[0]]) {
-			t.Errorf("tree %q of controllers %q", tr.Name, tr.Controllers)
+	for _, h := range hs {
+		if h.Name != filepath.Base(fs.Controllers[h.Controllers[0]]) || h.Dir != c.Dir(h.Controllers[0]) {
+			t.Errorf("hierarchy %+v", h)
 		}
-		ctrls = append(ctrls, tr.Controllers...)
-		if tr.Name == filepath.Base(fs.Controllers["memory"]) {
-			if got := readFile(t, "/proc/self/fd/"+fmt.Sprint(tr.File.Fd()), "memory.limit_in_bytes"); got != "67108864" {
-				t.Errorf("memory.limit_in_bytes through the tree: %q", got)
-			}
+		ctrls = append(ctrls, h.Controllers...)
+		if slices.Contains(h.Controllers, "memory") && readFile(t, h.Dir, "memory.limit_in_bytes") != "67108864" {
+			t.Errorf("memory.limit_in_bytes in %s", h.Dir)
 		}
 	}
 	if len(ctrls) != len(fs.Controllers) {
-		t.Errorf("trees hold controllers %q, the host has %d of berth's", ctrls, len(fs.Controllers))
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mi), c.Path()) {
-		t.Errorf("a tree is mounted in this namespace:\n%s", mi)
+		t.Errorf("hierarchies hold controllers %q, the host has %d of berth's", ctrls, len(fs.Controllers))
 	}
 }

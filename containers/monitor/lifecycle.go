@@ -203,7 +203,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		}
 	}
 	trace.Mark("monitor: go")
-	if err := p.Go(m.seccomp, mc.join, mc.trees); err != nil {
+	if err := p.Go(m.seccomp, mc.join); err != nil {
 		code := runtime.ExitEngine
 		var se *runtime.StartError
 		if errors.As(err, &se) {
@@ -305,18 +305,14 @@ type starting struct {
 }
 
 type made struct {
-	cg    *cgroups.Cgroup
-	join  []*os.File           // its tasks files for the stage to join (v1)
-	trees []runtime.CgroupTree // its directories for the stage to mount
-	err   error
+	cg   *cgroups.Cgroup
+	join []*os.File // its tasks files for the stage to join (v1)
+	err  error
 }
 
 func (mc made) closeJoin() {
 	for _, f := range mc.join {
 		f.Close()
-	}
-	for _, t := range mc.trees {
-		t.File.Close()
 	}
 }
 
@@ -363,33 +359,31 @@ func (m *monitor) begin() *starting {
 	// it is moved now. Either way the user's process never runs without
 	// limits.
 	pid := sp.p.Pid()
-	// The cgroup's directories to mount in /sys/fs/cgroup, if the stage
-	// needs them, are cut once it has mounted the root
-	// (runtime.CgroupFSFor).
+	// How the stage makes /sys/fs/cgroup: from the cgroup's directories,
+	// which it waits for, or not.
 	cgroupFS := runtime.CgroupFSFor(c.Spec, cgroups.Unified())
-	wantTrees := cgroupFS == runtime.CgroupFSTree || cgroupFS == runtime.CgroupFSTrees
+	sendDirs := cgroupFS == runtime.CgroupFSDir || cgroupFS == runtime.CgroupFSDirs
 	go func() {
 		cg, err := cgroups.New(c.Spec.Linux.CgroupsPath, c.Spec.Linux.Resources)
-		mc := made{cg: cg, err: err}
+		var join []*os.File
 		if err == nil {
-			v2 := cgroups.Detect() == cgroups.V2
-			if v2 {
-				mc.err = cg.Add(pid)
+			if cgroups.Detect() == cgroups.V2 {
+				err = cg.Add(pid)
 			} else {
-				mc.join, mc.err = cg.ThreadFiles()
+				join, err = cg.ThreadFiles()
 			}
-			// A stage that failed to mount the root says why at Go.
-			if mc.err == nil && wantTrees && sp.p.RootMounted() == nil {
-				mc.trees, mc.err = cgroupTrees(cg)
+			// The stage waits for them, to bind them with its root.
+			if err == nil && sendDirs {
+				err = sp.p.SendCgroupDirs(cgroupDirs(cg))
 			}
-			if mc.err != nil {
-				mc.closeJoin()
-				mc.join, mc.trees = nil, nil
+			if err != nil {
+				made{join: join}.closeJoin()
+				join = nil
 				_ = cg.Delete()
-				mc.cg = nil
+				cg = nil
 			}
 		}
-		s.cg <- mc
+		s.cg <- made{cg, join, err}
 	}()
 	if m.seccomp == nil {
 		s.seccomp = make(chan error, 1)
@@ -425,18 +419,14 @@ func (m *monitor) begin() *starting {
 	return s
 }
 
-// cgroupTrees are cg's directories for the init stage to mount under
+// cgroupDirs are cg's directories for the init stage to bind under
 // /sys/fs/cgroup.
-func cgroupTrees(cg *cgroups.Cgroup) ([]runtime.CgroupTree, error) {
-	ts, err := cg.Trees()
-	if err != nil {
-		return nil, err
+func cgroupDirs(cg *cgroups.Cgroup) []runtime.CgroupDir {
+	var out []runtime.CgroupDir
+	for _, h := range cg.Hierarchies() {
+		out = append(out, runtime.CgroupDir{Name: h.Name, Links: h.Controllers, Path: h.Dir})
 	}
-	out := make([]runtime.CgroupTree, len(ts))
-	for i, t := range ts {
-		out[i] = runtime.CgroupTree{Name: t.Name, Links: t.Controllers, File: t.File}
-	}
-	return out, nil
+	return out
 }
 
 // spawned is an init stage started and waiting for its config

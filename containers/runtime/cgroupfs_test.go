@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -29,9 +30,9 @@ func TestCgroupFSFor(t *testing.T) {
 		want    string
 	}{
 		{"v2, a cgroup namespace: a cgroup2 of it", []specs.Mount{cgroupfs}, withCgroupNS, true, CgroupFS2},
-		{"v2, the host's cgroup namespace: the cgroup's dir", []specs.Mount{cgroupfs}, ns, true, CgroupFSTree},
-		{"v1: the cgroup's dirs", []specs.Mount{cgroupfs}, ns, false, CgroupFSTrees},
-		{"v1, a cgroup namespace: the cgroup's dirs", []specs.Mount{cgroupfs}, withCgroupNS, false, CgroupFSTrees},
+		{"v2, the host's cgroup namespace: the cgroup's dir", []specs.Mount{cgroupfs}, ns, true, CgroupFSDir},
+		{"v1: the cgroup's dirs", []specs.Mount{cgroupfs}, ns, false, CgroupFSDirs},
+		{"v1, a cgroup namespace: the cgroup's dirs", []specs.Mount{cgroupfs}, withCgroupNS, false, CgroupFSDirs},
 		{"a spec without the mount (an older container's)", nil, withCgroupNS, true, ""},
 	} {
 		spec := &specs.Spec{Mounts: tc.mounts, Linux: &specs.Linux{Namespaces: tc.nss}}
@@ -41,50 +42,60 @@ func TestCgroupFSFor(t *testing.T) {
 	}
 }
 
-func TestTreesMessage(t *testing.T) {
-	// Real descriptors, which the test closes: the join ones itself, the
-	// trees' through their files.
-	fds := func(n int) []int {
-		var out []int
-		for range n {
-			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
+// The directories reach the stage on its join socket, read exactly: the
+// tasks files the monitor sends after them on the same socket are still
+// there for joinCgroup. A message that is not one is refused.
+func TestCgroupDirsMessage(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+	defer ours.Close()
+	defer theirs.Close()
+	p := &Process{join: ours}
+	dirs := []CgroupDir{{Name: "memory", Links: []string{"memory"}, Path: "/sys/fs/cgroup/memory/berth/x"}, {Name: "cpu,cpuacct", Links: []string{"cpu", "cpuacct"}, Path: "/a b/c"}}
+	if err := p.SendCgroupDirs(dirs); err != nil {
+		t.Fatal(err)
+	}
+	// Then the tasks files, as Go sends them, before the stage reads.
+	tasks, err := os.CreateTemp(t.TempDir(), "tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tasks.Close()
+	if err := unix.Sendmsg(int(ours.Fd()), []byte{'j'}, unix.UnixRights(int(tasks.Fd())), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readCgroupDirs(int(theirs.Fd()))
+	if err != nil || len(got) != 2 || got[1].Path != "/a b/c" || !slices.Equal(got[1].Links, []string{"cpu", "cpuacct"}) {
+		t.Fatalf("read %+v, %v", got, err)
+	}
+	if err := joinCgroup(int(theirs.Fd()), 1); err != nil {
+		t.Errorf("the tasks file after the directories: %v", err)
+	}
+	if b, _ := os.ReadFile(tasks.Name()); string(b) != "0" {
+		t.Errorf("the tasks file got %q, want the join's 0", b)
+	}
+	for _, bad := range []string{"x\x02\x00\x00\x00[]", "c\xff\xff\xff\xff", "c\x03\x00\x00\x00{}}", "c\x04\x00"} {
+		if _, err := ours.Write([]byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(bad, "c\x04") {
+			ours.Close() // cut short
+		}
+		if got, err := readCgroupDirs(int(theirs.Fd())); err == nil {
+			t.Errorf("%q read as %+v", bad, got)
+		}
+		// Drain what is left of a refused message.
+		unix.SetNonblock(int(theirs.Fd()), true)
+		buf := make([]byte, 64)
+		for {
+			if n, _ := unix.Read(int(theirs.Fd()), buf); n <= 0 {
+				break
 			}
-			out = append(out, fd)
 		}
-		return out
-	}
-	decode := func(msg []byte, fds []int) ([]int, []CgroupTree, error) {
-		join, trees, err := decodeTrees(msg, fds)
-		if err != nil {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return nil, nil, err
-		}
-		for _, fd := range join {
-			unix.Close(fd)
-		}
-		for _, tr := range trees {
-			defer tr.File.Close()
-		}
-		return join, trees, nil
-	}
-	four := fds(4)
-	msg := encodeTrees(2, []CgroupTree{{Name: "memory"}, {Name: "cpu,cpuacct", Links: []string{"cpu", "cpuacct"}}})
-	join, trees, err := decode(msg, four)
-	if err != nil || !slices.Equal(join, four[:2]) || len(trees) != 2 ||
-		trees[0].Name != "memory" || trees[1].Name != "cpu,cpuacct" || !slices.Equal(trees[1].Links, []string{"cpu", "cpuacct"}) {
-		t.Errorf("round trip: %v %+v %v", join, trees, err)
-	}
-	if _, trees, err := decode(encodeTrees(0, []CgroupTree{{}}), fds(1)); err != nil || len(trees) != 1 || trees[0].Name != "" {
-		t.Errorf("v2's one tree: %+v %v", trees, err)
-	}
-	for _, bad := range []string{"", "x\n", "3\n", "2\nmemory\n", "0\n../etc\n", "0\ncpu a/b\n", "0\n.\n.\n", "0\nmemory .\n", "0\n\n"} {
-		if _, _, err := decode([]byte(bad), fds(2)); err == nil {
-			t.Errorf("%q for two files accepted", bad)
-		}
+		unix.SetNonblock(int(theirs.Fd()), false)
 	}
 }
 
@@ -124,44 +135,29 @@ func cgroupRoot(t *testing.T) string {
 	return dir
 }
 
-// mountCgroupIn makes /sys/fs/cgroup in the root dir as the init stage
-// does, the tmpfs of CgroupFSTrees first (setupRootfs), the rest once in
-// the cgroup, everything looked up in the calling thread's mount
-// namespace (where the mounts go).
-func mountCgroupIn(dir, mode string, m *specs.Mount, trees []CgroupTree) error {
+// inRoot runs fn with a handle on the root dir, looked up in the calling
+// thread's mount namespace (where the mounts go).
+func inRoot(dir string, fn func(root *os.File) error) error {
 	root, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if mode == CgroupFSTrees {
-		if err := mountInRoot(root, cgroupTmpfs(m)); err != nil {
-			return err
-		}
-	}
-	return mountCgroupFS(root, mode, m, trees)
+	return fn(root)
 }
 
-// tree makes a detached mount of a new directory holding file, as the
-// monitor makes one of a cgroup directory.
-func tree(t *testing.T, name, file string) CgroupTree {
+// cgroupDir makes a directory standing for a cgroup's, holding file.
+func cgroupDir(t *testing.T, name, file string) CgroupDir {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(name), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), dir)
-	t.Cleanup(func() { f.Close() })
-	return CgroupTree{Name: name, File: f}
+	return CgroupDir{Name: name, Path: dir}
 }
 
-var roCgroup = &specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
+var roCgroup = specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
 
-// mountFlags are the flags of the mount on top of p.
 func statfs(t *testing.T, p string) unix.Statfs_t {
 	t.Helper()
 	var st unix.Statfs_t
@@ -185,10 +181,12 @@ func wantReadOnly(t *testing.T, p string) {
 // bound read-only, and links by the names of co-mounted controllers.
 func TestMountCgroupV1(t *testing.T) {
 	dir := cgroupRoot(t)
-	memory, cpu := tree(t, "memory", "memory.limit_in_bytes"), tree(t, "cpu,cpuacct", "cpu.cfs_quota_us")
-	cpu.Links = []string{"cpu", "cpuacct"}
+	memory, cpu := cgroupDir(t, "memory", "memory.limit_in_bytes"), cgroupDir(t, "cpu,cpuacct", "cpu.cfs_quota_us")
+	memory.Links, cpu.Links = []string{"memory"}, []string{"cpu", "cpuacct"}
 	onThread(t, false, func() error {
-		if err := mountCgroupIn(dir, CgroupFSTrees, roCgroup, []CgroupTree{memory, cpu}); err != nil {
+		if err := inRoot(dir, func(root *os.File) error {
+			return mountCgroupDirs(root, CgroupFSDirs, roCgroup, []CgroupDir{memory, cpu})
+		}); err != nil {
 			return err
 		}
 		fs := filepath.Join(dir, "sys/fs/cgroup")
@@ -217,15 +215,18 @@ func TestMountCgroupV1(t *testing.T) {
 
 // cgroup v2 in the host's cgroup namespace: the container's directory on
 // /sys/fs/cgroup itself, read-only; privileged: read-write.
-func TestMountCgroupV2HostNamespace(t *testing.T) {
+func TestMountCgroupV2Dir(t *testing.T) {
 	for _, privileged := range []bool{false, true} {
 		dir := cgroupRoot(t)
 		m := roCgroup
 		if privileged {
-			m = &specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev"}}
+			m.Options = []string{"nosuid", "noexec", "nodev"}
 		}
+		d := cgroupDir(t, "", "memory.max")
 		onThread(t, false, func() error {
-			if err := mountCgroupIn(dir, CgroupFSTree, m, []CgroupTree{tree(t, "", "memory.max")}); err != nil {
+			if err := inRoot(dir, func(root *os.File) error {
+				return mountCgroupDirs(root, CgroupFSDir, m, []CgroupDir{d})
+			}); err != nil {
 				return err
 			}
 			fs := filepath.Join(dir, "sys/fs/cgroup")
@@ -246,7 +247,7 @@ func TestMountCgroupV2HostNamespace(t *testing.T) {
 func TestMountCgroupV2Namespace(t *testing.T) {
 	dir := cgroupRoot(t)
 	onThread(t, true, func() error {
-		if err := mountCgroupIn(dir, CgroupFS2, roCgroup, nil); err != nil {
+		if err := inRoot(dir, func(root *os.File) error { return mountInRoot(root, cgroup2Mount(&roCgroup)) }); err != nil {
 			return err
 		}
 		fs := filepath.Join(dir, "sys/fs/cgroup")
@@ -257,35 +258,35 @@ func TestMountCgroupV2Namespace(t *testing.T) {
 			t.Errorf("cgroup.procs: %v", err)
 		}
 		wantReadOnly(t, fs)
-		// The namespace's root is the thread's cgroup.
-		b, err := os.ReadFile("/proc/thread-self/cgroup")
-		if err != nil || !strings.Contains(string(b), "0::/\n") {
-			t.Errorf("/proc/thread-self/cgroup: %q %v", b, err)
-		}
 		return nil
 	})
 }
 
-// A mode the stage does not know, or trees that do not fit it, are
-// refused, nothing mounted in their place.
+// A way the stage does not know, directories that do not fit it, or names
+// that would leave /sys/fs/cgroup are refused.
 func TestMountCgroupRefuses(t *testing.T) {
 	dir := cgroupRoot(t)
+	memory := cgroupDir(t, "memory", "x")
 	onThread(t, false, func() error {
 		for _, tc := range []struct {
-			mode  string
-			trees []CgroupTree
+			mode string
+			dirs []CgroupDir
 		}{
-			{"cgroup3", nil},
-			{CgroupFSTree, nil},
-			{CgroupFSTree, []CgroupTree{tree(t, "memory", "x")}},
+			{"cgroup3", []CgroupDir{memory}},
+			{CgroupFSDir, nil},
+			{CgroupFSDir, []CgroupDir{memory}},
+			{CgroupFSDirs, nil},
+			{CgroupFSDirs, []CgroupDir{{Name: "..", Path: memory.Path}}},
+			{CgroupFSDirs, []CgroupDir{{Name: "ok", Links: []string{"../../etc"}, Path: memory.Path}}},
 		} {
-			if err := mountCgroupIn(dir, tc.mode, roCgroup, tc.trees); err == nil {
-				t.Errorf("%s with %d trees: mounted", tc.mode, len(tc.trees))
+			err := inRoot(dir, func(root *os.File) error { return mountCgroupDirs(root, tc.mode, roCgroup, tc.dirs) })
+			if err == nil {
+				t.Errorf("%s with %+v: mounted", tc.mode, tc.dirs)
 			}
-		}
-		if statfs(t, filepath.Join(dir, "sys/fs/cgroup")).Type == unix.CGROUP2_SUPER_MAGIC {
-			t.Error("a cgroup file system was mounted")
 		}
 		return nil
 	})
+	if _, err := os.Lstat(filepath.Join(dir, "etc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a link's name left /sys/fs/cgroup: %v", err)
+	}
 }

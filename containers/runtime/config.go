@@ -26,12 +26,7 @@ type InitConfig struct {
 	// Shm: fd 7 holds a detached /dev/shm mount (CloneShm), another
 	// container's, to mount instead of one of the spec's.
 	Shm bool `json:"shm,omitempty"`
-	// CgroupFS: how to make the spec's /sys/fs/cgroup (CgroupFSFor). With
-	// CgroupFSTree(s), the stage says when the root is mounted ('r' on
-	// its join socket) and the monitor sends the cgroup's directories with
-	// the go: cut then, they are listed after the root's other mounts in
-	// the container's mount table (which lists mounts in the order they
-	// were made, since Linux 6.8), as Docker's are.
+	// CgroupFS: how to make the spec's /sys/fs/cgroup (CgroupFSFor).
 	CgroupFS string `json:"cgroupFS,omitempty"`
 	// Exec: the stage runs one more process in the running container whose
 	// first process is Pid (see execStage); it sets up no root.

@@ -109,7 +109,7 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 			return fail(fmt.Errorf("exec: %w", err))
 		}
 	}
-	if err := p.Go(filter, nil, nil); err != nil {
+	if err := p.Go(filter, nil); err != nil {
 		return fail(err)
 	}
 	return p.Cmd, master, nil

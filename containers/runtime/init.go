@@ -82,11 +82,6 @@ func Init() {
 			fail(ExitEngine, err)
 		}
 		trace.Mark("init: rootfs")
-		if cfg.CgroupFS == CgroupFSTree || cfg.CgroupFS == CgroupFSTrees {
-			if _, err := unix.Write(initJoinFD, []byte{'r'}); err != nil {
-				fail(ExitEngine, fmt.Errorf("init: tell the monitor the root is mounted: %w", err))
-			}
-		}
 	}
 	// Wait until the monitor has placed us (cgroups) and says go, with the
 	// seccomp filter it compiled meanwhile. The decoder may have buffered
@@ -95,14 +90,12 @@ func Init() {
 	if err != nil {
 		fail(ExitEngine, err)
 	}
-	var trees []CgroupTree
 	if join > 0 {
 		// This thread, which executes the user's program, moves itself
-		// into the container's cgroup (see cgroups.JoinThread), and keeps
-		// the cgroup's directories to mount. (Without join the socket, if
-		// any, closes on execve: fd 6 may be another file of this
-		// process's by now.)
-		trees, err = joinCgroup(initJoinFD, join)
+		// into the container's cgroup (see cgroups.JoinThread). (Without
+		// join the socket, if any, closes on execve: fd 6 may be another
+		// file of this process's by now.)
+		err := joinCgroup(initJoinFD, join)
 		unix.Close(initJoinFD)
 		if err != nil {
 			fail(ExitEngine, fmt.Errorf("init: join the container's cgroup: %w", err))
@@ -122,15 +115,11 @@ func Init() {
 			fail(ExitEngine, fmt.Errorf("init: cgroup namespace: %w", err))
 		}
 	}
-	// Last of the mounts: the cgroup file system shows the cgroup (and
-	// namespace) the process is in now.
-	if m := cgroupMount(cfg.Spec); m != nil && cfg.CgroupFS != "" {
-		if err := mountCgroupRoot(cfg.CgroupFS, m, trees); err != nil {
+	// The last mount: a cgroup2 shows the namespace the process is in now.
+	if m := cgroupMount(cfg.Spec); m != nil && cfg.CgroupFS == CgroupFS2 {
+		if err := mountCgroup2(m); err != nil {
 			fail(ExitEngine, fmt.Errorf("init: mount %s: %w", m.Destination, err))
 		}
-	}
-	for _, t := range trees {
-		t.File.Close()
 	}
 
 	p := cfg.Spec.Process
@@ -362,8 +351,8 @@ func setUser(u specs.User) error {
 // instructions of 8 bytes, and a header.
 const maxFilter = 64 << 10
 
-// maxJoin bounds the cgroup files the monitor may send: two per v1
-// hierarchy (a tasks file and the directory), at most.
+// maxJoin bounds the cgroup files the monitor may send: one per v1
+// hierarchy.
 const maxJoin = 32
 
 // waitGo reads past the config's trailing newline to the go byte, and
@@ -408,52 +397,38 @@ func waitGo(r io.Reader) (filter []byte, join int, err error) {
 	}
 }
 
-// joinCgroup receives n cgroup files on sock: tasks files, and the
-// cgroup's directories to mount (encodeTrees says which are which). It
-// moves the calling thread into each cgroup by writing "0" to its tasks
-// file, which the kernel reads as "the writer itself"
-// (cgroups.JoinThreadFiles, without that package's weight here), and
-// returns the directories.
-func joinCgroup(sock, n int) ([]CgroupTree, error) {
-	buf := make([]byte, 4096)
+// joinCgroup receives n cgroup tasks files on sock and moves the calling
+// thread into each by writing "0", which the kernel reads as "the writer
+// itself" (cgroups.JoinThreadFiles, without that package's weight here).
+func joinCgroup(sock, n int) error {
+	var buf [1]byte
 	oob := make([]byte, unix.CmsgSpace(4*n))
-	nb, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	_, oobn, _, _, err := unix.Recvmsg(sock, buf[:], oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		return nil, errors.New("bad control message")
+		return errors.New("bad control message")
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	closeAll := func() {
+	defer func() {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-	}
+	}()
 	if len(fds) != n {
-		closeAll()
-		return nil, fmt.Errorf("%d cgroup files, want %d", len(fds), n)
+		return fmt.Errorf("%d cgroup files, want %d", len(fds), n)
 	}
-	join, trees, err := decodeTrees(buf[:nb], fds)
-	if err != nil {
-		closeAll()
-		return nil, err
-	}
-	for _, fd := range join {
-		_, err = unix.Write(fd, []byte("0"))
-		unix.Close(fd)
-		if err != nil {
-			for _, t := range trees {
-				t.File.Close()
-			}
-			return nil, err
+	for _, fd := range fds {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			return err
 		}
 	}
-	return trees, nil
+	return nil
 }
 
 var rlimitResources = map[string]int{

@@ -37,12 +37,18 @@ func setupRootfs(cfg *InitConfig) error {
 	defer rootDir.Close()
 	for _, m := range spec.Mounts {
 		if m.Type == "cgroup" {
-			// Once in the cgroup (Init, mountCgroupRoot); on v1 in a
-			// tmpfs made now, in its place among the mounts.
-			if cfg.CgroupFS != CgroupFSTrees {
-				continue
+			// The cgroup's directories, once the monitor has made them;
+			// a cgroup2 of the cgroup namespace last (Init).
+			if cfg.CgroupFS == CgroupFSDir || cfg.CgroupFS == CgroupFSDirs {
+				dirs, err := readCgroupDirs(initJoinFD)
+				if err == nil {
+					err = mountCgroupDirs(rootDir, cfg.CgroupFS, m, dirs)
+				}
+				if err != nil {
+					return fmt.Errorf("mount %s: %w", m.Destination, err)
+				}
 			}
-			m = cgroupTmpfs(&m)
+			continue
 		}
 		if err := mountInRoot(rootDir, m); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)

@@ -250,17 +250,15 @@ func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 // been reaped. The filter comes this late so that the caller can compile
 // it while the process sets up its root. join are cgroup tasks files
 // (cgroups.ThreadFiles, v1) that the process joins, its own thread moving
-// itself, before it executes anything; trees the cgroup's directories it
-// mounts under /sys/fs/cgroup (see CgroupFSFor). The caller closes
-// them.
-func (p *Process) Go(filter []byte, join []*os.File, trees []CgroupTree) error {
+// itself, before it executes anything; the caller closes them.
+func (p *Process) Go(filter []byte, join []*os.File) error {
 	msg := make([]byte, 0, 8+len(filter))
-	if n := len(join) + len(trees); n > 0 {
-		if err := p.sendJoin(join, trees); err != nil {
+	if len(join) > 0 {
+		if err := p.sendJoin(join); err != nil {
 			p.abort()
 			return &StartError{Code: ExitEngine, Message: "cgroup: " + err.Error()}
 		}
-		msg = append(msg, 'j', byte(n))
+		msg = append(msg, 'j', byte(len(join)))
 	} else if p.join != nil {
 		p.join.Close()
 		p.join = nil
@@ -285,37 +283,19 @@ func (p *Process) Go(filter []byte, join []*os.File, trees []CgroupTree) error {
 	return &se
 }
 
-// RootMounted waits until the stage, started with InitConfig.CgroupFS
-// CgroupFSTree or CgroupFSTrees, has mounted the container's root. An error means it will not: it
-// failed (Go says why), or was not told to say so.
-func (p *Process) RootMounted() error {
-	if p.join == nil {
-		return errors.New("the init stage has no socket to say so")
-	}
-	var b [1]byte
-	if n, err := p.join.Read(b[:]); n != 1 || b[0] != 'r' {
-		return fmt.Errorf("the init stage did not mount the root (%q, %v)", b[:n], err)
-	}
-	return nil
-}
-
-// sendJoin passes the tasks files and the trees to the stage, on the
-// socket Spawn made, in one message that says which are which.
-func (p *Process) sendJoin(join []*os.File, trees []CgroupTree) error {
+// sendJoin passes the tasks files to the stage, on the socket Spawn made.
+func (p *Process) sendJoin(join []*os.File) error {
 	if p.join == nil {
 		return errors.New("the init stage has no socket for cgroup files")
 	}
-	if n := len(join) + len(trees); n > maxJoin {
-		return fmt.Errorf("%d cgroup files, more than %d", n, maxJoin)
+	if len(join) > maxJoin {
+		return fmt.Errorf("%d cgroup files, more than %d", len(join), maxJoin)
 	}
-	var fds []int
-	for _, f := range join {
-		fds = append(fds, int(f.Fd()))
+	fds := make([]int, len(join))
+	for i, f := range join {
+		fds[i] = int(f.Fd())
 	}
-	for _, t := range trees {
-		fds = append(fds, int(t.File.Fd()))
-	}
-	err := unix.Sendmsg(int(p.join.Fd()), encodeTrees(len(join), trees), unix.UnixRights(fds...), nil, 0)
+	err := unix.Sendmsg(int(p.join.Fd()), []byte{'j'}, unix.UnixRights(fds...), nil, 0)
 	p.join.Close()
 	p.join = nil
 	return err
