@@ -239,6 +239,7 @@ var validStatuses = []string{"created", "restarting", "running", "removing", "pa
 // psFilter is a compiled ps --filter.
 type psFilter struct {
 	status    []string
+	health    []string
 	names     []*regexp.Regexp
 	ids       []string
 	labels    []string
@@ -251,7 +252,7 @@ type psFilter struct {
 // newPsFilter checks and compiles the filters; container and image look
 // names up for before/since and ancestor.
 func newPsFilter(f *filterFlag, container func(string) (*engine.Container, error), image func(string) (string, error)) (*psFilter, error) {
-	if err := f.validate("status", "name", "id", "label", "ancestor", "exited", "before", "since"); err != nil {
+	if err := f.validate("status", "health", "name", "id", "label", "ancestor", "exited", "before", "since"); err != nil {
 		return nil, err
 	}
 	pf := &psFilter{ids: f.get("id"), labels: f.get("label")}
@@ -260,6 +261,14 @@ func newPsFilter(f *filterFlag, container func(string) (*engine.Container, error
 			return nil, fmt.Errorf("invalid filter 'status=%s': want one of %s", s, strings.Join(validStatuses, ", "))
 		}
 		pf.status = append(pf.status, s)
+	}
+	for _, h := range f.get("health") {
+		switch h {
+		case engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone:
+			pf.health = append(pf.health, h)
+		default:
+			return nil, errdefs.InvalidArgument("Unrecognised filter value for health: %s", h)
+		}
 	}
 	for _, n := range f.get("name") {
 		re, err := regexp.Compile(n)
@@ -302,6 +311,9 @@ func (pf *psFilter) showsStopped() bool {
 
 func (pf *psFilter) match(c *engine.Container) bool {
 	if len(pf.status) > 0 && !slices.Contains(pf.status, c.State.String()) {
+		return false
+	}
+	if len(pf.health) > 0 && !slices.Contains(pf.health, c.State.HealthStatus()) {
 		return false
 	}
 	if len(pf.names) > 0 && !slices.ContainsFunc(pf.names, func(re *regexp.Regexp) bool {

@@ -37,6 +37,7 @@ type createFlags struct {
 	sysctls                                    []string
 	res                                        resourceFlags
 	host                                       hostFlags // runflags.go
+	health                                     healthFlags
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -71,6 +72,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	f.res.register(cmd, true)
 	f.host.register(cmd)
+	f.health.register(cmd)
 	fl.Bool("help", false, "Print usage")
 }
 
@@ -127,6 +129,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 		EntrypointSet: cmd.Flags().Changed("entrypoint"),
 	}
 	if err := f.res.apply(cmd, &opts.HostConfig.Resources, &opts.HostConfig.RestartPolicy); err != nil {
+		return engine.CreateOptions{}, err
+	}
+	if opts.Config.Healthcheck, err = f.health.config(); err != nil {
 		return engine.CreateOptions{}, err
 	}
 	if f.entrypoint != "" {

@@ -52,6 +52,7 @@ type Config struct {
 	StdinOnce    bool              `json:"StdinOnce"`
 	Env          []string          `json:"Env"`
 	Cmd          []string          `json:"Cmd"`
+	Healthcheck  *HealthConfig     `json:"Healthcheck,omitempty"`
 	Image        string            `json:"Image"` // as the user named it
 	WorkingDir   string            `json:"WorkingDir"`
 	Entrypoint   []string          `json:"Entrypoint"`
@@ -184,6 +185,9 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is the health check's state, from the first start of a
+	// container that has one (its monitor keeps it up to date).
+	Health *Health `json:"Health,omitempty"`
 	// RestartCount is how often the restart policy restarted the container.
 	RestartCount int `json:"RestartCount"`
 	// StoppedByUser: a stop or kill from a user ended the last run; the
@@ -226,7 +230,7 @@ func (st State) String() string {
 }
 
 // Describe is the STATUS column as Docker words it: "Up 3 seconds",
-// "Exited (0) 2 minutes ago", "Created".
+// "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created".
 func (st State) Describe(now time.Time) string {
 	switch {
 	case st.Running && st.Paused:
@@ -234,6 +238,13 @@ func (st State) Describe(now time.Time) string {
 	case st.Restarting || st.Status == StatusRestarting:
 		// Waiting out the restart back-off: no process runs meanwhile.
 		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt))+" ago")
+	case st.Running && st.Health != nil:
+		// "(health: starting)", "(healthy)", "(unhealthy)", as Docker.
+		h := st.Health.Status
+		if h == HealthStarting {
+			h = "health: starting"
+		}
+		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (" + h + ")"
 	case st.Running:
 		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
 	case st.Status == StatusRemoving:

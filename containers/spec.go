@@ -158,7 +158,8 @@ func NewSpec(in SpecInput) (*specs.Spec, error) {
 
 // mergeImageConfig combines the image's settings with the user's as Docker
 // does: --entrypoint resets the image's CMD; arguments replace CMD; -e
-// overrides the image's variables of the same name; -w and -u override.
+// overrides the image's variables of the same name; -w and -u override;
+// --health-* settings override the image's HEALTHCHECK one by one.
 func mergeImageConfig(cfg *Config, img v1.Config, entrypointSet bool) error {
 	if !entrypointSet {
 		cfg.Entrypoint = img.Entrypoint
@@ -187,6 +188,7 @@ func mergeImageConfig(cfg *Config, img v1.Config, entrypointSet bool) error {
 	for p := range img.ExposedPorts {
 		cfg.ExposedPorts[p] = struct{}{}
 	}
+	mergeHealthcheck(cfg, img.Healthcheck)
 	if len(cfg.Labels) == 0 && len(img.Labels) > 0 {
 		cfg.Labels = map[string]string{}
 	}

@@ -47,7 +47,7 @@ func (cfg *Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return cfg.Healthcheck.Validate()
 }
 
 func checkWorkingDir(dir string) error {

@@ -48,6 +48,21 @@ type (
 	DeviceMapping = containers.DeviceMapping
 	// LogConfig is a container's log driver and its options.
 	LogConfig = containers.LogConfig
+	// HealthConfig is a container's health check (HEALTHCHECK, --health-*).
+	HealthConfig = containers.HealthConfig
+	// Health is the state of a container's health check, with its last
+	// results.
+	Health = containers.Health
+	// HealthResult is one run of a health check.
+	HealthResult = containers.HealthResult
+)
+
+// Health statuses: State.HealthStatus is one of them.
+const (
+	HealthStarting  = containers.HealthStarting
+	HealthHealthy   = containers.HealthHealthy
+	HealthUnhealthy = containers.HealthUnhealthy
+	HealthNone      = containers.HealthNone
 )
 
 // StatusRestarting is the status of a container whose monitor waits to

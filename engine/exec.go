@@ -10,11 +10,9 @@ import (
 	"strings"
 	"syscall"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"berth/containers"
-	"berth/containers/cgroups"
 	"berth/containers/runtime"
 	"berth/errdefs"
 )
@@ -90,56 +88,18 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 	if len(opts.Cmd) == 0 {
 		return nil, errdefs.InvalidArgument("no command specified")
 	}
-	userSpec := opts.User
-	if userSpec == "" {
-		userSpec = c.Config.User
-	}
-	user, err := containers.LookupUser(c.LowerDirs, userSpec, c.HostConfig.GroupAdd)
+	p, err := containers.ExecProcess(c, containers.ExecOptions{
+		Args: opts.Cmd, Env: opts.Env, WorkingDir: opts.WorkingDir, User: opts.User,
+		Tty: opts.Tty, Privileged: opts.Privileged,
+	})
 	if err != nil {
 		return nil, err
 	}
-	env := containers.MergeEnv(c.Config.Env, opts.Env)
-	if opts.Tty {
-		env = containers.MergeEnv(env, []string{"TERM=xterm"})
-	}
-	cwd := opts.WorkingDir
-	if cwd == "" {
-		cwd = c.Spec.Process.Cwd
-	}
-	caps := c.Spec.Process.Capabilities
-	if opts.Privileged {
-		all := runtime.AllCaps()
-		caps = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
-	}
-	p := &specs.Process{
-		Terminal:        opts.Tty,
-		User:            specs.User{UID: user.UID, GID: user.GID, AdditionalGids: user.Groups},
-		Args:            opts.Cmd,
-		Env:             env,
-		Cwd:             cwd,
-		Capabilities:    caps,
-		NoNewPrivileges: c.Spec.Process.NoNewPrivileges,
-		Rlimits:         c.Spec.Process.Rlimits,
-		OOMScoreAdj:     c.Spec.Process.OOMScoreAdj, // --oom-score-adj: the container's, as its first process's
-	}
 	stdio := runtime.Stdio{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.Tty}
-	ec := &runtime.ExecConfig{Pid: c.State.Pid, Spec: c.Spec, Process: p, Stdio: stdio, Rows: opts.Rows, Cols: opts.Cols,
-		Seccomp: func() ([]byte, error) {
-			filter, err := containers.SeccompFilter(c)
-			return filter.Marshal(), err
-		}}
-	cg := e.cgroup(c)
-	if cgroups.Detect() == cgroups.V2 {
-		dir, err := cg.OpenDir()
-		if err != nil {
-			return nil, fmt.Errorf("exec in %s: %w", c.Name, err)
-		}
-		defer dir.Close()
-		ec.CgroupDir = dir
-	} else {
-		ec.JoinThread = cg.JoinThread
-	}
-	cmd, pty, err := runtime.Exec(ec)
+	cmd, pty, err := runtime.Exec(containers.ExecConfig(c, e.cgroup(c), p, stdio, func() ([]byte, error) {
+		filter, err := containers.SeccompFilter(c)
+		return filter.Marshal(), err
+	}))
 	var se *runtime.StartError
 	if errors.As(err, &se) {
 		return nil, &StartError{Code: se.Code, Message: se.Message}

@@ -211,12 +211,16 @@ func (m *monitor) pause() attach.ReplyMsg {
 	if frozen, _ := cg.Frozen(); frozen {
 		return failure(attach.ErrorConflict, "container %s is already paused", m.name())
 	}
+	// A paused container is not checked (its check would be frozen too).
+	m.stopHealth()
 	if err := cg.Freeze(); err != nil {
+		m.resumeHealth(cg)
 		return failure(attach.ErrorFailed, "pause %s: %v", m.name(), err)
 	}
 	_, _ = m.opts.Store.UpdateState(context.Background(), m.c.ID, func(s *containers.State) {
 		if s.Running {
 			s.Status, s.Paused = containers.StatusPaused, true
+			healthStopped(s)
 		}
 	})
 	m.emit("pause")
@@ -253,6 +257,7 @@ func (m *monitor) thaw(cg *cgroups.Cgroup) error {
 		}
 	})
 	m.emit("unpause")
+	m.resumeHealth(cg)
 	return nil
 }
 

@@ -226,10 +226,13 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 			Status: containers.StatusRunning, Running: true,
 			Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 			RestartCount: prev.RestartCount, StoppedByUser: stopped,
+			Health: m.healthOnStart(s.Health),
 		}
 	})
 	if err != nil || stopped {
 		_ = p.Cmd.Process.Kill()
+	} else {
+		m.startHealth(p.Pid(), cg, st.StartedAt, containers.HealthStarting)
 	}
 	m.emit("start")
 	m.broadcastJSON(attach.Started, attach.StartedMsg{Pid: p.Pid()})
@@ -258,6 +261,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		// ends them, or they would hold its output open.
 		_ = cg.Kill()
 	}
+	m.stopHealth()
 	m.mu.Lock()
 	m.proc, m.exited = nil, nil
 	m.mu.Unlock()
@@ -281,6 +285,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 		s.Status, s.Running, s.Paused, s.Pid, s.MonitorPid = containers.StatusExited, false, false, 0, 0
 		s.ExitCode, s.OOMKilled = code, oom
 		s.FinishedAt = time.Now().UTC()
+		healthStopped(s)
 		s.StoppedByUser = s.StoppedByUser || m.stopRequested()
 		// A run that will be restarted never shows as exited: a stop that
 		// saw it so would do nothing, and the restart would follow.

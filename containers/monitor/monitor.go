@@ -63,6 +63,7 @@ type monitor struct {
 	cg      *cgroups.Cgroup  // of the current run
 	spent   spent            // what the run that ended holds, until release
 	seccomp []byte           // the compiled filter, made once for every (re)start
+	prober  *prober          // the health check of the current run, while it runs unpaused
 
 	stopping bool             // a user stopped or killed the container: no more restarts
 	stopCh   chan struct{}    // closed when stopping is set: ends a back-off

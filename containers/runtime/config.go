@@ -32,6 +32,8 @@ type InitConfig struct {
 	// first process is Pid (see execStage); it sets up no root.
 	Exec bool `json:"exec,omitempty"`
 	Pid  int  `json:"pid,omitempty"`
+	// KillGroup: see ExecConfig.KillGroup.
+	KillGroup bool `json:"killGroup,omitempty"`
 }
 
 // Exit codes as Docker reports them for a container that cannot start.

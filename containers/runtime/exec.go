@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -20,14 +19,21 @@ type ExecConfig struct {
 	// Rows and Cols size the terminal (with Stdio.Tty) before the process
 	// starts, so that it never sees 0x0.
 	Rows, Cols uint16
-	// The new process starts inside the container's cgroup: on cgroup v2
-	// through CgroupDir (clone3 into the cgroup), on v1 by JoinThread, which
-	// moves the forking thread itself before it forks.
-	CgroupDir  *os.File
-	JoinThread func() error
+	// StartInside runs start so that the process it starts begins inside
+	// the container's cgroup (cgroups.Cgroup.StartInside): start gets the
+	// cgroup directory's fd for clone3 on v2, -1 on v1, where it runs on a
+	// thread moved into the cgroup, and back out before StartInside
+	// returns. Nil starts it where the caller is.
+	StartInside func(start func(cgroupFD int) error) error
 	// Seccomp compiles the process's filter (seccomp.Program.Marshal, nil
 	// for none), while the stage starts.
 	Seccomp func() ([]byte, error)
+	// KillGroup runs the process (without a terminal) in a process group
+	// of its own, which the stage kills when the process exits (what it
+	// left behind) and when the stage gets SIGTERM (the process and all
+	// it started, at once): a health check never outlives its end, nor
+	// its timeout. The stage forwards no signals then.
+	KillGroup bool
 }
 
 // Exec starts cfg.Process inside the container and returns it started,
@@ -37,37 +43,10 @@ type ExecConfig struct {
 // The init stage, from the sealed view of this binary, is started on the
 // host inside the container's cgroup; it joins the container's namespaces
 // and forks the process there (execStage), and the returned Cmd is that
-// stage, which exits with the process's status. The start runs on a
-// dedicated OS thread (on cgroup v1 it joins the container's cgroups),
-// never handed back to the Go scheduler: it exits with its goroutine. (Go
-// cannot end the main thread: the program keeps its main goroutine locked
-// to it, so that this thread is never the main one.)
+// stage, which exits with the process's status.
 func Exec(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
-	type result struct {
-		cmd *exec.Cmd
-		pty *os.File
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		goruntime.LockOSThread() // never unlocked: the thread dies with us
-		cmd, pty, err := execOnThread(cfg)
-		done <- result{cmd, pty, err}
-	}()
-	r := <-done
-	return r.cmd, r.pty, r.err
-}
-
-func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	if _, err := SealedSelf(); err != nil {
 		return nil, nil, fmt.Errorf("exec: %w", err)
-	}
-	// On cgroup v1 the stage is forked from a thread already in the
-	// container's cgroups.
-	if cfg.JoinThread != nil {
-		if err := cfg.JoinThread(); err != nil {
-			return nil, nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
-		}
 	}
 	stdio := cfg.Stdio
 	var master *os.File
@@ -92,14 +71,29 @@ func execOnThread(cfg *ExecConfig) (*exec.Cmd, *os.File, error) {
 	// The stage needs the process and the namespaces to join, no more:
 	// the less it decodes, the sooner it runs.
 	spec := &specs.Spec{Version: cfg.Spec.Version, Process: cfg.Process, Linux: &specs.Linux{Namespaces: cfg.Spec.Linux.Namespaces}}
-	// A session of its own: the caller's terminal signals are the caller's.
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if cfg.CgroupDir != nil {
-		attr.UseCgroupFD = true
-		attr.CgroupFD = int(cfg.CgroupDir.Fd())
+	icfg := &InitConfig{Spec: spec, Exec: true, Pid: cfg.Pid, KillGroup: cfg.KillGroup && !stdio.Tty}
+	var p *Process
+	start := func(cgroupFD int) error {
+		// A session of its own: the caller's terminal signals are the
+		// caller's.
+		attr := &syscall.SysProcAttr{Setsid: true}
+		if cgroupFD >= 0 {
+			attr.UseCgroupFD, attr.CgroupFD = true, cgroupFD
+		}
+		var err error
+		p, err = spawnStage(stdio, attr, false, false, nil)
+		return err
 	}
-	p, err := startStage(&InitConfig{Spec: spec, Exec: true, Pid: cfg.Pid}, stdio, attr, false)
+	var err error
+	if cfg.StartInside != nil {
+		err = cfg.StartInside(start)
+	} else {
+		err = start(-1)
+	}
 	if err != nil {
+		return fail(fmt.Errorf("exec: %w", err))
+	}
+	if err := p.Send(icfg); err != nil {
 		return fail(fmt.Errorf("exec: %w", err))
 	}
 	var filter []byte

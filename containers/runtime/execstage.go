@@ -54,15 +54,22 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 	}
 	groups := make([]uint32, len(p.User.AdditionalGids))
 	copy(groups, p.User.AdditionalGids)
+	// A session of its own (its terminal's), or with KillGroup a process
+	// group of its own, which this stage kills as one.
 	cmd := &exec.Cmd{
 		Path: path, Args: p.Args, Env: p.Env,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Setsid:     true,
+			Setsid:     !cfg.KillGroup,
+			Setpgid:    cfg.KillGroup,
 			Setctty:    p.Terminal,
 			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
 		},
 	}
+	// Caught from before the start: the caller may signal as soon as the
+	// process is started.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT)
 	trace.Mark("stage: fork")
 	if err := cmd.Start(); err != nil {
 		code := ExitCannotExec
@@ -79,13 +86,25 @@ func execStage(cfg *InitConfig, filter *seccomp.Program, status *os.File, fail f
 		_ = unix.Dup3(int(null.Fd()), fd, 0)
 	}
 	null.Close()
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT)
+	pid := cmd.Process.Pid
 	go func() {
 		for s := range sigs {
-			_ = cmd.Process.Signal(s)
+			switch {
+			case !cfg.KillGroup:
+				_ = cmd.Process.Signal(s)
+			case s == unix.SIGTERM:
+				_ = unix.Kill(-pid, unix.SIGKILL)
+			}
 		}
 	}()
+	if cfg.KillGroup {
+		// What the process leaves behind in its group goes with it; its
+		// PID, the group's ID, stays taken until it is reaped below.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		_ = unix.Kill(-pid, unix.SIGKILL)
+	}
 	_ = cmd.Wait()
 	if cmd.ProcessState == nil {
 		// Waiting failed: a profile of the user's may deny this stage's

@@ -128,20 +128,6 @@ func Spawn(flags uintptr, stdio Stdio, shared Shared) (*Process, error) {
 	})
 }
 
-// startStage starts the init stage with cfg, in the namespaces attr and
-// the calling thread give it. With console, the stage makes the terminal in
-// the container and sends its master back (Console).
-func startStage(cfg *InitConfig, stdio Stdio, attr *syscall.SysProcAttr, console bool) (*Process, error) {
-	p, err := spawnStage(stdio, attr, console, false, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Send(cfg); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // spawnStage starts the init stage, which then waits for its config. With
 // join, it gets a socket on which Go can send it cgroup files to join;
 // with shm, that mount as fd 7.
