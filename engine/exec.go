@@ -96,10 +96,12 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (*ExecP
 		return nil, err
 	}
 	stdio := runtime.Stdio{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.Tty}
-	cmd, pty, err := runtime.Exec(containers.ExecConfig(c, e.cgroup(c), p, stdio, func() ([]byte, error) {
+	ec := containers.ExecConfig(c, e.cgroup(c), p, stdio, func() ([]byte, error) {
 		filter, err := containers.SeccompFilter(c)
 		return filter.Marshal(), err
-	}))
+	})
+	ec.Rows, ec.Cols = opts.Rows, opts.Cols
+	cmd, pty, err := runtime.Exec(ec)
 	var se *runtime.StartError
 	if errors.As(err, &se) {
 		return nil, &StartError{Code: se.Code, Message: se.Message}

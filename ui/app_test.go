@@ -70,7 +70,8 @@ func fixtures() ([]*engine.Container, []*engine.Image) {
 		}
 	}
 	ctrs := []*engine.Container{
-		mk(1, "web", "team/web:v2", hash(2), engine.State{Status: containers.StatusRunning, Running: true, Pid: 4242, StartedAt: testNow.Add(-90 * time.Minute)}),
+		mk(1, "web", "team/web:v2", hash(2), engine.State{Status: containers.StatusRunning, Running: true, Pid: 4242, StartedAt: testNow.Add(-90 * time.Minute),
+			Health: &engine.Health{Status: engine.HealthHealthy}}),
 		mk(2, "db", "busybox", hash(1), engine.State{Status: containers.StatusExited, ExitCode: 137, StartedAt: testNow.Add(-5 * time.Hour), FinishedAt: testNow.Add(-2 * time.Hour)}),
 		mk(3, "cache", "busybox", hash(1), engine.State{Status: containers.StatusPaused, Running: true, Paused: true, Pid: 4343, StartedAt: testNow.Add(-10 * time.Minute)}),
 		mk(4, "job-with-a-rather-long-name", "busybox:1.36", hash(1), engine.State{Status: containers.StatusCreated}),

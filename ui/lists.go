@@ -95,6 +95,14 @@ func containerImage(c *engine.Container) string {
 }
 
 func stateStyle(st *styles.Styles, c *engine.Container) lipgloss.Style {
+	switch health(c) {
+	case engine.HealthHealthy:
+		return st.Healthy
+	case engine.HealthUnhealthy:
+		return st.Unhealthy
+	case engine.HealthStarting:
+		return st.Starting
+	}
 	switch stateRank(c.State) {
 	case 0:
 		return st.Running
@@ -104,6 +112,39 @@ func stateStyle(st *styles.Styles, c *engine.Container) lipgloss.Style {
 		return st.Created
 	}
 	return st.Exited
+}
+
+// health is the health check's status of a running container:
+// "healthy", "unhealthy" or "starting"; empty when it has no check, or is
+// not running (checks stop with a pause).
+func health(c *engine.Container) string {
+	if !c.State.Running || c.State.Paused || c.State.Health == nil {
+		return ""
+	}
+	return c.State.Health.Status
+}
+
+// healthRank orders unhealthy first, then starting, healthy, none.
+func healthRank(c *engine.Container) int {
+	switch health(c) {
+	case engine.HealthUnhealthy:
+		return 0
+	case engine.HealthStarting:
+		return 1
+	case engine.HealthHealthy:
+		return 2
+	}
+	return 3
+}
+
+// stateCell is the STATE column: the state in a word, and for a running
+// container with a health check its health instead, which says running
+// too ("healthy", "unhealthy", "starting").
+func stateCell(c *engine.Container) string {
+	if h := health(c); h != "" {
+		return h
+	}
+	return c.State.String()
 }
 
 func newContainerTable(c *common.Common, h *stats.History) *table.Model[*engine.Container] {
@@ -122,9 +163,14 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*engine.
 			Less: func(a, b *engine.Container) bool { return a.Name < b.Name }},
 		{Title: "IMAGE", Width: 14, Flex: true, Cell: containerImage,
 			Less: func(a, b *engine.Container) bool { return containerImage(a) < containerImage(b) }},
-		{Title: "STATE", Width: 10, Cell: func(ct *engine.Container) string { return ct.State.String() },
+		{Title: "STATE", Width: 10, Cell: stateCell,
 			Style: func(ct *engine.Container) lipgloss.Style { return stateStyle(c.Styles, ct) },
-			Less:  func(a, b *engine.Container) bool { return stateRank(a.State) < stateRank(b.State) }},
+			Less: func(a, b *engine.Container) bool {
+				if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {
+					return ra < rb
+				}
+				return healthRank(a) < healthRank(b)
+			}},
 		{Title: "UPTIME", Width: 14, Cell: func(ct *engine.Container) string { return uptime(ct, now()) },
 			Less: func(a, b *engine.Container) bool { return a.State.StartedAt.After(b.State.StartedAt) }},
 		{Title: "CPU", Width: 6, Cell: func(ct *engine.Container) string { cpu, _ := latest(ct); return cpu },
@@ -139,7 +185,7 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*engine.
 		Key:     func(ct *engine.Container) string { return ct.ID },
 		Empty:   "no containers yet: r runs one from an image",
 		Text: func(ct *engine.Container) string {
-			return ct.Name + " " + containerImage(ct) + " " + ct.State.String() + " " + ct.ID
+			return ct.Name + " " + containerImage(ct) + " " + ct.State.String() + " " + health(ct) + " " + ct.ID
 		},
 		Base: func(a, b *engine.Container) bool {
 			if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {

@@ -39,6 +39,11 @@ type Styles struct {
 	Exited  lipgloss.Style
 	Created lipgloss.Style
 
+	// Health checks.
+	Healthy   lipgloss.Style
+	Unhealthy lipgloss.Style
+	Starting  lipgloss.Style
+
 	// File changes (diff, layers).
 	Added    lipgloss.Style
 	Modified lipgloss.Style
@@ -138,6 +143,10 @@ func New(noColor bool) *Styles {
 	s.Paused = fg(lipgloss.NewStyle(), yellow)
 	s.Exited = fg(lipgloss.NewStyle(), grey)
 	s.Created = fg(lipgloss.NewStyle(), blue)
+
+	s.Healthy = fg(lipgloss.NewStyle(), green)
+	s.Unhealthy = fg(lipgloss.NewStyle().Bold(true), red)
+	s.Starting = fg(lipgloss.NewStyle(), yellow)
 
 	s.Added = fg(lipgloss.NewStyle(), green)
 	s.Modified = fg(lipgloss.NewStyle(), yellow)
