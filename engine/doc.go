@@ -15,7 +15,8 @@
 //	               stop, kill, restart, remove, rename; platform.go,
 //	               create's --platform
 //	monitors.go    launching a container's monitor; control.go, the
-//	               requests (stop, kill) its monitor carries out
+//	               requests (stop, kill) its monitor carries out (which
+//	               also runs the health check: State.Health)
 //	attach.go      attach sessions: run, start -a, attach, exec -t
 //	exec.go        exec; shell.go, a shell to exec; top.go, processes
 //	resources.go   limits: pause, unpause, update

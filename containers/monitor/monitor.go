@@ -2,8 +2,8 @@
 // (the role conmon plays for Podman): it starts the container's first
 // process, holds its terminal or pipes, writes its log, serves attach
 // clients and control requests (stop, kill, signal, resize, pause) on a unix
-// socket, and records how it exited. Client is the engine's side of the
-// control requests.
+// socket, runs its health check (health.go), and records how it exited.
+// Client is the engine's side of the control requests.
 package monitor
 
 import (
