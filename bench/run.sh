@@ -6,7 +6,7 @@
 #   sudo bench/run.sh run exec                # only some sections
 #   sudo bench/run.sh --quick logs tail       # fewer repetitions
 #
-# Sections: run exec parallel logs tail monitor stats sampling commit
+# Sections: run exec parallel logs tail monitor stats sampling commit health
 # Options:  --quick             fewer runs (a smoke test, not figures to quote)
 #           --skip=LIST         leave out peers: crun,runc,docker,podman
 #           --peer-net=none     (default) Docker and Podman containers get
@@ -25,7 +25,7 @@
 # It talks to nothing but local daemons over unix sockets.
 set -uo pipefail
 
-ALL_SECTIONS=(run exec parallel logs tail monitor stats sampling commit)
+ALL_SECTIONS=(run exec parallel logs tail monitor stats sampling commit health)
 BUNDLE=/var/lib/anchors-lab/bundle
 DOCKER_BIN=/usr/bin/docker # Debian's client; /usr/local/bin/docker is a newer one
 LINE='0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij'
@@ -49,7 +49,7 @@ for a in "$@"; do
 	--skip=*) SKIP=",${a#--skip=}," ;;
 	--peer-net=none | --peer-net=default) PEER_NET=${a#--peer-net=} ;;
 	--baseline=*) BASELINE=${a#--baseline=} ;;
-	run | exec | parallel | logs | tail | monitor | stats | sampling | commit) SECTIONS+=("$a") ;;
+	run | exec | parallel | logs | tail | monitor | stats | sampling | commit | health) SECTIONS+=("$a") ;;
 	all) SECTIONS=("${ALL_SECTIONS[@]}") ;;
 	*) echo "bench/run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -703,6 +703,24 @@ if want monitor; then
 		lt "${RSS[mon_berth]}" 6144
 		verdict $? "berth monitor resident memory under 6 MiB ($(fmt_kib "${RSS[mon_berth]}"))"
 	fi
+	# The same with a health check, once it has run three times (a check
+	# faults in exec's code; a monitor with a second or more until the next
+	# gives it back).
+	n=$PFX-monh
+	if id=$("$BERTH" --root "$R" run -d --name "$n" --health-cmd true --health-interval 1s busybox sleep 1000 2>"$TMP/err"); then
+		for _ in $(seq 1 100); do
+			[[ $("$BERTH" --root "$R" inspect -f '{{len .State.Health.Log}}' "$n" 2>/dev/null) -ge 3 ]] && break
+			sleep 0.1
+		done
+		p=$(jq -r '.MonitorPid // empty' "$R/containers/$id/state.json" 2>/dev/null)
+		RSS[monh_berth]=$(vmrss "$p")
+		printf '  %-8s %-18s %8s %12s %12s\n' berth "monitor + check" "$p" "$(fmt_kib "${RSS[monh_berth]}")" "$(fmt_kib "$(pss "$p")")"
+		rmf berth "$n" >/dev/null 2>&1
+		lt "${RSS[monh_berth]}" 6144
+		verdict $? "berth monitor with a health check (1 s) under 6 MiB ($(fmt_kib "${RSS[monh_berth]}"))"
+	else
+		problem "berth run -d --health-cmd (monitor section) failed: $(tail -1 "$TMP/err")"
+	fi
 fi
 
 # ---------------------------------------------------------------- many containers
@@ -911,6 +929,52 @@ if want commit; then
 	if [[ -n ${MED[berth_commit]:-} && -n ${MED[docker_commit]:-} ]]; then
 		echo "  berth commit takes $(ratio "${MED[berth_commit]}" "${MED[docker_commit]}") Docker's time (median; min $(ratio "${MIN[berth_commit]}" "${MIN[docker_commit]}")); no target set"
 	fi
+fi
+
+# ---------------------------------------------------------------- 10. health
+# ticks PID... : CPU time of the processes and their reaped children, in
+# clock ticks (utime stime cutime cstime of /proc/PID/stat).
+ticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(awk '{print $14+$15+$16+$17}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v))
+	done
+	echo $t
+}
+if want health; then
+	HW=10
+	[[ $QUICK == 1 ]] && HW=3
+	section "10. health: \`--health-cmd true --health-interval 1ms\` (checks back to back) for $HW s: checks/s, one check's time (End-Start, median of the last five), CPU per check"
+	printf '  %-8s %10s %12s %14s   %s\n' engine checks/s "one check" "CPU/check" "CPU counted in"
+	HZ=$(getconf CLK_TCK)
+	for e in berth docker; do
+		if ! have $e; then printf '  %-8s %s\n' $e "${AVAIL[$e]}"; continue; fi
+		n=$PFX-health
+		if ! id=$(eng $e run -d $(netstr $e) --name "$n" --health-cmd true --health-interval 1ms busybox sleep 1000 2>"$TMP/err"); then
+			problem "$e run -d --health-cmd (health section) failed: $(tail -1 "$TMP/err")"
+			continue
+		fi
+		sleep 1
+		case $e in
+		berth)
+			pids=$(jq -r '.MonitorPid' "$R/containers/$id/state.json")
+			what="its monitor (and the checks it reaps)" ;;
+		docker)
+			cp=$(eng $e inspect -f '{{.State.Pid}}' "$n")
+			pids="$(awk '/^PPid:/{print $2}' "/proc/$cp/status") $(pidof dockerd) $(pidof containerd)"
+			what="its shim, dockerd, containerd" ;;
+		esac
+		t0=$(date +%s.%N) c0=$(ticks $pids)
+		sleep "$HW"
+		t1=$(date +%s.%N) c1=$(ticks $pids)
+		k=$(eng $e events --since "$t0" --until "$t1" --filter "container=$id" --filter event=exec_die 2>/dev/null | wc -l)
+		one=$(eng $e inspect -f '{{range .State.Health.Log}}{{(.End.Sub .Start).Seconds}} {{end}}' "$n" | tr ' ' '\n' | grep . | median)
+		rmf $e "$n" >/dev/null 2>&1
+		awk -v k="$k" -v c="$((c1 - c0))" -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v one="$(fmt_t "$one")" -v e=$e -v w="$what" 'BEGIN{
+			if (k == 0) { printf "  %-8s no checks counted\n", e; exit }
+			printf "  %-8s %10.1f %12s %11.2f ms   %s\n", e, k/(t1-t0), one, c/hz/k*1000, w }'
+	done
+	echo "  (a check of Docker's is an exec through dockerd, containerd and runc; berth's monitor execs it itself)"
 fi
 
 # ---------------------------------------------------------------- summary
