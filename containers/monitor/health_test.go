@@ -212,6 +212,28 @@ func TestHealthTimeoutKills(t *testing.T) {
 	}
 }
 
+// TestHealthLeftoversKilled: what a check starts and leaves running is
+// killed when it ends, and does not hold its output open.
+func TestHealthLeftoversKilled(t *testing.T) {
+	e := enginetest.New(t)
+	c, _ := running(t, e, containers.Config{
+		Cmd: []string{"sh", "-c", "echo ready; exec sleep 100000"},
+		Healthcheck: &containers.HealthConfig{
+			// The first check leaves a sleep behind; the ones after it
+			// pass at once.
+			Test:     []string{"CMD-SHELL", "test -e /tmp/once && exit 0; touch /tmp/once; sleep 1000 & echo left"},
+			Interval: 50 * time.Millisecond, Timeout: time.Hour,
+		},
+	}, containers.HostConfig{})
+	h := waitHealth(t, e, c.ID, "two checks", func(h containers.Health) bool { return len(h.Log) >= 2 })
+	if r := h.Log[0]; r.ExitCode != 0 || r.Output != "left\n" {
+		t.Errorf("first check's result %+v, want exit 0 and its output", r)
+	}
+	if left := procsNamed(t, cgroups.Load(c.Spec.Linux.CgroupsPath), "sleep 1000"); len(left) > 0 {
+		t.Errorf("the sleep the check left is still running: %v", left)
+	}
+}
+
 // TestHealthStopDuringCheck: a stop is carried out at once while a check
 // runs (one whose timeout is far away); no check outlives the container.
 func TestHealthStopDuringCheck(t *testing.T) {
