@@ -18,6 +18,7 @@ import (
 func init() {
 	if len(os.Args) >= 2 && os.Args[1] == "init" {
 		trace.Mark("init: main")
+		cleanSignals()
 		Init()
 		os.Exit(ExitEngine)
 	}

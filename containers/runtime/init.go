@@ -137,6 +137,7 @@ func Init() {
 		fail(ExitEngine, err)
 	}
 	trace.Mark("init: execve")
+	unblockAll()
 	err = unix.Exec(path, p.Args, p.Env)
 	code := ExitCannotExec
 	if errors.Is(err, unix.ENOENT) {

@@ -186,9 +186,13 @@ func spawnStage(stdio Stdio, attr *syscall.SysProcAttr, console, join bool, shm 
 		Path: self,
 		Args: []string{"berth", "init"},
 		// The init stage lives a few milliseconds on one thread: no
-		// collector, no extra threads. Its environment never reaches the
-		// container (execve gets the spec's).
-		Env:         trace.With("GOGC=off", "GOMAXPROCS=1"),
+		// collector, no extra threads; no preemption signal (SIGURG),
+		// which a stage that passes signals on would pass on too; and no
+		// cgroup files the runtime would keep open to follow the CPU
+		// limit (a stage that stays PID 1 would hold the host's). Its
+		// environment never reaches the container (execve gets the
+		// spec's).
+		Env:         trace.With("GOGC=off", "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,containermaxprocs=0,updatemaxprocs=0"),
 		Stdin:       stdio.Stdin,
 		Stdout:      stdio.Stdout,
 		Stderr:      stdio.Stderr,
