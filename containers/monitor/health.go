@@ -15,6 +15,7 @@ import (
 	"berth/containers"
 	"berth/containers/cgroups"
 	"berth/containers/runtime"
+	"berth/internal/memtrim"
 )
 
 // The monitor runs the container's health check, as dockerd does for
@@ -118,8 +119,8 @@ func (m *monitor) probeLoop(ctx context.Context, probe containers.Probe, pid int
 		d := next()
 		if d >= trimIdle {
 			// A check faults in much of exec's code; a monitor that
-			// idles until the next gives it back (see trimMemory).
-			trimMemory()
+			// idles until the next gives it back (see memtrim).
+			memtrim.Now()
 		}
 		t.Reset(d)
 	}

@@ -19,6 +19,7 @@ import (
 	"berth/containers/logfile"
 	"berth/containers/runtime"
 	"berth/events"
+	"berth/internal/memtrim"
 	"berth/internal/trace"
 )
 
@@ -242,7 +243,7 @@ func (m *monitor) runOnce(first *client, s *starting, prev containers.State) (st
 	// A monitor that lives gives back what its start-up cost; one whose
 	// container ends at once exits instead, sooner for not trimming (the
 	// dropped pages of code would fault back in on the exit's path).
-	trim := time.AfterFunc(trimAfter, trimMemory)
+	trim := time.AfterFunc(trimAfter, memtrim.Now)
 	defer trim.Stop()
 
 	var pumps sync.WaitGroup
