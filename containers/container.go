@@ -108,6 +108,10 @@ type HostConfig struct {
 	UTSMode      string `json:"UTSMode"`
 	UsernsMode   string `json:"UsernsMode"`
 	CgroupnsMode string `json:"CgroupnsMode"`
+	// Init (--init, or --init=false; nil when not given, as in Docker):
+	// PID 1 is berth's own init, which reaps orphans and passes signals
+	// on to the command, its child.
+	Init *bool `json:"Init,omitempty"`
 	// Resources are flattened into HostConfig, as in `docker inspect`.
 	Resources
 }

@@ -410,6 +410,7 @@ func (m *monitor) begin() *starting {
 		Volatile: c.HostConfig.AutoRemove,
 		Shm:      sp.shm,
 		CgroupFS: cgroupFS,
+		Init:     c.HostConfig.Init != nil && *c.HostConfig.Init,
 	}
 	if err := sp.p.Send(cfg); err != nil {
 		sp.closeOurs()

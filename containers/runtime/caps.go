@@ -140,13 +140,13 @@ type capState struct {
 
 // dropBounding removes from the bounding set every capability not in keep.
 // It must run while the process still holds CAP_SETPCAP.
-func dropBounding(keep uint64) error {
+func dropBounding(keep uint64, sc scope) error {
 	last := lastCap()
 	for c := 0; c <= last; c++ {
 		if keep&(1<<uint(c)) != 0 {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+		if err := sc.prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil && err != unix.EINVAL {
 			return fmt.Errorf("drop capability %d from bounding set: %w", c, err)
 		}
 	}
@@ -176,23 +176,23 @@ func (s *capState) limitTo(have uint64) {
 
 // setCaps sets the effective, permitted and inheritable sets and raises the
 // ambient ones.
-func setCaps(s capState) error {
+func setCaps(s capState, sc scope) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	data[0].Effective, data[1].Effective = uint32(s.effective), uint32(s.effective>>32)
 	data[0].Permitted, data[1].Permitted = uint32(s.permitted), uint32(s.permitted>>32)
 	data[0].Inheritable, data[1].Inheritable = uint32(s.inheritable), uint32(s.inheritable>>32)
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	if err := sc.capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+	if err := sc.prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	for c := 0; c < 64; c++ {
 		if s.ambient&(1<<uint(c)) == 0 {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+		if err := sc.prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c)); err != nil {
 			return fmt.Errorf("raise ambient capability %d: %w", c, err)
 		}
 	}

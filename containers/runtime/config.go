@@ -1,7 +1,9 @@
 // Package runtime is berth's built-in OCI runtime: it starts a container's
 // first process in new namespaces on an overlay root (Start, run by the
-// monitor, and Init, run as PID 1 of the container before execve), and runs
-// extra processes inside a running container (Exec).
+// monitor, and Init, run as PID 1 of the container before execve, or on as
+// its init under --init: reaper.go), and runs extra processes inside a
+// running container (Exec). Every process it starts gets a clean slate of
+// signals (signals.go).
 package runtime
 
 import (
@@ -34,6 +36,10 @@ type InitConfig struct {
 	Pid  int  `json:"pid,omitempty"`
 	// KillGroup: see ExecConfig.KillGroup.
 	KillGroup bool `json:"killGroup,omitempty"`
+	// Init (--init): the stage stays the container's PID 1, runs the
+	// user's program as its child, reaps every orphan and passes signals
+	// on (see reaper).
+	Init bool `json:"init,omitempty"`
 }
 
 // Exit codes as Docker reports them for a container that cannot start.

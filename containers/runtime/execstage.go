@@ -193,7 +193,7 @@ func restrictThread(p *specs.Process, filter *seccomp.Program) error {
 		if err != nil {
 			return err
 		}
-		if err := dropBounding(bounding); err != nil {
+		if err := dropBounding(bounding, thisThread); err != nil {
 			return err
 		}
 	}

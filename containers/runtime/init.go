@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -133,7 +134,14 @@ func Init() {
 	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		fail(ExitEngine, err)
 	}
-	if err := finalizeProcess(cfg.Spec, filter); err != nil {
+	if cfg.Init {
+		// Only reaper's own references keep the spec (the seccomp
+		// profile is most of it) from the collector once it is done.
+		spec := cfg.Spec
+		cfg = InitConfig{}
+		reaper(spec, path, filter, status, fail) // does not return
+	}
+	if err := finalizeProcess(cfg.Spec, filter, thisThread); err != nil {
 		fail(ExitEngine, err)
 	}
 	trace.Mark("init: execve")
@@ -249,15 +257,54 @@ func setOOMScoreAdj(adj *int) error {
 	return nil
 }
 
+// scope is where a change to a thread's own credentials or limits
+// applies: the calling thread only (thisThread), enough before execve,
+// which ends every other thread; or every thread of the process
+// (allThreads, syscall.AllThreadsSyscall), for a stage that lives on as the
+// container's PID 1 (--init) and must hold no more than its child on any
+// of its threads.
+type scope bool
+
+const (
+	thisThread scope = false
+	allThreads scope = true
+)
+
+func (sc scope) prctl(option int, a2, a3 uintptr) error {
+	var e syscall.Errno
+	if sc == allThreads {
+		_, _, e = syscall.AllThreadsSyscall(unix.SYS_PRCTL, uintptr(option), a2, a3)
+	} else {
+		_, _, e = unix.RawSyscall(unix.SYS_PRCTL, uintptr(option), a2, a3)
+	}
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func (sc scope) capset(hdr *unix.CapUserHeader, data *unix.CapUserData) error {
+	var e syscall.Errno
+	if sc == allThreads {
+		_, _, e = syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)), 0)
+	} else {
+		_, _, e = unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)), 0)
+	}
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // finalizeProcess applies no_new_privs, capabilities and the user identity,
-// the last steps before execve of a container's first process.
-func finalizeProcess(spec *specs.Spec, filter *seccomp.Program) error {
+// the last steps before execve of a container's first process, in sc.
+func finalizeProcess(spec *specs.Spec, filter *seccomp.Program, sc scope) error {
 	p := spec.Process
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
 	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		if err := sc.prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	} else if filter != nil {
@@ -286,10 +333,10 @@ func finalizeProcess(spec *specs.Spec, filter *seccomp.Program) error {
 		return err
 	}
 	cs.limitTo(have)
-	if err := dropBounding(cs.bounding); err != nil {
+	if err := dropBounding(cs.bounding, sc); err != nil {
 		return err
 	}
-	if err := setUser(p.User); err != nil {
+	if err := setUser(p.User, sc); err != nil {
 		return err
 	}
 	// A change of credentials clears the parent-death signal (the process
@@ -297,7 +344,7 @@ func finalizeProcess(spec *specs.Spec, filter *seccomp.Program) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set parent-death signal: %w", err)
 	}
-	if err := setCaps(cs); err != nil {
+	if err := setCaps(cs, sc); err != nil {
 		return err
 	}
 	// With no_new_privs, as late as possible: the fewest calls after it.
@@ -321,18 +368,24 @@ func seccompFilter(cfg *InitConfig, compiled []byte) (*seccomp.Program, error) {
 	return seccomp.Compile(cfg.Spec.Linux.Seccomp)
 }
 
-func setUser(u specs.User) error {
+// setUser takes the process's identity, in sc. (Go's syscall package
+// changes the uid and gid on every thread, whatever the scope.)
+func setUser(u specs.User, sc scope) error {
 	groups := make([]int, 0, len(u.AdditionalGids))
 	for _, g := range u.AdditionalGids {
 		groups = append(groups, int(g))
 	}
-	if err := unix.Setgroups(groups); err != nil {
+	setgroups := unix.Setgroups
+	if sc == allThreads {
+		setgroups = syscall.Setgroups
+	}
+	if err := setgroups(groups); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
 	if u.UID != 0 {
 		// Keep the permitted set across setuid so setCaps can shape it;
 		// execve then clears it for a non-root user, as in Docker.
-		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		if err := sc.prctl(unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
 			return fmt.Errorf("set keepcaps: %w", err)
 		}
 	}
@@ -343,7 +396,7 @@ func setUser(u specs.User) error {
 		return fmt.Errorf("setuid %d: %w", u.UID, err)
 	}
 	if u.UID != 0 {
-		_ = unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+		_ = sc.prctl(unix.PR_SET_KEEPCAPS, 0, 0)
 	}
 	return nil
 }

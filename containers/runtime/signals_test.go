@@ -42,3 +42,21 @@ func TestCleanSignalsUnignores(t *testing.T) {
 		t.Errorf("SIGURG: action %#x after cleanSignals, want Go's handler", h)
 	}
 }
+
+// The reaper passes on what a process may catch and is not its own.
+func TestForwardedSignals(t *testing.T) {
+	got := map[syscall.Signal]bool{}
+	for _, s := range forwarded() {
+		got[s.(syscall.Signal)] = true
+	}
+	for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP, syscall.SIGPIPE, syscall.Signal(35), syscall.Signal(64)} {
+		if !got[s] {
+			t.Errorf("%v is not passed on", s)
+		}
+	}
+	for _, s := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGCHLD, syscall.SIGTTIN, syscall.SIGTTOU, syscall.Signal(32), syscall.Signal(33), syscall.Signal(34)} {
+		if got[s] {
+			t.Errorf("%v is passed on", s)
+		}
+	}
+}
