@@ -28,6 +28,7 @@ func (a *app) addRunCommands(root *cobra.Command) {
 // createFlags are the flags run and create share.
 type createFlags struct {
 	interactive, tty, rm, privileged, readOnly bool
+	init                                       bool
 	name, workdir, user, entrypoint, hostname  string
 	network, detachKeys, logDriver, stopSignal string
 	stopTimeout                                int
@@ -70,6 +71,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.sysctls, "sysctl", nil, "Sysctl options of the container's own namespaces (KEY=VALUE)")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
+	fl.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	f.res.register(cmd, true)
 	f.host.register(cmd)
 	f.health.register(cmd)
@@ -136,6 +138,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string, detach bool) (e
 	}
 	if f.entrypoint != "" {
 		opts.Config.Entrypoint = []string{f.entrypoint}
+	}
+	if cmd.Flags().Changed("init") {
+		opts.HostConfig.Init = &f.init
 	}
 	if cmd.Flags().Changed("stop-timeout") {
 		t := f.stopTimeout
@@ -205,6 +210,11 @@ func (a *app) runCmd() *cobra.Command {
 			opts, err := f.options(cmd, args, detach)
 			if err != nil {
 				return err
+			}
+			if !detach {
+				if err := a.checkTty(f.interactive, f.tty); err != nil {
+					return err
+				}
 			}
 			trace.Mark("cli: engine open")
 			opts.StartNext = true
@@ -303,7 +313,9 @@ func (a *app) startCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.attachSession(ctx, e, c, interactive && c.Config.OpenStdin, keys, true, func(streams engine.Streams) (*engine.Session, error) {
+				// start -a passes signals on as Docker's does: without a
+				// terminal only.
+				return a.attachSession(ctx, e, c, interactive && c.Config.OpenStdin, keys, !c.Config.Tty, func(streams engine.Streams) (*engine.Session, error) {
 					return e.Start(ctx, c.ID, &streams)
 				})
 			}
@@ -358,11 +370,16 @@ func (a *app) attachCmd() *cobra.Command {
 			if !c.State.Running {
 				return errdefs.NotRunning("You cannot attach to a stopped container, start it first")
 			}
+			if err := a.checkTty(!noStdin, c.Config.Tty); err != nil {
+				return err
+			}
 			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
 				return err
 			}
-			return a.attachSession(ctx, e, c, !noStdin && c.Config.OpenStdin, keys, sigProxy, func(streams engine.Streams) (*engine.Session, error) {
+			// attach passes signals on without a terminal only, as
+			// Docker's does (run does with one too).
+			return a.attachSession(ctx, e, c, !noStdin && c.Config.OpenStdin, keys, sigProxy && !c.Config.Tty, func(streams engine.Streams) (*engine.Session, error) {
 				return e.Attach(ctx, c.ID, streams)
 			})
 		},
@@ -376,7 +393,8 @@ func (a *app) attachCmd() *cobra.Command {
 // attachSession connects the local terminal or stdio to a container through
 // open and returns the container's exit status as a statusError. The
 // terminal is ours (raw mode, its size, the signals we get); the session
-// is the engine's.
+// is the engine's. With sigProxy the signals we get go to the container's
+// process (see onSignals).
 func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *engine.Container, withStdin bool, keys []byte, sigProxy bool, open func(engine.Streams) (*engine.Session, error)) error {
 	streams := engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 	tty := c.Config.Tty
@@ -394,6 +412,12 @@ func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *engine.Con
 			defer tm.raw()()
 		}
 	}
+	// Signals are caught from here on; those that come while the
+	// container starts wait for its session.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	sigs := a.catchSignals(sigProxy)
+	defer sigs.release()
 	s, err := open(streams)
 	if err != nil {
 		return err
@@ -401,11 +425,12 @@ func (a *app) attachSession(ctx context.Context, e *engine.Engine, c *engine.Con
 	if tty && isTerm {
 		defer tm.follow(s)()
 	}
-	if !tty && sigProxy {
-		defer proxySignals(s)()
-	}
+	sigs.handle(s, stop)
 	res, err := s.Wait(ctx)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return cause
+		}
 		return err
 	}
 	return exitStatus(res.ExitCode)
@@ -450,18 +475,6 @@ func (t terminal) follow(s *engine.Session) (stop func()) {
 			if rows, cols := t.size(); rows > 0 && cols > 0 {
 				_ = s.Resize(rows, cols)
 			}
-		}
-	}()
-	return func() { signal.Stop(sigs); close(sigs) }
-}
-
-// proxySignals passes the signals we get to s's process, until stop.
-func proxySignals(s *engine.Session) (stop func()) {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	go func() {
-		for sig := range sigs {
-			_ = s.Signal(sig.(syscall.Signal))
 		}
 	}()
 	return func() { signal.Stop(sigs); close(sigs) }
@@ -540,6 +553,11 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	} else {
 		opts.Tty = false
 	}
+	if !detach {
+		if err := a.checkTty(interactive, opts.Tty); err != nil {
+			return err
+		}
+	}
 	if tm, ok := ourTerminal(in); opts.Tty && ok {
 		opts.Rows, opts.Cols = tm.size()
 	}
@@ -551,8 +569,29 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 		_ = p.Cmd.Process.Release()
 		return nil
 	}
+	// Our first SIGINT or SIGTERM ends this command, as Docker's exec
+	// ends: the process is not ours to signal.
+	ctx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stop(nil)
+	sigs := a.catchSignals(false)
+	defer sigs.release()
+	sigs.handle(nil, stop)
 	if p.Pty == nil {
-		return execStatus(p.Wait())
+		type result struct {
+			code int
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, err := p.Wait()
+			done <- result{code, err}
+		}()
+		select {
+		case r := <-done:
+			return execStatus(r.code, r.err)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 	streams := engine.Streams{Stdout: out}
 	tm, isTerm := ourTerminal(in)
@@ -569,9 +608,10 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	if interactive && isTerm {
 		defer tm.follow(s)()
 	}
-	// Our SIGINT and SIGTERM (ctx) are not the process's: it ends the
-	// session, or the detach keys do.
-	res, err := s.Wait(context.WithoutCancel(ctx))
+	res, err := s.Wait(ctx)
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	return execStatus(res.ExitCode, err)
 }
 
