@@ -34,6 +34,9 @@ var (
 const cmdTimeout = 60 * time.Second
 
 func TestMain(m *testing.M) {
+	if os.Getenv(blockedExecEnv) != "" {
+		execBlocked() // does not return
+	}
 	os.Exit(testMain(m))
 }
 
