@@ -437,9 +437,10 @@ func procStat(stat string) (state string, ppid int) {
 func TestInitReapsZombies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	// The subshell starts the orphan and exits; the orphan writes its PID
-	// and ends; the container's command then becomes sleep.
-	script := `(sh -c 'echo $$ > /tmp/orphan' &); exec sleep 1000`
+	// The subshell starts the orphan and exits; the container's command
+	// becomes sleep, which never waits; the orphan then writes its PID and
+	// ends.
+	script := `p=$$; (P=$p sh -c 'while [ "$(cat /proc/$P/comm)" != sleep ]; do sleep 0.05; done; echo $$ > /tmp/orphan' &); exec sleep 1000`
 	for _, init := range []bool{true, false} {
 		name := "zombie-noinit"
 		args := []string{"--name", name}
@@ -530,14 +531,16 @@ func TestInitProcessTree(t *testing.T) {
 // the container's PID namespace for as long as the container runs. A
 // process of the container with CAP_SYS_PTRACE can reach it, so it must
 // hold no more than the command: on every one of its threads the same
-// user, capabilities, no_new_privs and seccomp mode as its child; no
+// user, capabilities, no_new_privs, seccomp mode and cgroups (cgroup v1
+// places threads one by one) as its child; no
 // descriptor of the host's; and its binary is the sealed view, which
 // nothing can write.
 func TestSecurityInitHoldsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	script := `for t in /proc/1/task/*; do echo "task $(grep -E '^(Uid|Gid|CapPrm|CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs|Seccomp):' $t/status | tr -s '\t\n' '  ')"; done
-echo "self $(grep -E '^(Uid|Gid|CapPrm|CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t\n' '  ')"
+	script := `held() { echo "$(grep -E '^(Uid|Gid|CapPrm|CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs|Seccomp):' $1/status | tr -s '\t\n' '  ') $(tr '\n' ' ' < $1/cgroup)"; }
+for t in /proc/1/task/*; do echo "task $(held $t)"; done
+echo "self $(held /proc/self)"
 for f in /proc/1/fd/*; do echo "fd $(readlink $f)"; done
 if echo x >> /proc/1/exe; then echo wrote-exe; fi`
 	for _, user := range []string{"0", "1000"} {

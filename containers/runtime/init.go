@@ -78,6 +78,15 @@ func Init() {
 		}
 	}
 	trace.Mark("init: config")
+	var caught *caughtSignals
+	sc := thisThread
+	if cfg.Init && !cfg.Exec {
+		// Staying PID 1, the stage catches every signal (reaper); it
+		// starts to while it sets up the root, as os/signal takes a round
+		// trip to a thread of its own for each one.
+		caught = catchSignals()
+		sc = allThreads
+	}
 	if !cfg.Exec {
 		if err := setupRootfs(&cfg); err != nil {
 			fail(ExitEngine, err)
@@ -93,10 +102,11 @@ func Init() {
 	}
 	if join > 0 {
 		// This thread, which executes the user's program, moves itself
-		// into the container's cgroup (see cgroups.JoinThread). (Without
-		// join the socket, if any, closes on execve: fd 6 may be another
-		// file of this process's by now.)
-		err := joinCgroup(initJoinFD, join)
+		// into the container's cgroup (see cgroups.JoinThread); a stage
+		// that stays on moves every thread. (Without join the socket, if
+		// any, closes on execve: fd 6 may be another file of this
+		// process's by now.)
+		err := joinCgroup(initJoinFD, join, sc)
 		unix.Close(initJoinFD)
 		if err != nil {
 			fail(ExitEngine, fmt.Errorf("init: join the container's cgroup: %w", err))
@@ -139,7 +149,7 @@ func Init() {
 		// profile is most of it) from the collector once it is done.
 		spec := cfg.Spec
 		cfg = InitConfig{}
-		reaper(spec, path, filter, status, fail) // does not return
+		reaper(spec, path, filter, caught, status, fail) // does not return
 	}
 	if err := finalizeProcess(cfg.Spec, filter, thisThread); err != nil {
 		fail(ExitEngine, err)
@@ -451,10 +461,10 @@ func waitGo(r io.Reader) (filter []byte, join int, err error) {
 	}
 }
 
-// joinCgroup receives n cgroup tasks files on sock and moves the calling
-// thread into each by writing "0", which the kernel reads as "the writer
+// joinCgroup receives n cgroup tasks files on sock and moves the threads of
+// sc into each by writing "0", which the kernel reads as "the writer
 // itself" (cgroups.JoinThreadFiles, without that package's weight here).
-func joinCgroup(sock, n int) error {
+func joinCgroup(sock, n int, sc scope) error {
 	var buf [1]byte
 	oob := make([]byte, unix.CmsgSpace(4*n))
 	_, oobn, _, _, err := unix.Recvmsg(sock, buf[:], oob, unix.MSG_CMSG_CLOEXEC)
@@ -477,8 +487,13 @@ func joinCgroup(sock, n int) error {
 	if len(fds) != n {
 		return fmt.Errorf("%d cgroup files, want %d", len(fds), n)
 	}
+	zero := []byte("0")
 	for _, fd := range fds {
-		if _, err := unix.Write(fd, []byte("0")); err != nil {
+		if sc == allThreads {
+			if _, _, e := syscall.AllThreadsSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&zero[0])), 1); e != 0 {
+				return e
+			}
+		} else if _, err := unix.Write(fd, zero); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -38,7 +39,7 @@ import (
 //     128+n for a death by signal n (the kernel ends the rest).
 //
 // It returns only by failing, through fail.
-func reaper(spec *specs.Spec, path string, filter *seccomp.Program, status *os.File, fail func(int, error)) {
+func reaper(spec *specs.Spec, path string, filter *seccomp.Program, caught *caughtSignals, status *os.File, fail func(int, error)) {
 	p := spec.Process
 	if err := finalizeProcess(spec, filter, allThreads); err != nil {
 		fail(ExitEngine, err)
@@ -62,13 +63,9 @@ func reaper(spec *specs.Spec, path string, filter *seccomp.Program, status *os.F
 	name := []byte("berth\x00")
 	unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0)
 
-	// Handled before the fork: a signal that comes before the loop waits
-	// in the channel, and Go's fork gives the child the default action of
-	// every signal handled here.
-	chld := make(chan os.Signal, 1) // one pending is enough: reapAll takes all
-	signal.Notify(chld, unix.SIGCHLD)
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, forwarded()...)
+	// Every signal is caught before the fork: one that comes before the
+	// loop waits in its channel.
+	<-caught.ready
 
 	// Read now, while nothing of the container's runs: the trim below must
 	// not go by a /proc the program could have mounted over.
@@ -89,6 +86,7 @@ func reaper(spec *specs.Spec, path string, filter *seccomp.Program, status *os.F
 	}
 	status.Close() // started: the monitor's Go returns
 	spec, p, attr = nil, nil, nil
+	trace.Mark("init: forked")
 	if keepCaps != nil {
 		if err := keepOnly(*keepCaps); err != nil {
 			fmt.Fprintln(os.Stderr, "berth init:", err)
@@ -96,20 +94,49 @@ func reaper(spec *specs.Spec, path string, filter *seccomp.Program, status *os.F
 		}
 	}
 	// The stage ran without a collector; a PID 1 lives as long as its
-	// container, and needs little of what starting it took.
+	// container, and needs little of what starting it took: it gives that
+	// back once the command has run a while, as the monitor does, not on
+	// the way of a command that ends at once.
 	debug.SetGCPercent(100)
-	debug.FreeOSMemory()
-	memtrim.Drop(exe)
+	trim := time.NewTimer(trimAfter)
 	for {
 		select {
-		case <-chld:
+		case <-caught.chld:
 			if code, done := reapAll(child); done {
+				trace.Mark("init: reaped")
 				os.Exit(code)
 			}
-		case s := <-sigs:
+		case s := <-caught.sigs:
 			_ = unix.Kill(child, s.(syscall.Signal))
+		case <-trim.C:
+			debug.FreeOSMemory()
+			memtrim.Drop(exe)
 		}
 	}
+}
+
+// trimAfter is how long the command runs before PID 1 trims itself.
+const trimAfter = 300 * time.Millisecond
+
+// caughtSignals are the channels of the signals the reaper gets: SIGCHLD
+// (one pending is enough: reapAll takes every child that has ended), and
+// those it passes on.
+type caughtSignals struct {
+	chld, sigs chan os.Signal
+	ready      chan struct{} // closed once every one is caught
+}
+
+// catchSignals starts catching them, in a goroutine of its own. Caught, a
+// signal no longer has Go's default action (SIGTERM would end PID 1), and
+// Go's fork gives the command the default action of each.
+func catchSignals() *caughtSignals {
+	c := &caughtSignals{chld: make(chan os.Signal, 1), sigs: make(chan os.Signal, 64), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(c.chld, unix.SIGCHLD)
+		signal.Notify(c.sigs, forwarded()...)
+		close(c.ready)
+	}()
+	return c
 }
 
 // ambientCaps are the process's ambient capabilities that berth holds.
