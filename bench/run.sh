@@ -374,6 +374,7 @@ phases() {
 if want run; then
 	section "1. run: \`run --rm busybox true\` end to end (hyperfine -N)"
 	hf berth_run "$R_FAST" "$W_FAST" "$BERTH --root $R run --rm busybox true"
+	hf berth_init "$R_FAST" "$W_FAST" "$BERTH --root $R run --rm --init busybox true"
 	[[ -z $BASELINE ]] || hf base_run "$R_FAST" "$W_FAST" "$BASE_BERTH --root $R_BASE run --rm busybox true"
 	# crun/runc: each run gets its own container id
 	for m in crun runc; do
@@ -386,14 +387,20 @@ if want run; then
 			hf ${e}_run "$R_PEER" "$W_PEER" "$(engstr $e) run --rm $(netstr $e) busybox true"
 		else NOTE[${e}_run]=${AVAIL[$e]}; fi
 	done
+	if have docker; then
+		hf docker_init "$R_PEER" "$W_PEER" "$(engstr docker) run --rm --init $(netstr docker) busybox true"
+	else NOTE[docker_init]=${AVAIL[docker]}; fi
 	row_head
 	row "berth run --rm" berth_run
+	row "berth run --rm --init" berth_init berth_run
 	[[ -z $BASELINE ]] || row "berth run --rm at $BASELINE" base_run berth_run
 	row "crun run (anchors' bundle)" crun_run berth_run
 	row "runc run (anchors' bundle)" runc_run berth_run
 	row "docker run --rm" docker_run berth_run
+	row "docker run --rm --init" docker_init berth_init
 	row "podman run --rm" podman_run berth_run
-	echo "  (crun/runc: the anchors' OCI bundle, /bin/true, a new container id each run; berth÷this above 1 means berth is slower)"
+	echo "  (crun/runc: the anchors' OCI bundle, /bin/true, a new container id each run; berth÷this above 1 means berth is slower;"
+	echo "   the --init rows compare with berth's --init run, berth's with berth's plain run)"
 	phases
 	if [[ -n ${MED[berth_run]:-} && -n ${MED[crun_run]:-} ]]; then
 		r=$(ratio "${MED[berth_run]}" "${MED[crun_run]}")
@@ -721,6 +728,22 @@ if want monitor; then
 	else
 		problem "berth run -d --health-cmd (monitor section) failed: $(tail -1 "$TMP/err")"
 	fi
+
+	# PID 1 under --init: berth's own init (the init stage staying on),
+	# Docker's docker-init (tini); read 1 s after start too.
+	echo "  PID 1 of \`run -d --init busybox sleep 1000\`:"
+	printf '  %-8s %-18s %8s %12s %12s\n' engine process pid VmRSS Pss
+	for e in berth docker; do
+		if ! have $e; then printf '  %-8s %s\n' $e "${AVAIL[$e]}"; continue; fi
+		if ! eng $e run -d $(netstr $e) --init --name "$PFX-init" busybox sleep 1000 >/dev/null 2>"$TMP/err"; then
+			problem "$e run -d --init (monitor section) failed: $(tail -1 "$TMP/err")"
+			continue
+		fi
+		sleep 1
+		p=$(eng $e inspect -f '{{.State.Pid}}' "$PFX-init" 2>/dev/null)
+		printf '  %-8s %-18s %8s %12s %12s\n' $e "$(cat "/proc/$p/comm" 2>/dev/null || echo '?')" "$p" "$(fmt_kib "$(vmrss "$p")")" "$(fmt_kib "$(pss "$p")")"
+		rmf $e "$PFX-init" >/dev/null 2>"$TMP/err" || problem "$e rm -f $PFX-init failed: $(tail -1 "$TMP/err")"
+	done
 fi
 
 # ---------------------------------------------------------------- many containers
