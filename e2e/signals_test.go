@@ -94,8 +94,8 @@ func (e *env) launched(how string, args ...string) (stdout, stderr string, code 
 // TestSignalsCleanSlate: a container's processes start with every signal
 // at its default action and none blocked (/proc/PID/status SigIgn and
 // SigBlk all zeros) although berth was started with signals ignored or
-// blocked: PID 1, PID 1's child under --init, and exec'd processes, with
-// and without a terminal.
+// blocked: PID 1, PID 1's child under --init (and what PID 1 ignores),
+// and exec'd processes, with and without a terminal.
 func TestSignalsCleanSlate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -108,7 +108,10 @@ func TestSignalsCleanSlate(t *testing.T) {
 	}{
 		{"run", append([]string{"run", "--rm", "busybox"}, append(grep, "/proc/1/status")...), 2},
 		{"run -t", append([]string{"run", "--rm", "-t", "busybox"}, append(grep, "/proc/1/status")...), 2},
-		{"run --init", append([]string{"run", "--rm", "--init", "busybox"}, append(grep, "/proc/1/status", "/proc/self/status")...), 4},
+		// PID 1 is berth's init here: a Go program, whose threads block
+		// signals for a moment now and then (fork, a new thread), so its
+		// SigBlk is not read; what it ignores still counts.
+		{"run --init", append([]string{"run", "--rm", "--init", "busybox"}, append(grep, "/proc/self/status", "/proc/1/status")...), 4},
 		{"exec", append([]string{"exec", "slate"}, append(grep, "/proc/self/status")...), 2},
 		{"exec -t", append([]string{"exec", "-t", "slate"}, append(grep, "/proc/self/status")...), 2},
 	}
@@ -124,6 +127,9 @@ func TestSignalsCleanSlate(t *testing.T) {
 				t.Errorf("%s, signals %s in berth: %q, want %d lines", c.name, how, got, c.want)
 			}
 			for _, l := range got {
+				if strings.HasPrefix(l, "/proc/1/status:SigBlk:") && c.name == "run --init" {
+					continue
+				}
 				if f := strings.Fields(l); len(f) != 2 || strings.Trim(f[1], "0") != "" {
 					t.Errorf("%s, signals %s in berth: %q, want no signal ignored or blocked", c.name, how, l)
 				}
