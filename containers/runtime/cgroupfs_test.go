@@ -71,7 +71,7 @@ func TestCgroupDirsMessage(t *testing.T) {
 	if err != nil || len(got) != 2 || got[1].Path != "/a b/c" || !slices.Equal(got[1].Links, []string{"cpu", "cpuacct"}) {
 		t.Fatalf("read %+v, %v", got, err)
 	}
-	if err := joinCgroup(int(theirs.Fd()), 1); err != nil {
+	if err := joinCgroup(int(theirs.Fd()), 1, thisThread); err != nil {
 		t.Errorf("the tasks file after the directories: %v", err)
 	}
 	if b, _ := os.ReadFile(tasks.Name()); string(b) != "0" {

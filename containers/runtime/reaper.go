@@ -63,6 +63,14 @@ func reaper(spec *specs.Spec, path string, filter *seccomp.Program, caught *caug
 	name := []byte("berth\x00")
 	unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0)
 
+	// Sharing another container's PID namespace (--pid container:, host),
+	// it is not PID 1 there: it takes the orphans of its command's
+	// processes as a subreaper, as catatonit does.
+	if os.Getpid() != 1 {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			fail(ExitEngine, fmt.Errorf("init: become a subreaper: %w", err))
+		}
+	}
 	// Every signal is caught before the fork: one that comes before the
 	// loop waits in its channel.
 	<-caught.ready
