@@ -27,13 +27,14 @@ type seqFollow struct {
 	nums  []int
 	marks map[int]int // len(nums) when it came -> lines it says were lost
 	// A line cut by a loss: the one before a marker may have come in part
-	// (its end was lost: it counts as lost), the one after may lack its
-	// start (its end was kept: it does not).
-	heads, tails map[int]string
+	// (its end was lost: it counts as lost). The one after may lack its
+	// start (its end was kept: it does not), and is taken as the number
+	// before the next whole line.
+	heads map[int]string
 }
 
 func readSeqFollow(t *testing.T, r io.Reader) *seqFollow {
-	sf := &seqFollow{marks: map[int]int{}, heads: map[int]string{}, tails: map[int]string{}}
+	sf := &seqFollow{marks: map[int]int{}, heads: map[int]string{}}
 	sc := bufio.NewScanner(r)
 	var text []string
 	for sc.Scan() {
@@ -49,28 +50,35 @@ func readSeqFollow(t *testing.T, r io.Reader) *seqFollow {
 			sf.marks[len(sf.nums)] = n
 			continue
 		}
+		k := len(sf.nums)
+		if i > 0 && lostLine.MatchString(text[i-1]) && i+1 < len(text) {
+			// The end of a line whose start was lost (as little as its
+			// '\n': an empty line): it is the line before the next whole one.
+			if next, err := strconv.Atoi(text[i+1]); err == nil && next-1 != sf.last() && strings.HasSuffix(strconv.Itoa(next-1), l) {
+				sf.nums = append(sf.nums, next-1)
+				continue
+			}
+		}
 		n, err := strconv.Atoi(l)
 		if err != nil {
 			t.Errorf("logs -f printed %q: neither a number nor a marker", l)
 			continue
 		}
-		if k := len(sf.nums); k > 0 && n != sf.nums[k-1]+1 {
-			if i+1 < len(text) && lostLine.MatchString(text[i+1]) {
-				sf.heads[k] = l // the start of a line whose end was lost
-				continue
-			}
-			if i > 0 && lostLine.MatchString(text[i-1]) && i+1 < len(text) {
-				// The end of a line whose start was lost: it is the line
-				// before the next whole one.
-				if next, err := strconv.Atoi(text[i+1]); err == nil && strings.HasSuffix(strconv.Itoa(next-1), l) {
-					sf.tails[k] = l
-					n = next - 1
-				}
-			}
+		if k > 0 && n != sf.nums[k-1]+1 && i+1 < len(text) && lostLine.MatchString(text[i+1]) {
+			sf.heads[k] = l // the start of a line whose end was lost
+			continue
 		}
 		sf.nums = append(sf.nums, n)
 	}
 	return sf
+}
+
+// last is the number that came last, or 0.
+func (sf *seqFollow) last() int {
+	if len(sf.nums) == 0 {
+		return 0
+	}
+	return sf.nums[len(sf.nums)-1]
 }
 
 // check verifies that 1..last all came, in order, except where a marker
