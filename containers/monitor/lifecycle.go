@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,7 +82,7 @@ func (m *monitor) lifecycle(first *client, next *starting) {
 		}
 		// Tell the attached clients how this run ended; they go, as from
 		// Docker, and the container comes back on its own.
-		m.endSessions(st)
+		m.endSessions(st, false)
 		m.release()
 		if st.FinishedAt.Sub(st.StartedAt) >= backoffReset {
 			delay = backoffStart
@@ -555,14 +556,21 @@ func (m *monitor) failed(code int, err error) containers.State {
 }
 
 // endSessions tells every client how the run ended and lets them go.
-func (m *monitor) endSessions(st containers.State) {
-	m.broadcastJSON(attach.Exit, attach.ExitMsg{Code: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled})
+// When no run follows (last), a client whose hello comes later is told
+// the same at once (handshake), not left to see the monitor vanish.
+func (m *monitor) endSessions(st containers.State, last bool) {
+	exit, _ := json.Marshal(attach.ExitMsg{Code: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled})
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	for cl := range m.clients {
+		_ = cl.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_ = cl.conn.WriteFrame(attach.Exit, exit)
 		cl.raw.Close()
 		delete(m.clients, cl)
 	}
-	m.mu.Unlock()
+	if last {
+		m.ended = exit
+	}
 }
 
 // finish removes a --rm container, or leaves its final state recorded,
@@ -576,7 +584,7 @@ func (m *monitor) finish(st containers.State) {
 		}
 	}
 	trace.Mark("monitor: unlinked")
-	m.endSessions(st)
+	m.endSessions(st, true)
 	trace.Mark("monitor: clients told")
 	// Stops waiting for the container to stop for good have it now.
 	m.mu.Lock()

@@ -69,6 +69,7 @@ type monitor struct {
 	stopCh   chan struct{}    // closed when stopping is set: ends a back-off
 	done     chan struct{}    // closed when the container has stopped for good
 	final    containers.State // the state recorded last, once done is closed
+	ended    []byte           // the Exit frame's body, once the last run's clients were told
 	closing  bool             // the monitor is exiting: requests are no longer waited for
 	ctl      sync.WaitGroup   // control requests being answered
 	freezer  sync.Mutex       // one pause, unpause or thaw for a signal at a time
@@ -170,6 +171,13 @@ func (m *monitor) handshake(conn net.Conn) *client {
 		return nil
 	}
 	m.mu.Lock()
+	if exit := m.ended; exit != nil {
+		m.mu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_ = cl.conn.WriteFrame(attach.Exit, exit)
+		conn.Close()
+		return nil
+	}
 	m.clients[cl] = true
 	if cl.hello.Rows > 0 && cl.hello.Cols > 0 {
 		m.size = &pty.Winsize{Rows: cl.hello.Rows, Cols: cl.hello.Cols}
