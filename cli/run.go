@@ -561,6 +561,14 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 	if tm, ok := ourTerminal(in); opts.Tty && ok {
 		opts.Rows, opts.Cols = tm.size()
 	}
+	// Our first SIGINT or SIGTERM ends this command, as Docker's exec
+	// ends: the process is not ours to signal. They are caught before the
+	// process starts: one that comes as soon as it runs waits for handle.
+	var sigs *caughtSignals
+	if !detach {
+		sigs = a.catchSignals(false)
+		defer sigs.release()
+	}
 	p, err := e.Exec(ctx, ref, opts)
 	if err != nil {
 		return err
@@ -569,12 +577,8 @@ func (a *app) exec(ctx context.Context, e *engine.Engine, ref string, opts engin
 		_ = p.Cmd.Process.Release()
 		return nil
 	}
-	// Our first SIGINT or SIGTERM ends this command, as Docker's exec
-	// ends: the process is not ours to signal.
 	ctx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stop(nil)
-	sigs := a.catchSignals(false)
-	defer sigs.release()
 	sigs.handle(nil, stop)
 	if p.Pty == nil {
 		type result struct {
