@@ -919,7 +919,7 @@ func (a *app) writeInspect(format string, objs []any) error {
 	if format == formatJSON {
 		format = "{{json .}}"
 	}
-	tmpl, err := parseTemplate(unescapeFormat(format))
+	tmpl, err := parseTemplate(format)
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func eventsTemplate(format string) (*template.Template, error) {
 	case formatJSON:
 		format = "{{json .}}"
 	}
-	tmpl, err := parseTemplate(unescapeFormat(format))
+	tmpl, err := parseTemplate(format)
 	if err != nil {
 		return nil, err
 	}

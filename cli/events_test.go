@@ -103,7 +103,7 @@ func TestEventsPast(t *testing.T) {
 		{"relative until", []string{"system", "events", "--since", unix(0), "--until", "30m"}, line(0) + line(1) + line(2) + line(3)},
 		{"filter", []string{"events", "--since", unix(0), "--until", "0s", "-f", "type=container", "--filter", "event=die", "-f", "event=create"}, line(0) + line(3)},
 		{"filter by name", []string{"events", "--since", unix(0), "--until", "0s", "--filter", "container=we"}, line(0) + line(1) + line(3)},
-		{"template", []string{"events", "--since", unix(0), "--until", "0s", "--format", `{{.Type}}\t{{.Action}} {{.ID}} {{index .Actor.Attributes "name"}}`},
+		{"template", []string{"events", "--since", unix(0), "--until", "0s", "--format", `{{.Type}}{{"\t"}}{{.Action}} {{.ID}} {{index .Actor.Attributes "name"}}`},
 			"container\tcreate c1 web\ncontainer\tstart c1 web\nimage\ttag sha256:ab busybox:1\ncontainer\tdie c1 web\n"},
 	}
 	for _, tt := range tests {

@@ -58,7 +58,10 @@ func parseListFormat(spec, defaultTable string) (*listFormat, error) {
 }
 
 // unescapeFormat turns the two-character sequences \t and \n, as typed in
-// a shell's single quotes, into a tab and a newline, as Docker does.
+// a shell's single quotes, into a tab and a newline, as Docker does for
+// the formats of lists (ps, images, ...) and only there: inspect, events,
+// version and info take the template as written, so that their users'
+// {{"\n"}} stays a quoted newline.
 func unescapeFormat(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(s)
 }

@@ -182,7 +182,7 @@ func writeTemplate(w io.Writer, format string, v any) error {
 	if format == formatJSON {
 		format = "{{json .}}"
 	}
-	tmpl, err := parseTemplate(unescapeFormat(format))
+	tmpl, err := parseTemplate(format)
 	if err != nil {
 		return err
 	}

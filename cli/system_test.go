@@ -63,7 +63,10 @@ func TestWriteTemplate(t *testing.T) {
 	v := versionInfo{Client: clientVersion{Version: "1.2.3", APIVersion: "berth"}}
 	tests := []struct{ format, want string }{
 		{"{{.Client.Version}}", "1.2.3\n"},
-		{`{{.Client.APIVersion}}\t{{.Server}}`, "berth\t<nil>\n"},
+		// As Docker's version, info, inspect and events: the template as
+		// written (\t stays two characters; a newline is {{"\n"}}).
+		{`{{.Client.APIVersion}}\t{{.Server}}`, `berth\t<nil>` + "\n"},
+		{`{{.Client.Version}}{{"\n"}}{{.Client.APIVersion}}`, "1.2.3\nberth\n"},
 		{"json", `{"Client":{"Platform":{"Name":""},"Version":"1.2.3","ApiVersion":"berth","GitCommit":"","GoVersion":"","Os":"","Arch":""},"Server":null}` + "\n"},
 	}
 	for _, tt := range tests {
