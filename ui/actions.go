@@ -40,17 +40,23 @@ func (m *Model) action(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 			return err
 		}), true
 	case key.Matches(msg, k.Stop):
-		return m.do("stop "+name, "berth stop "+name, "stopped "+name, func(ctx context.Context) error {
-			return e.Stop(ctx, c.ID, engine.StopOptions{})
-		}), true
+		// Stopping and killing ask first, as removing does: one stray
+		// letter (typed where no input was open) must not stop anything.
+		m.dialog = dialog.NewConfirm(m.c, "Stop container", "Stop", []string{"Stop container " + name + "?"},
+			m.do("stop "+name, "berth stop "+name, "stopped "+name, func(ctx context.Context) error {
+				return e.Stop(ctx, c.ID, engine.StopOptions{})
+			}))
+		return nil, true
 	case key.Matches(msg, k.Restart):
 		return m.do("restart "+name, "berth restart "+name, "restarted "+name, func(ctx context.Context) error {
 			return e.Restart(ctx, c.ID, engine.StopOptions{})
 		}), true
 	case key.Matches(msg, k.Kill):
-		return m.do("kill "+name, "berth kill "+name, "killed "+name, func(ctx context.Context) error {
-			return e.Kill(ctx, c.ID, syscall.SIGKILL)
-		}), true
+		m.dialog = dialog.NewConfirm(m.c, "Kill container", "Kill", []string{"Kill container " + name + " (SIGKILL)?"},
+			m.do("kill "+name, "berth kill "+name, "killed "+name, func(ctx context.Context) error {
+				return e.Kill(ctx, c.ID, syscall.SIGKILL)
+			}))
+		return nil, true
 	case key.Matches(msg, k.Pause):
 		if c.State.Paused {
 			return m.do("unpause "+name, "berth unpause "+name, "unpaused "+name, func(ctx context.Context) error {

@@ -167,10 +167,33 @@ func TestActionsOnTheEngine(t *testing.T) {
 	if sel, _ := m.ctrs.Selected(); sel.ID != c.ID {
 		t.Errorf("the new container is not selected (%s)", sel.Name)
 	}
+	// s alone stops nothing: it asks, and n keeps the container running.
 	_, cmd = m.Update(keyMsg("s"))
 	run(t, m, cmd)
+	if !strings.Contains(view(m), "Stop container act?") {
+		t.Fatalf("s asked nothing:\n%s", view(m))
+	}
+	_, cmd = m.Update(keyMsg("n"))
+	run(t, m, cmd)
+	if c, _ := e.Get(ctx, "act"); !c.State.Running {
+		t.Fatal("s alone stopped the container")
+	}
+	// K alone kills nothing either.
+	_, cmd = m.Update(keyMsg("K"))
+	run(t, m, cmd)
+	if !strings.Contains(view(m), "Kill container act") {
+		t.Fatalf("K asked nothing:\n%s", view(m))
+	}
+	_, cmd = m.Update(keyMsg("esc"))
+	run(t, m, cmd)
+	if c, _ := e.Get(ctx, "act"); !c.State.Running {
+		t.Fatal("K alone killed the container")
+	}
+	press(m, "s")
+	_, cmd = m.Update(keyMsg("y"))
+	run(t, m, cmd)
 	if c, _ := e.Get(ctx, "act"); c.State.Running {
-		t.Fatal("s did not stop the container")
+		t.Fatal("s y did not stop the container")
 	}
 	if !strings.Contains(view(m), "$ berth stop act") {
 		t.Errorf("no stop command in the status bar:\n%s", view(m))
