@@ -264,3 +264,13 @@ func TestNoColor(t *testing.T) {
 		m.cancel()
 	}
 }
+
+// TestStatsScreens: the Stats tab at 120x35, a size between the golden
+// screens', where the graphs grow to rows the one-line sparklines left
+// empty.
+func TestStatsScreens(t *testing.T) {
+	m, _ := newTestModel(t, 120, 35)
+	loadFixtures(t, m)
+	run(t, m, m.detail.switchTab(1))
+	uitest.Golden(t, "containers_stats_120x35", view(m), 120, 35)
+}

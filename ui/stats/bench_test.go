@@ -36,10 +36,11 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkView draws the pane at the size of a 160x48 terminal and at
-// that of a whole 160x48 screen, as it does after each reading.
+// BenchmarkView draws the pane at the sizes of 80x24, 120x35 and 160x48
+// terminals and at that of a whole 160x48 screen, as it does after each
+// reading.
 func BenchmarkView(b *testing.B) {
-	for _, sz := range []struct{ w, h int }{{78, 9}, {158, 23}, {160, 48}} {
+	for _, sz := range []struct{ w, h int }{{78, 9}, {118, 16}, {158, 23}, {160, 48}} {
 		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
 			h := fixture()
 			m := New(testCommon(), h)

@@ -62,6 +62,7 @@ type History struct {
 	keep   time.Duration
 	gen    uint64
 	last   time.Time // time of the last reading
+	every  time.Duration // between the last two readings: a point's width in time
 	ctrs   map[string]*series
 	totals Totals
 	host   ring
@@ -138,6 +139,9 @@ func (h *History) Add(msg SamplesMsg) {
 		now = msg.Samples[0].Time
 	}
 	prevTick := h.last
+	if !prevTick.IsZero() && now.After(prevTick) {
+		h.every = now.Sub(prevTick)
+	}
 	t := Totals{Time: now, Host: msg.Host, HostOK: msg.HostOK}
 	var pt [numMetrics]float32
 	for i := range msg.Samples {
@@ -252,6 +256,10 @@ func (h *History) HostTail(m Metric, n int, dst []float32) []float32 {
 	}
 	return h.host.tail(h.points, int(m), n, dst)
 }
+
+// Interval is the time between the last two readings (0 before two):
+// what one point of a graph stands for.
+func (h *History) Interval() time.Duration { return h.every }
 
 // Totals sums the last reading.
 func (h *History) Totals() Totals { return h.totals }

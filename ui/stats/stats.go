@@ -2,12 +2,14 @@
 // the last minutes of every running container's readings (fed by the app
 // from a StatsHub stream whatever pane is open, so graphs are full when the
 // tab opens), and Model draws the host's totals and one container's graphs
-// sized to the pane.
+// sized to the pane: bar charts that grow with it, gauges drawn against
+// their bounds (CPU against the CPUs, memory against its limit, PIDs
+// against theirs), rates against their peak, each with its axis and the
+// time the graphs span.
 package stats
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -109,19 +111,19 @@ func (m *Model) metrics() []metric {
 	}
 }
 
-// label is a metric's caption: name, current value, its limit (graph
-// panels only: the status line has the memory limit), and the largest in
-// view (the detail, left out when space is short).
+// label is a metric's caption: name, current value, and the axis of its
+// graph (the range it draws, "peak" when its top is the largest value in
+// view).
 type label struct {
-	name, value, limit, detail string
+	name, value, axis string
 }
 
 func (m *Model) label(mt metric, smp engine.Sample, vals []float32) label {
 	l := label{name: mt.name}
-	peak := Peak(vals)
 	switch {
 	case smp.ID == "":
 		l.value = "–" // no reading of it
+		return l
 	case mt.rate:
 		if v, ok := Last(vals); ok {
 			l.value = mt.value(v)
@@ -132,19 +134,53 @@ func (m *Model) label(mt metric, smp engine.Sample, vals []float32) label {
 		l.value = mt.value(smp.CPUPercent)
 	case mt.m == Mem:
 		l.value = mt.value(float64(smp.MemUsage))
-		if smp.MemLimit > 0 {
-			l.limit = " / " + common.BinarySize(smp.MemLimit)
-		}
 	case mt.m == PIDs:
 		l.value = mt.value(float64(smp.Pids))
-		if smp.PidsLimit > 0 {
-			l.limit = fmt.Sprintf(" / %d", smp.PidsLimit)
-		}
 	}
-	if len(vals) > 0 {
-		l.detail = "(max " + mt.value(peak) + ")"
+	top, own := scale(mt, smp, vals)
+	v := mt.value(top)
+	if mt.m == CPU {
+		v = fmt.Sprintf("%.0f%%", top) // whole CPUs
+	}
+	if own {
+		l.axis = "[0–" + v + " peak]"
+	} else {
+		l.axis = "[0–" + v + "]"
 	}
 	return l
+}
+
+// pidsScale is the PIDs graph's top without a pids limit: a fixed scale,
+// so that one process is a low bar, raised tenfold while the count is above.
+const pidsScale = 100
+
+// scale is the top of a metric's graph. Gauges with a bound are drawn
+// against it, so that a bar's height means a share: CPU against all the
+// CPUs the container sees (Docker's percent is of the host's CPUs, and the
+// readings carry no CFS quota: the details panel shows its throttling),
+// memory against the limit (the engine reports the host's memory when
+// there is none), PIDs against the pids limit, or a fixed scale. Rates
+// have no bound: own is true when the top is the largest value in view.
+func scale(mt metric, smp engine.Sample, vals []float32) (top float64, own bool) {
+	peak := Peak(vals)
+	switch {
+	case mt.m == CPU && smp.OnlineCPUs > 0:
+		return 100 * float64(smp.OnlineCPUs), false
+	case mt.m == Mem && smp.MemLimit > 0:
+		return float64(smp.MemLimit), false
+	case mt.m == PIDs && smp.PidsLimit > 0:
+		return float64(smp.PidsLimit), false
+	case mt.m == PIDs:
+		top = pidsScale
+		for peak > top {
+			top *= 10
+		}
+		return top, false
+	}
+	if peak > mt.floor {
+		return peak, true
+	}
+	return mt.floor, false
 }
 
 func (m *Model) draw() string {
@@ -158,18 +194,23 @@ func (m *Model) draw() string {
 		return common.Box(lines, w, h)
 	}
 	smp, ok := m.hist.Latest(m.id)
-	lines = append(lines, m.status(smp, ok))
-	body := h - len(lines)
+	body := h - len(lines) - 1
 	if body <= 0 {
+		lines = append(lines, m.status(smp, ok, 0))
 		return common.Box(lines, w, h)
 	}
 	mts := m.metrics()
 	var rows []string
+	var graphW int // points a graph shows
 	if cols, ph, pw := gridLayout(w, body, len(mts)+1); cols > 0 {
 		rows = m.grid(mts, smp, w, cols, ph, pw)
+		graphW = pw
 	} else {
-		rows = m.compact(mts, smp, w, body)
+		rows, graphW = m.compact(mts, smp, w, body)
 	}
+	// The status line ends with the graphs' time axis: the span of the
+	// points in view.
+	lines = append(lines, m.status(smp, ok, min(graphW, len(m.points[CPU]))))
 	// The rows are w wide already: only the captions above are fitted.
 	var b strings.Builder
 	b.WriteString(common.Box(lines, w, len(lines)))
@@ -203,8 +244,9 @@ func (m *Model) header() string {
 	return b.String()
 }
 
-// status is the container's line: its name, whether it runs, its limits.
-func (m *Model) status(smp engine.Sample, ok bool) string {
+// status is the container's line: its name, whether it runs, its limits,
+// and the time the graphs' n points span.
+func (m *Model) status(smp engine.Sample, ok bool, n int) string {
 	st := m.c.Styles
 	parts := []string{st.Bold.Render(m.name)}
 	switch {
@@ -223,6 +265,9 @@ func (m *Model) status(smp engine.Sample, ok bool) string {
 		parts = append(parts, "no memory limit")
 	} else if smp.MemLimit > 0 {
 		parts = append(parts, fmt.Sprintf("memory limit %s (%.1f%% used)", common.BinarySize(smp.MemLimit), smp.MemPercent))
+	}
+	if d := m.hist.Interval(); n > 1 && d > 0 {
+		parts = append(parts, st.Dim.Render("graphs: last "+span(time.Duration(n)*d)))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -252,7 +297,10 @@ func (m *Model) tail(mts []metric, n int) {
 	}
 }
 
-func top(mt metric, vals []float32) float64 { return math.Max(Peak(vals), mt.floor) }
+func top(mt metric, smp engine.Sample, vals []float32) float64 {
+	t, _ := scale(mt, smp, vals)
+	return t
+}
 
 // grid draws a panel per metric, cols to a row, each ph rows tall and pw
 // wide: a caption over a bar chart, and a last panel of details. Lines
@@ -268,8 +316,8 @@ func (m *Model) grid(mts []metric, smp engine.Sample, w, cols, ph, pw int) []str
 	for _, mt := range mts {
 		vals := m.points[mt.m]
 		l := m.label(mt, smp, vals)
-		p := []string{common.Fit(mt.paint.on(l.name)+" "+l.value+l.limit+" "+m.c.Styles.Dim.Render(l.detail), pw)}
-		for _, row := range Bars(vals, pw, graphH, top(mt, vals)) {
+		p := []string{common.Fit(mt.paint.on(l.name)+" "+l.value+" "+m.c.Styles.Dim.Render(l.axis), pw)}
+		for _, row := range Bars(vals, pw, graphH, top(mt, smp, vals)) {
 			p = append(p, mt.paint.on(row))
 		}
 		panels = append(panels, p)
@@ -320,38 +368,54 @@ func (m *Model) details(smp engine.Sample) []string {
 	if p := smp.PSI; p != nil {
 		l = append(l, fmt.Sprintf("pressure (10s): CPU %.1f%% · memory %.1f%% · IO %.1f%%", p.CPUSome10, p.MemorySome10, p.IOSome10))
 	}
-	l = append(l, st.Dim.Render(fmt.Sprintf("one point a reading, %d kept", m.hist.Points())))
+	if d := m.hist.Interval(); d > 0 {
+		l = append(l, st.Dim.Render(fmt.Sprintf("one point every %s, %d kept", d.Round(time.Millisecond), m.hist.Points())))
+	} else {
+		l = append(l, st.Dim.Render(fmt.Sprintf("one point a reading, %d kept", m.hist.Points())))
+	}
 	return l
 }
 
-// compact draws a line per metric, caption then sparkline, in as many
-// columns as the rows require. Lines are exactly w cells wide.
-func (m *Model) compact(mts []metric, smp engine.Sample, w, h int) []string {
+// compact draws a cell per metric, caption then graph, in as many columns
+// as the rows require; when the rows allow, each cell is several rows
+// tall, its graph too, and the axis goes under the caption. Lines are
+// exactly w cells wide. graphW is the graphs' width.
+func (m *Model) compact(mts []metric, smp engine.Sample, w, h int) (out []string, graphW int) {
 	cols := (len(mts) + h - 1) / h
 	for cols > 1 && (w-2*(cols-1))/cols < 24 {
 		cols--
 	}
 	cw := (w - 2*(cols-1)) / cols
-	// Captions are aligned in columns (name, value, largest in view), and
-	// the largest in view depends on the sparkline's width, which depends
-	// on the captions': settle it in a few rounds.
+	perCol := (len(mts) + cols - 1) / cols
+	cellH := max(h/perCol, 1)
+	tall := cellH >= 2
+	// Captions are aligned in columns (name, value, axis), and the axis
+	// of a rate depends on the graph's width, which depends on the
+	// captions': settle it in a few rounds.
 	labels := make([]label, len(mts))
-	var nameW, valueW, detailW, labelW int
-	withDetail := false
+	var nameW, valueW, axisW, labelW int
+	withAxis := false
 	sparkW := cw
 	for range 3 {
 		m.tail(mts, max(sparkW, 1))
-		nameW, valueW, detailW = 0, 0, 0
+		nameW, valueW, axisW = 0, 0, 0
 		for i, mt := range mts {
 			labels[i] = m.label(mt, smp, m.points[mt.m])
 			nameW = max(nameW, common.Width(labels[i].name))
 			valueW = max(valueW, common.Width(labels[i].value))
-			detailW = max(detailW, common.Width(labels[i].detail))
+			axisW = max(axisW, common.Width(labels[i].axis))
 		}
-		withDetail = nameW+valueW+detailW+2 <= cw/2
 		labelW = nameW + 1 + valueW
-		if withDetail {
-			labelW += 1 + detailW
+		if tall {
+			withAxis = axisW <= cw/2
+			if withAxis {
+				labelW = max(labelW, axisW)
+			}
+		} else {
+			withAxis = nameW+valueW+axisW+2 <= cw/2
+			if withAxis {
+				labelW += 1 + axisW
+			}
 		}
 		if cw-labelW-1 == sparkW {
 			break
@@ -359,36 +423,48 @@ func (m *Model) compact(mts []metric, smp engine.Sample, w, h int) []string {
 		sparkW = cw - labelW - 1
 	}
 	sparkW = min(sparkW, cw-labelW-1)
-	cells := make([]string, len(mts))
+	cells := make([][]string, len(mts))
 	for i, mt := range mts {
 		l := labels[i]
 		s := mt.paint.on(padRight(l.name, nameW)) + " " + padLeft(l.value, valueW)
-		if withDetail {
-			s += " " + m.c.Styles.Dim.Render(padRight(l.detail, detailW))
+		axis := ""
+		if withAxis {
+			axis = m.c.Styles.Dim.Render(padRight(l.axis, axisW))
+			if !tall {
+				s += " " + axis
+			}
 		}
 		if sparkW <= 0 {
-			cells[i] = common.Fit(s, cw)
+			cells[i] = []string{common.Fit(s, cw)}
 			continue
 		}
-		// The scale is the points the sparkline shows.
+		// The scale is the points the graph shows.
 		vals := m.points[mt.m]
 		if len(vals) > sparkW {
 			vals = vals[len(vals)-sparkW:]
 		}
-		cells[i] = common.Fit(s, labelW) + " " + mt.paint.on(Spark(vals, sparkW, top(mt, vals))) +
-			strings.Repeat(" ", cw-labelW-1-sparkW)
+		pad := strings.Repeat(" ", cw-labelW-1-sparkW)
+		for r, row := range Bars(vals, sparkW, cellH, top(mt, smp, vals)) {
+			lead := ""
+			switch {
+			case r == 0:
+				lead = s
+			case r == 1 && tall:
+				lead = axis
+			}
+			cells[i] = append(cells[i], common.Fit(lead, labelW)+" "+mt.paint.on(row)+pad)
+		}
 	}
 	blank := strings.Repeat(" ", cw)
 	rest := strings.Repeat(" ", max(w-cols*cw-2*(cols-1), 0))
-	var out []string
-	for r := range min(h, len(cells)) {
+	for r := range min(h, perCol*cellH) {
 		var b strings.Builder
 		for c := range cols {
 			if c > 0 {
 				b.WriteString("  ")
 			}
-			if k := c*h + r; k < len(cells) {
-				b.WriteString(cells[k])
+			if k, i := c*perCol+r/cellH, r%cellH; k < len(cells) && i < len(cells[k]) {
+				b.WriteString(cells[k][i])
 			} else {
 				b.WriteString(blank)
 			}
@@ -396,7 +472,7 @@ func (m *Model) compact(mts []metric, smp engine.Sample, w, h int) []string {
 		b.WriteString(rest)
 		out = append(out, b.String())
 	}
-	return out
+	return out, max(sparkW, 0)
 }
 
 // paint is a style's escape sequences, taken once so that chart rows,
@@ -416,6 +492,15 @@ func (p paint) on(s string) string {
 		return s
 	}
 	return p.pre + s + p.post
+}
+
+// span is a graph's time span as the status line says it: 45s, 1m, 1m18s.
+func span(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return strings.TrimPrefix(strings.Replace(d.String(), "m0s", "m", 1), "0m")
 }
 
 func padRight(s string, w int) string { return s + strings.Repeat(" ", max(w-common.Width(s), 0)) }

@@ -178,3 +178,89 @@ func seq(from, to int) []int {
 	}
 	return s
 }
+
+// steady is 30 readings, a second apart, of a container using half its
+// memory limit, one CPU of two, and one process of a pids limit of 100.
+func steady() *History {
+	h := NewHistory(300)
+	for i := range 30 {
+		h.Add(SamplesMsg{Time: at(i), Samples: []engine.Sample{{ID: webID, Name: "web", Time: at(i), Running: true,
+			OnlineCPUs: 2, CPUPercent: 100, CPUNanos: uint64(i) * 1e9,
+			MemUsage: 256 << 20, MemLimit: 512 << 20, MemPercent: 50,
+			NetRx: uint64(i) * 3000, Pids: 1, PidsLimit: 100}}})
+	}
+	return h
+}
+
+// graph is the newest n cells of each row of the graph whose caption
+// starts with name, the top row first: rows lines from the caption's (the
+// pane has one column of graphs, which end at its right edge).
+func graph(t *testing.T, view, name string, rows, n int) []string {
+	t.Helper()
+	lines := strings.Split(ansi.Strip(view), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, name+" ") {
+			continue
+		}
+		var out []string
+		for _, g := range lines[i : i+rows] {
+			r := []rune(g)
+			out = append(out, string(r[len(r)-n:]))
+		}
+		return out
+	}
+	t.Fatalf("no graph %q in\n%s", name, ansi.Strip(view))
+	return nil
+}
+
+// TestGraphsScaleToLimits: gauges are drawn against their bounds, not
+// their own largest value: half the memory limit is half the height, one
+// CPU of two is half, one process of a limit of 100 is the lowest bar, in
+// one-line graphs (78x9) and in two-row ones (78x18).
+func TestGraphsScaleToLimits(t *testing.T) {
+	h := steady()
+	for _, tc := range []struct {
+		h        int
+		half     []string // the rows of a graph at half height
+		lowest   []string // the rows of a graph at the least height
+		axisLine int      // the row of the cell the axis is on
+	}{
+		{9, []string{"▄▄▄▄▄"}, []string{"▁▁▁▁▁"}, 0},
+		{18, []string{"     ", "█████"}, []string{"     ", "▁▁▁▁▁"}, 1},
+	} {
+		m := New(testCommon(), h)
+		m.SetSize(78, tc.h)
+		m.Show(webID, "web")
+		v := m.View()
+		rows := len(tc.half)
+		for name, want := range map[string][]string{"MEM": tc.half, "CPU": tc.half, "PIDS": tc.lowest} {
+			if got := graph(t, v, name, rows, 5); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("78x%d: %s graph %q, want %q\n%s", tc.h, name, got, want, ansi.Strip(v))
+			}
+		}
+		// The axes say what the top stands for, and the time the graphs span.
+		s := ansi.Strip(v)
+		for _, want := range []string{"[0–200%]", "[0–512MiB]", "[0–100]", "[0–3kB/s peak]", "graphs: last 30s"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("78x%d: no %q in\n%s", tc.h, want, s)
+			}
+		}
+	}
+}
+
+// TestGraphsGrow: graphs take the rows the pane has, as in the Stats tab
+// of a 120x35 terminal (118x16), leaving none empty.
+func TestGraphsGrow(t *testing.T) {
+	m := New(testCommon(), steady())
+	m.SetSize(118, 16)
+	m.Show(webID, "web")
+	lines := strings.Split(ansi.Strip(m.View()), "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			t.Errorf("row %d empty:\n%s", i, strings.Join(lines, "\n"))
+		}
+	}
+	if g := graph(t, m.View(), "MEM", 2, 5); g[0] != "     " || g[1] != "█████" {
+		t.Errorf("MEM graph %q is not two rows at half height", g)
+	}
+}
