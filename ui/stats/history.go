@@ -61,7 +61,7 @@ type History struct {
 	points int
 	keep   time.Duration
 	gen    uint64
-	last   time.Time // time of the last reading
+	last   time.Time     // time of the last reading
 	every  time.Duration // between the last two readings: a point's width in time
 	ctrs   map[string]*series
 	totals Totals
