@@ -14,6 +14,7 @@ import (
 
 	"berth/engine"
 	"berth/ui/common"
+	"berth/ui/search"
 )
 
 // focus is the part of the pane that takes movement keys.
@@ -58,8 +59,11 @@ type Model struct {
 	folds  folds
 	ownerW int // width of the widest uid:gid in the tree
 
+	// search filters the tree, as dive's filter does.
+	search *search.Model
+
 	// Help for the two keys that move focus between the parts.
-	enterTree, leaveTree key.Binding
+	enterTree, leaveTree, filter key.Binding
 }
 
 // loadedMsg carries an analysis, for the ref and Open it was started by.
@@ -72,13 +76,14 @@ type loadedMsg struct {
 
 // New makes an empty Layers pane; Open shows an image in it.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, onlyChanges: true, trees: map[treeKey]*engine.FileNode{}}
+	m := &Model{c: c, onlyChanges: true, trees: map[treeKey]*engine.FileNode{}, search: search.New(c)}
 	if c.Engine != nil {
 		a := c.Engine.NewLayerAnalyser() // its cache lives as long as the pane
 		m.load = a.Layers
 	}
 	k := c.Keys
 	m.enterTree = key.NewBinding(key.WithKeys(append(k.Enter.Keys(), k.Right.Keys()...)...), key.WithHelp(k.Enter.Help().Key, "files"))
+	m.filter = key.NewBinding(key.WithKeys(k.Search.Keys()...), key.WithHelp(k.Search.Help().Key, "filter files"))
 	m.leaveTree = key.NewBinding(key.WithKeys(k.Back.Keys()...), key.WithHelp(k.Back.Help().Key, "layers"))
 	return m
 }
@@ -124,16 +129,23 @@ func (m *Model) SetSize(w, h int) {
 	m.clamp()
 }
 
-// WantsBack reports that esc is the pane's own: it leaves the file tree.
-func (m *Model) WantsBack() bool { return m.focus == focusTree }
+// WantsBack reports that esc is the pane's own: it clears the filter or
+// leaves the file tree.
+func (m *Model) WantsBack() bool { return m.focus == focusTree || m.search.Shown() }
+
+// Capturing reports that the filter input takes every key.
+func (m *Model) Capturing() bool { return m.search.Capturing() }
+
+// Filter is the file filter typed or kept.
+func (m *Model) Filter() string { return m.search.Query() }
 
 // ShortHelp lists the keys of the part that has focus.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
 	if m.focus == focusTree {
-		return []key.Binding{k.Up, k.Down, k.Toggle, k.Left, k.Right, k.ExpandAll, k.CollapseAll, k.OnlyChanges, m.leaveTree}
+		return []key.Binding{k.Up, k.Down, k.Toggle, k.Left, k.Right, m.filter, k.ExpandAll, k.CollapseAll, k.OnlyChanges, m.leaveTree}
 	}
-	return []key.Binding{k.Up, k.Down, m.enterTree, k.OnlyChanges, k.ExpandAll, k.CollapseAll}
+	return []key.Binding{k.Up, k.Down, m.enterTree, m.filter, k.OnlyChanges, k.ExpandAll, k.CollapseAll}
 }
 
 // Update handles keys, the wheel, and finished analyses.
@@ -142,7 +154,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case loadedMsg:
 		m.loaded(msg)
 	case tea.KeyPressMsg:
-		m.key(msg)
+		return m.key(msg)
 	case tea.MouseWheelMsg:
 		m.move(common.Wheel(msg))
 	}
@@ -166,54 +178,81 @@ func (m *Model) loaded(msg loadedMsg) {
 	m.rebuild()
 }
 
-func (m *Model) key(msg tea.KeyPressMsg) {
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
+	{
+		res, cmd := m.search.Update(msg)
+		switch res {
+		case search.Typing:
+			if m.img != nil && len(m.img.Layers) > 0 {
+				m.focus = focusTree // the filter is the tree's
+			}
+			m.clamp()
+			return cmd
+		case search.Changed:
+			m.rebuild()
+			m.cursor = firstMatch(m.rows, m.search.Query())
+			m.clamp()
+			return cmd
+		case search.Accepted:
+			m.clamp()
+			return nil
+		case search.Cancelled:
+			m.rebuild()
+			return nil
+		}
+	}
+	if key.Matches(msg, k.Back) && m.search.Shown() {
+		m.search.Clear()
+		m.rebuild()
+		return nil
+	}
 	if m.focus == focusTree && key.Matches(msg, k.Back) {
 		m.focus = focusLayers
 		m.clamp()
-		return
+		return nil
 	}
 	if m.img == nil {
-		return
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.OnlyChanges):
 		m.onlyChanges = !m.onlyChanges
 		m.rebuild()
-		return
+		return nil
 	case key.Matches(msg, k.ExpandAll):
 		m.folds.setAll(false)
 		m.rebuild()
-		return
+		return nil
 	case key.Matches(msg, k.CollapseAll):
 		m.folds.setAll(true)
 		m.rebuild()
-		return
+		return nil
 	case key.Matches(msg, k.Up):
 		m.move(-1)
-		return
+		return nil
 	case key.Matches(msg, k.Down):
 		m.move(1)
-		return
+		return nil
 	case key.Matches(msg, k.PageUp):
 		m.move(-max(m.pageRows()-1, 1))
-		return
+		return nil
 	case key.Matches(msg, k.PageDown):
 		m.move(max(m.pageRows()-1, 1))
-		return
+		return nil
 	case key.Matches(msg, k.Top):
 		m.move(-1 << 30)
-		return
+		return nil
 	case key.Matches(msg, k.Bottom):
 		m.move(1 << 30)
-		return
+		return nil
 	}
 	if m.focus == focusLayers {
 		if key.Matches(msg, k.Enter, k.Right) && len(m.img.Layers) > 0 {
 			m.focus = focusTree
 			m.clamp()
 		}
-		return
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Toggle):
@@ -245,6 +284,7 @@ func (m *Model) key(msg tea.KeyPressMsg) {
 		}
 	}
 	m.clamp()
+	return nil
 }
 
 // current is the tree row under the cursor.
@@ -303,7 +343,7 @@ func (m *Model) refold() {
 	if r, ok := m.current(); ok {
 		path = r.path
 	}
-	m.rows = flatten(m.tree(), &m.folds)
+	m.rows = flatten(m.tree(), &m.folds, m.search.Query())
 	m.ownerW = 3
 	for _, r := range m.rows {
 		m.ownerW = max(m.ownerW, len(strconv.FormatUint(uint64(r.n.UID), 10))+1+len(strconv.FormatUint(uint64(r.n.GID), 10)))
@@ -313,6 +353,16 @@ func (m *Model) refold() {
 		m.cursor = find(m.rows, path)
 	}
 	m.clamp()
+}
+
+// firstMatch is the first row whose path holds the filter, 0 if none.
+func firstMatch(rows []row, q string) int {
+	for i, r := range rows {
+		if search.Contains(r.path, q) {
+			return i
+		}
+	}
+	return 0
 }
 
 func clampInt(v, lo, hi int) int {

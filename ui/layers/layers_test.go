@@ -443,12 +443,12 @@ func TestFlattenFind(t *testing.T) {
 	img := fixture()
 	root := img.Tree(1, true)
 	f := &folds{}
-	rows := flatten(root, f)
+	rows := flatten(root, f, "")
 	if len(rows) != 9 || rows[4].path != "/usr/bin/curl" || rows[4].depth != 2 {
 		t.Fatalf("rows %+v", rows)
 	}
 	f.set("/var/cache", true)
-	rows = flatten(root, f)
+	rows = flatten(root, f, "")
 	for _, tt := range []struct {
 		path string
 		want int
@@ -506,5 +506,42 @@ func TestEngine(t *testing.T) {
 	deliver(t, m, m.Open("missing:1"))
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "cannot analyse the layers of missing:1") {
 		t.Errorf("missing image:\n%s", v)
+	}
+}
+
+// / filters the tree as dive's filter does: the paths that hold the
+// query and the directories above them, unfolded; every letter typed
+// goes to the filter (F, E, C do not toggle anything), enter keeps it,
+// esc drops it.
+func TestFilter(t *testing.T) {
+	for _, sz := range []struct{ w, h int }{{78, 10}, {158, 22}} {
+		m := open(t, sz.w, sz.h)
+		pressAll(m, "down", "C") // the apk layer, every directory folded
+		pressAll(m, "/", "C", "u", "R", "l")
+		if !m.Capturing() || m.Filter() != "CuRl" || m.focus != focusTree {
+			t.Fatalf("capturing %v filter %q focus %d", m.Capturing(), m.Filter(), m.focus)
+		}
+		if got, want := strings.Join(rowPaths(m), " "), "/usr /usr/bin /usr/bin/curl"; got != want {
+			t.Errorf("rows %q, want %q", got, want)
+		}
+		if cursorPath(m) != "/usr/bin/curl" {
+			t.Errorf("cursor on %q, want the match", cursorPath(m))
+		}
+		if !m.onlyChanges || m.folds.all != true {
+			t.Error("letters typed into the filter toggled the tree")
+		}
+		uitest.Golden(t, fmt.Sprintf("layer4_filter_%dx%d", sz.w, sz.h), m.View(), sz.w, sz.h)
+		press(m, "enter")
+		if m.Capturing() || m.Filter() != "CuRl" || len(m.rows) != 3 {
+			t.Errorf("enter: capturing %v filter %q rows %v", m.Capturing(), m.Filter(), rowPaths(m))
+		}
+		press(m, "esc")
+		if m.Filter() != "" || m.focus != focusTree || strings.Join(rowPaths(m), " ") != "/etc /usr /var" {
+			t.Errorf("esc: filter %q focus %d rows %v", m.Filter(), m.focus, rowPaths(m))
+		}
+		pressAll(m, "/", "n", "o", "p", "e")
+		if len(m.rows) != 0 || !strings.Contains(ansi.Strip(m.View()), "no path matches") {
+			t.Errorf("a filter nothing matches: rows %v\n%s", rowPaths(m), m.View())
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"strings"
+
 	"berth/engine"
 )
 
@@ -39,9 +41,28 @@ func (f *folds) setAll(folded bool) {
 }
 
 // flatten lists the rows of the tree under root that unfolded
-// directories show, depth first.
-func flatten(root *engine.FileNode, f *folds) []row {
+// directories show, depth first. With a filter, as dive's, it lists
+// instead every path that holds it (in any case) and the directories
+// above them, unfolded.
+func flatten(root *engine.FileNode, f *folds, filter string) []row {
 	var out []row
+	if filter != "" {
+		q := strings.ToLower(filter)
+		var walk func(n *engine.FileNode, prefix string, depth int)
+		walk = func(n *engine.FileNode, prefix string, depth int) {
+			for _, c := range n.Children {
+				p := prefix + "/" + c.Name
+				at := len(out)
+				out = append(out, row{n: c, depth: depth, path: p})
+				walk(c, p, depth+1)
+				if len(out) == at+1 && !strings.Contains(strings.ToLower(p), q) {
+					out = out[:at] // neither it nor anything under it matches
+				}
+			}
+		}
+		walk(root, "", 0)
+		return out
+	}
 	var walk func(n *engine.FileNode, prefix string, depth int)
 	walk = func(n *engine.FileNode, prefix string, depth int) {
 		for _, c := range n.Children {

@@ -54,6 +54,9 @@ func (m *Model) layout() layout {
 			extra += min(len(m.img.Waste)+2, maxWasteRows)
 		}
 		ly.listRows = min(n, max(body-extra, body/2))
+		if m.search.Shown() {
+			ly.treeRows = max(ly.treeRows-1, 0) // the filter line
+		}
 		return ly
 	}
 	ly := layout{listW: m.w, treeW: m.w}
@@ -66,6 +69,9 @@ func (m *Model) layout() layout {
 		ly.listRows = min(n, max(rest/2, 1), rest)
 	}
 	ly.treeRows = max(rest-ly.listRows, 0)
+	if m.search.Shown() {
+		ly.treeRows = max(ly.treeRows-1, 0) // the filter line
+	}
 	return ly
 }
 
@@ -160,6 +166,7 @@ func (m *Model) body() []string {
 	if !ly.side {
 		out = append(out, m.layerRows(ly.listW, ly.listRows)...)
 		out = append(out, m.treeHeading(ly.treeW))
+		out = append(out, m.filterLine(ly.treeW)...)
 		return append(out, m.treeRows(ly.treeW, ly.treeRows)...)
 	}
 	left := m.layerRows(ly.listW, ly.listRows)
@@ -171,7 +178,8 @@ func (m *Model) body() []string {
 		left = append(left, "")
 		left = append(left, m.wasteRows(ly.listW, min(room-1, maxWasteRows-1))...)
 	}
-	right := append([]string{m.treeHeading(ly.treeW)}, m.treeRows(ly.treeW, ly.treeRows)...)
+	right := append([]string{m.treeHeading(ly.treeW)}, m.filterLine(ly.treeW)...)
+	right = append(right, m.treeRows(ly.treeW, ly.treeRows)...)
 	sep := m.c.Styles.Dim.Render("│")
 	for i := 0; i < m.h-1; i++ {
 		l, r := "", ""
@@ -322,7 +330,7 @@ func (m *Model) treeRows(w, rows int) []string {
 		switch {
 		case len(n.Children) == 0:
 			b.WriteString("  ")
-		case m.folds.folded(r.path):
+		case m.folds.folded(r.path) && m.search.Query() == "":
 			b.WriteString("▸ ")
 		default:
 			b.WriteString("▾ ")
@@ -351,4 +359,20 @@ func (m *Model) treeRows(w, rows int) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// filterLine is the file filter under the tree's heading, when one is
+// typed or kept.
+func (m *Model) filterLine(w int) []string {
+	if !m.search.Shown() {
+		return nil
+	}
+	info := ""
+	if q := m.search.Query(); q != "" {
+		info = "no path matches"
+		if n := len(m.rows); n > 0 {
+			info = plural(n, "row")
+		}
+	}
+	return []string{m.search.View(w, info)}
 }
