@@ -1,5 +1,6 @@
-// Package search is the one-line search every text pane opens with /: the
-// Inspect, Processes, Changes and History text and the Layers tree. While
+// Package search is the one-line search every pane opens with /: the
+// lists' filter, the Inspect, Processes, Changes and History text and the
+// Layers tree. While
 // it is open it takes every key, so that letters typed into it never reach
 // the actions bound to them (/sta once stopped a container).
 package search
@@ -39,6 +40,9 @@ func New(c *common.Common) *Model {
 	ti.Prompt = "/"
 	return &Model{c: c, input: ti}
 }
+
+// SetPlaceholder sets what the empty input shows ("filter").
+func (m *Model) SetPlaceholder(s string) { m.input.Placeholder = s }
 
 // Open opens the input, keeping the last query to edit.
 func (m *Model) Open() tea.Cmd {
@@ -112,7 +116,7 @@ func (m *Model) View(w int, info string) string {
 		m.input.SetWidth(max(w-len(info)-4, 1))
 		line = m.input.View()
 	} else {
-		line = st.HelpKey.Render("/") + m.input.Value()
+		line = st.FilterPrompt.Render(m.input.Prompt) + m.input.Value()
 	}
 	if info != "" {
 		line += "  " + st.Dim.Render(info)

@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"berth/ui/common"
+	"berth/ui/search"
 )
 
 // Column describes one column of a table of T.
@@ -52,8 +52,7 @@ type Model[T any] struct {
 	sortCol int // -1: base order
 	desc    bool
 
-	filter    textinput.Model
-	filtering bool // typing into the filter
+	filter *search.Model
 }
 
 // Options configure a table.
@@ -68,10 +67,9 @@ type Options[T any] struct {
 
 // New makes a table.
 func New[T any](c *common.Common, o Options[T]) *Model[T] {
-	ti := textinput.New()
-	ti.Prompt = "/"
-	ti.Placeholder = "filter"
-	return &Model[T]{c: c, columns: o.Columns, key: o.Key, text: o.Text, base: o.Base, empty: o.Empty, sortCol: -1, filter: ti}
+	f := search.New(c)
+	f.SetPlaceholder("filter")
+	return &Model[T]{c: c, columns: o.Columns, key: o.Key, text: o.Text, base: o.Base, empty: o.Empty, sortCol: -1, filter: f}
 }
 
 // SetRows replaces the rows, keeping the cursor on the same row when it
@@ -121,7 +119,7 @@ func (m *Model[T]) reapply() {
 
 // apply filters and sorts, then puts the cursor back on key cur.
 func (m *Model[T]) apply(cur string) {
-	m.visible = Filter(m.all, m.filter.Value(), m.text)
+	m.visible = Filter(m.all, m.filter.Query(), m.text)
 	less := m.base
 	if m.sortCol >= 0 && m.sortCol < len(m.columns) && m.columns[m.sortCol].Less != nil {
 		less = m.columns[m.sortCol].Less
@@ -221,7 +219,6 @@ func (m *Model[T]) Select(k string) bool {
 // SetSize sets the table's size in cells.
 func (m *Model[T]) SetSize(w, h int) {
 	m.width, m.height = w, h
-	m.filter.SetWidth(max(w-2, 1))
 	m.cursor, m.offset = Clamp(m.cursor, m.offset, len(m.visible), m.pageSize())
 }
 
@@ -231,10 +228,10 @@ func (m *Model[T]) Blur()         { m.focused = false }
 func (m *Model[T]) Focused() bool { return m.focused }
 
 // Capturing reports that the filter input takes every key.
-func (m *Model[T]) Capturing() bool { return m.filtering }
+func (m *Model[T]) Capturing() bool { return m.filter.Capturing() }
 
 // FilterText is the current filter.
-func (m *Model[T]) FilterText() string { return m.filter.Value() }
+func (m *Model[T]) FilterText() string { return m.filter.Query() }
 
 // SortColumn is the column sorted on (-1: default order) and direction.
 func (m *Model[T]) SortColumn() (int, bool) { return m.sortCol, m.desc }
@@ -243,7 +240,7 @@ func (m *Model[T]) SortColumn() (int, bool) { return m.sortCol, m.desc }
 // a filter is set or typed, its line.
 func (m *Model[T]) pageSize() int {
 	h := m.height - 1
-	if m.filtering || m.filter.Value() != "" {
+	if m.filter.Shown() {
 		h--
 	}
 	return max(h, 1)
@@ -254,22 +251,11 @@ func (m *Model[T]) Update(msg tea.Msg) tea.Cmd {
 	k := m.c.Keys
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
-		if m.filtering {
-			switch msg.String() {
-			case "enter":
-				m.filtering = false
-				m.filter.Blur()
-				return nil
-			case "esc":
-				m.filtering = false
-				m.filter.Blur()
-				m.filter.SetValue("")
+		if m.filter.Capturing() {
+			res, cmd := m.filter.Update(msg)
+			if res == search.Changed || res == search.Cancelled {
 				m.reapply()
-				return nil
 			}
-			var cmd tea.Cmd
-			m.filter, cmd = m.filter.Update(msg)
-			m.reapply()
 			return cmd
 		}
 		page := m.pageSize()
@@ -287,11 +273,10 @@ func (m *Model[T]) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Bottom):
 			m.move(len(m.visible))
 		case key.Matches(msg, k.Filter):
-			m.filtering = true
-			return m.filter.Focus()
+			return m.filter.Open()
 		case key.Matches(msg, k.Back):
-			if m.filter.Value() != "" {
-				m.filter.SetValue("")
+			if m.filter.Query() != "" {
+				m.filter.Clear()
 				m.reapply()
 			}
 		case key.Matches(msg, k.Sort):
@@ -310,7 +295,7 @@ func (m *Model[T]) Update(msg tea.Msg) tea.Cmd {
 // the header); it returns whether a row was hit.
 func (m *Model[T]) Click(y int) bool {
 	first := 1
-	if m.filtering || m.filter.Value() != "" {
+	if m.filter.Shown() {
 		first = 2
 	}
 	i := m.offset + y - first
@@ -394,12 +379,12 @@ func (m *Model[T]) View() string {
 		hdr.WriteByte(' ')
 	}
 	lines = append(lines, hdr.String())
-	if m.filtering || m.filter.Value() != "" {
-		if m.filtering {
-			lines = append(lines, m.filter.View())
-		} else {
-			lines = append(lines, st.FilterPrompt.Render("/")+m.filter.Value()+st.Dim.Render("  (/ to edit, esc to clear)"))
+	if m.filter.Shown() {
+		hint := ""
+		if !m.filter.Capturing() {
+			hint = "(/ to edit, esc to clear)"
 		}
+		lines = append(lines, m.filter.View(m.width, hint))
 	}
 	end := min(m.offset+m.pageSize(), len(m.visible))
 	for i := m.offset; i < end; i++ {
@@ -438,7 +423,7 @@ func (m *Model[T]) View() string {
 		if msg == "" {
 			msg = "nothing here yet"
 		}
-		if m.filter.Value() != "" {
+		if m.filter.Query() != "" {
 			msg = "no match for the filter"
 		}
 		lines = append(lines, st.Dim.Render(msg))
