@@ -216,6 +216,12 @@ func TestGoldenStates(t *testing.T) {
 	}
 	cmd := m.Open("web:latest")
 	uitest.Golden(t, "loading_78x9", m.View(), 78, 9)
+	// A filter typed while the image loads takes the keys and shows.
+	pressAll(m, "/", "b", "F")
+	if !m.Capturing() || !strings.Contains(ansi.Strip(m.View()), "/bF") || !m.onlyChanges {
+		t.Errorf("filter typed while loading: capturing %v\n%s", m.Capturing(), m.View())
+	}
+	press(m, "esc")
 	m.Update(cmd())
 	uitest.Golden(t, "error_78x9", m.View(), 78, 9)
 }

@@ -132,6 +132,10 @@ func (m *Model) View() string {
 	default:
 		out = m.body()
 	}
+	if m.img == nil && m.search.Shown() {
+		// Typed before the tree is there: the input shows where it goes.
+		out = append(out[:min(len(out), m.h-1)], m.filterLine(m.w)...)
+	}
 	return common.Box(out, m.w, m.h)
 }
 
