@@ -226,3 +226,101 @@ func TestUIExecShellDetach(t *testing.T) {
 	tm.press("q")
 	tm.waitFor(uiWait, "[berth exited: 0]")
 }
+
+// Keys typed with the detach keys, in the same burst, are the UI's: they
+// are not swallowed by the session nor sent to the shell (issue 12).
+func TestUIExecShellDetachTypeAhead(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 35}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			e := newEnv(t)
+			e.runD("--name", "svc", "busybox", "sleep", "60")
+			tm := startUI(t, e, size[0], size[1])
+			tm.waitFor(uiWait, "Containers (1)")
+			tm.press("x")
+			tm.waitFor(uiWait, "[berth] /bin/sh in svc")
+			tm.typeText("echo in-$((40+2))")
+			tm.press("Enter")
+			tm.waitFor(uiWait, "in-42")
+			// One write: the detach keys and then "2" (the Images tab).
+			tm.press("C-p", "C-q", "2")
+			tm.waitFor(uiWait, "left the shell in svc", "Images (1)")
+			tm.press("1")
+			tm.waitFor(uiWait, "Containers (1)")
+			tm.press("q")
+			tm.waitFor(uiWait, "[berth exited: 0]")
+		})
+	}
+}
+
+// A container without a terminal writes "\n" alone: attached from the UI
+// its lines start at the left edge (no staircase), and a second session
+// starts on a clear screen, without the first one's lines (issue 12).
+func TestUIAttachNoTerminal(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 35}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			e := newEnv(t)
+			e.runD("--name", "plain", "busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo line-$i; sleep 0.2; done")
+			tm := startUI(t, e, size[0], size[1])
+			tm.waitFor(uiWait, "Containers (1)")
+			tm.press("a")
+			tm.waitFor(uiWait, "[berth] attached to plain")
+			var s string
+			ok := waitFor(uiWait, func() bool {
+				s = tm.screen()
+				return strings.Count(s, "line-") >= 3
+			})
+			if !ok {
+				t.Fatalf("no output from the container:\n%s", s)
+			}
+			for _, l := range lines(s) {
+				if i := strings.Index(l, "line-"); i > 0 {
+					t.Fatalf("output does not start at the left edge (staircase):\n%s", s)
+				}
+			}
+			tm.press("C-p", "C-q")
+			tm.waitFor(uiWait, "detached from plain")
+			tm.press("a")
+			s = tm.waitFor(uiWait, "[berth] attached to plain")
+			if strings.Count(s, "[berth] attached to plain") > 1 {
+				t.Fatalf("the second session shows the first one's screen:\n%s", s)
+			}
+			tm.press("C-p", "C-q")
+			tm.waitFor(uiWait, "detached from plain")
+			tm.press("q")
+			tm.waitFor(uiWait, "[berth exited: 0]")
+		})
+	}
+}
+
+// A container without a terminal that takes input (-i) reads lines from
+// the UI: Enter ends a line (no raw CR), what is typed shows, and the
+// replies start at the left edge.
+func TestUIAttachNoTerminalInput(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 35}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			e := newEnv(t)
+			e.runD("-i", "--name", "reader", "busybox", "sh", "-c", "while read l; do echo got-$l; done")
+			tm := startUI(t, e, size[0], size[1])
+			tm.waitFor(uiWait, "Containers (1)")
+			tm.press("a")
+			tm.waitFor(uiWait, "[berth] attached to reader")
+			tm.typeText("abc")
+			tm.press("Enter")
+			tm.typeText("def")
+			tm.press("Enter")
+			s := tm.waitFor(uiWait, "got-abc", "got-def")
+			for _, l := range lines(s) {
+				if strings.Contains(l, "got-") && !strings.HasPrefix(l, "got-") {
+					t.Fatalf("a reply does not start at the left edge:\n%s", s)
+				}
+			}
+			if !strings.Contains(s, "abc\n") {
+				t.Fatalf("the typed line is not shown:\n%s", s)
+			}
+			tm.press("C-p", "C-q")
+			tm.waitFor(uiWait, "detached from reader")
+			tm.press("q")
+			tm.waitFor(uiWait, "[berth exited: 0]")
+		})
+	}
+}

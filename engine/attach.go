@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -111,12 +112,15 @@ type Session struct {
 	detached atomic.Bool
 	closed   atomic.Bool
 	once     sync.Once
+
+	inputDone chan struct{} // closed when input has stopped reading Stdin
+	unread    []byte        // read from Stdin, not the process's: see Unread
 }
 
 // newSession starts pumping t with the caller's streams; forward says
 // whether Stdin is the process's input or is read for the detach keys only.
 func newSession(t target, st Streams, forward bool) *Session {
-	s := &Session{t: t, done: make(chan struct{})}
+	s := &Session{t: t, done: make(chan struct{}), inputDone: make(chan struct{})}
 	go func() {
 		code, err := t.output(st.Stdout, st.Stderr)
 		switch {
@@ -132,15 +136,18 @@ func newSession(t target, st Streams, forward bool) *Session {
 	}()
 	if st.Stdin != nil {
 		go s.input(st, forward)
+	} else {
+		close(s.inputDone)
 	}
 	return s
 }
 
 // endedSession is a session whose process had already exited.
 func endedSession(code int) *Session {
-	s := &Session{done: make(chan struct{}), res: AttachResult{ExitCode: code}}
+	s := &Session{done: make(chan struct{}), inputDone: make(chan struct{}), res: AttachResult{ExitCode: code}}
 	s.once.Do(func() {})
 	close(s.done)
+	close(s.inputDone)
 	return s
 }
 
@@ -158,7 +165,9 @@ func (s *Session) input(st Streams, forward bool) {
 	if forward {
 		dst = s.t
 	}
-	detached, err := copyInput(dst, st.Stdin, st.DetachKeys, s.done)
+	defer close(s.inputDone)
+	detached, unread, err := copyInput(dst, st.Stdin, st.DetachKeys, s.done)
+	s.unread = unread
 	if detached {
 		s.detached.Store(true)
 		s.end()
@@ -181,6 +190,16 @@ func (s *Session) Wait(ctx context.Context) (AttachResult, error) {
 		<-s.done
 		return AttachResult{}, ctx.Err()
 	}
+}
+
+// Unread returns what the session read from Stdin but did not pass on:
+// the keys typed after the detach keys in the same read, or read once the
+// session had ended. They are the caller's (the UI's next keys). It waits
+// until the session stops reading Stdin, so call it after Wait, once the
+// caller has interrupted its Stdin's Read in progress, if any.
+func (s *Session) Unread() []byte {
+	<-s.inputDone
+	return s.unread
 }
 
 // Resize sizes the process's terminal: the caller's terminal changed.
@@ -212,47 +231,48 @@ var errSessionEnded = errors.New("attach session ended")
 
 // copyInput copies src to dst until src ends (false) or the detach keys
 // are read (true), and stops reading once done is closed: a Read in
-// progress then is the caller's to interrupt, and what it returns is
-// dropped.
-func copyInput(dst io.Writer, src io.Reader, keys []byte, done <-chan struct{}) (bool, error) {
+// progress then is the caller's to interrupt. It returns what it read and
+// did not pass on: what followed the detach keys in their read, or what a
+// Read returned after done was closed.
+func copyInput(dst io.Writer, src io.Reader, keys []byte, done <-chan struct{}) (bool, []byte, error) {
 	d := detacher{keys: keys}
 	buf := make([]byte, 32<<10)
 	var out []byte
 	for {
 		select {
 		case <-done:
-			return false, errSessionEnded
+			return false, nil, errSessionEnded
 		default:
 		}
 		n, rerr := src.Read(buf)
 		select {
 		case <-done:
-			return false, errSessionEnded
+			return false, bytes.Clone(buf[:n]), errSessionEnded
 		default:
 		}
 		if n > 0 {
-			var detached bool
-			out, detached = d.feed(out[:0], buf[:n])
+			var used int
+			out, used = d.feed(out[:0], buf[:n])
 			if len(out) > 0 {
 				if _, err := dst.Write(out); err != nil {
-					return false, fmt.Errorf("write input: %w", err)
+					return false, nil, fmt.Errorf("write input: %w", err)
 				}
 			}
-			if detached {
-				return true, nil
+			if used >= 0 {
+				return true, bytes.Clone(buf[used:n]), nil
 			}
 		}
 		if rerr != nil {
 			// Keys held back at the end were input after all.
 			if held := d.keys[:d.matched]; len(held) > 0 {
 				if _, err := dst.Write(held); err != nil {
-					return false, fmt.Errorf("write input: %w", err)
+					return false, nil, fmt.Errorf("write input: %w", err)
 				}
 			}
 			if rerr == io.EOF {
-				return false, nil
+				return false, nil, nil
 			}
-			return false, fmt.Errorf("read input: %w", rerr)
+			return false, nil, fmt.Errorf("read input: %w", rerr)
 		}
 	}
 }
@@ -265,19 +285,20 @@ type detacher struct {
 	matched int // keys[:matched] are held back
 }
 
-// feed appends to out the input in p to pass on, and reports whether p
-// completed the sequence (what follows it in p is dropped).
-func (d *detacher) feed(out, p []byte) ([]byte, bool) {
+// feed appends to out the input in p to pass on, and returns how many
+// bytes of p it took to complete the sequence, or -1 if p did not (what
+// follows it is not input).
+func (d *detacher) feed(out, p []byte) ([]byte, int) {
 	if len(d.keys) == 0 {
-		return append(out, p...), false
+		return append(out, p...), -1
 	}
-	for _, b := range p {
+	for i, b := range p {
 		var done bool
 		if out, done = d.feedByte(out, b); done {
-			return out, true
+			return out, i + 1
 		}
 	}
-	return out, false
+	return out, -1
 }
 
 func (d *detacher) feedByte(out []byte, b byte) ([]byte, bool) {

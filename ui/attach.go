@@ -11,7 +11,9 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
 	"github.com/muesli/cancelreader"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"berth/engine"
@@ -80,7 +82,29 @@ func (m *Model) attachDone(msg attachDoneMsg) tea.Cmd {
 	default:
 		cmds = append(cmds, common.Status(fmt.Sprintf("%s exited with code %d", msg.name, msg.res.exit), msg.command))
 	}
+	if msg.res != nil && len(msg.res.unread) > 0 {
+		cmds = append(cmds, typeAhead(msg.res.unread))
+	}
 	return tea.Batch(cmds...)
+}
+
+// typeAhead gives the UI, in order, the keys typed with the detach keys
+// (or after the container ended) that the session read: they were meant
+// for the UI, and the terminal has no way to take them back.
+func typeAhead(b []byte) tea.Cmd {
+	var d uv.EventDecoder
+	var keys []tea.Cmd
+	for len(b) > 0 {
+		n, ev := d.Decode(b)
+		if n <= 0 {
+			break
+		}
+		b = b[n:]
+		if ev != nil {
+			keys = append(keys, func() tea.Msg { return ev })
+		}
+	}
+	return tea.Sequence(keys...)
 }
 
 // handover is a tea.ExecCommand: bubbletea releases the terminal, Run
@@ -94,6 +118,7 @@ type handover struct {
 
 	detached bool
 	exit     int
+	unread   []byte // keys read after the detach: the UI's
 }
 
 func (h *handover) SetStdin(r io.Reader)  { h.stdin = r }
@@ -111,7 +136,11 @@ func (h *handover) Run() error {
 }
 
 // terminal puts stdin in raw mode and reports its size; restore undoes it.
-func (h *handover) terminal() (fd int, rows, cols uint16, restore func()) {
+// Without a container terminal (plain) nothing turns the process's "\n"
+// into "\r\n", so the output keeps the terminal's own processing (no
+// staircase), and the input its CR to NL, and its echo when the container
+// takes input (echo): keys still come one at a time, for the detach keys.
+func (h *handover) terminal(plain, echo bool) (fd int, rows, cols uint16, restore func()) {
 	restore = func() {}
 	f, ok := h.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
@@ -124,6 +153,16 @@ func (h *handover) terminal() (fd int, rows, cols uint16, restore func()) {
 	}
 	if st, err := term.MakeRaw(fd); err == nil {
 		restore = func() { _ = term.Restore(fd, st) }
+	}
+	if plain {
+		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			t.Oflag |= unix.OPOST | unix.ONLCR
+			t.Iflag |= unix.ICRNL
+			if echo {
+				t.Lflag |= unix.ECHO
+			}
+			_ = unix.IoctlSetTermios(fd, unix.TCSETS, t)
+		}
 	}
 	return fd, rows, cols, restore
 }
@@ -145,13 +184,15 @@ func onResize(fd int, fn func(rows, cols uint16)) (stop func()) {
 	return func() { signal.Stop(sigs); close(sigs) }
 }
 
+// banner starts a session on a clear screen: what the last one left (the
+// terminal's main screen, under the UI's alternate one) is not this one's.
 func (h *handover) banner() {
-	fmt.Fprintf(h.stdout, "\r\n[berth] %s: detach with ctrl-p ctrl-q\r\n", h.title)
+	fmt.Fprintf(h.stdout, "\x1b[H\x1b[2J[berth] %s: detach with ctrl-p ctrl-q\r\n", h.title)
 }
 
 // attach streams the container's main process through its monitor.
 func (h *handover) attach(e *engine.Engine, c *engine.Container) error {
-	fd, rows, cols, restore := h.terminal()
+	fd, rows, cols, restore := h.terminal(!c.Config.Tty, c.Config.OpenStdin)
 	defer restore()
 	in, err := newInput(h.stdin)
 	if err != nil {
@@ -174,12 +215,12 @@ func (h *handover) attach(e *engine.Engine, c *engine.Container) error {
 		_ = s.Resize(rows+1, cols)
 		_ = s.Resize(rows, cols)
 	}
-	return h.follow(s, fd)
+	return h.follow(s, fd, in)
 }
 
 // exec runs shell in the container on a new terminal of its own.
 func (h *handover) exec(e *engine.Engine, c *engine.Container, shell string) error {
-	fd, rows, cols, restore := h.terminal()
+	fd, rows, cols, restore := h.terminal(false, false)
 	defer restore()
 	in, err := newInput(h.stdin)
 	if err != nil {
@@ -197,15 +238,20 @@ func (h *handover) exec(e *engine.Engine, c *engine.Container, shell string) err
 		return err
 	}
 	h.banner()
-	return h.follow(s, fd)
+	return h.follow(s, fd, in)
 }
 
 // follow passes the terminal's size changes to s until it ends, and
-// records how it ended.
-func (h *handover) follow(s *engine.Session, fd int) error {
+// records how it ended, with the keys it read that are the UI's.
+func (h *handover) follow(s *engine.Session, fd int, in *input) error {
 	stop := onResize(fd, func(r, c uint16) { _ = s.Resize(r, c) })
 	defer stop()
 	res, err := s.Wait(h.ctx)
+	// The session's reader is done once the read in progress is; a read
+	// that could not be woken keeps it, and its keys.
+	if in.stop() {
+		h.unread = s.Unread()
+	}
 	if err != nil {
 		return err
 	}
@@ -217,8 +263,10 @@ func (h *handover) follow(s *engine.Session, fd int) error {
 // cancels a read in progress and waits for it to return, so that no
 // reader of ours is left to take the next key meant for the UI.
 type input struct {
-	cr cancelreader.CancelReader
-	mu sync.Mutex // held by a Read in progress
+	cr       cancelreader.CancelReader
+	mu       sync.Mutex // held by a Read in progress
+	once     sync.Once
+	released bool // no Read in progress or to come
 }
 
 func newInput(r io.Reader) (*input, error) {
@@ -235,17 +283,22 @@ func (in *input) Read(p []byte) (int, error) {
 	return in.cr.Read(p)
 }
 
-// stop ends reading. Closing the canceller while a read still waits on
-// it would lose the wake-up, and that read would take the next key.
-func (in *input) stop() {
-	in.cr.Cancel()
-	deadline := time.Now().Add(time.Second)
-	for !in.mu.TryLock() {
-		if time.Now().After(deadline) {
-			return // a read that cannot be woken: leave it its fds
+// stop ends reading, and reports whether no read is left in progress.
+// Closing the canceller while a read still waits on it would lose the
+// wake-up, and that read would take the next key.
+func (in *input) stop() bool {
+	in.once.Do(func() {
+		in.cr.Cancel()
+		deadline := time.Now().Add(time.Second)
+		for !in.mu.TryLock() {
+			if time.Now().After(deadline) {
+				return // a read that cannot be woken: leave it its fds
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	in.mu.Unlock()
-	in.cr.Close()
+		in.mu.Unlock()
+		in.cr.Close()
+		in.released = true
+	})
+	return in.released
 }
