@@ -137,6 +137,8 @@ func TestUIRunAttachDetach(t *testing.T) {
 		t.Fatalf("after detaching the container is %s", got)
 	}
 	tm.press("s")
+	tm.waitFor(uiWait, "Stop container uitest?")
+	tm.press("y")
 	tm.waitFor(uiWait, "stopped uitest")
 	if got := e.inspect("{{.State.Status}}", "uitest"); got != "exited" {
 		t.Fatalf("after stop the container is %s", got)
