@@ -267,9 +267,21 @@ func (m *Model) openRunForm() tea.Cmd {
 	} else if c, ok := m.ctrs.Selected(); ok {
 		image = containerImage(c)
 	}
+	var check func([]string) error
+	if parse := m.opts.ParseRun; parse != nil {
+		check = func(args []string) error { _, err := parse(args); return err }
+	}
 	var cmd tea.Cmd
-	m.form, cmd = runform.New(m.c, image)
+	m.form, cmd = runform.New(m.c, image, check)
 	return cmd
+}
+
+// runFailedMsg: the form's run could not create or start the container;
+// the form comes back with its input and the error.
+type runFailedMsg struct {
+	form *runform.Model
+	op   string
+	err  error
 }
 
 // runDoneMsg: the form's container was created and started.
@@ -285,19 +297,25 @@ func (m *Model) runSubmitted(s runform.Submitted) tea.Cmd {
 	if m.opts.ParseRun == nil {
 		return func() tea.Msg { return common.Err("run", fmt.Errorf("no run parser")) }
 	}
+	failed := func(op string, err error) tea.Msg {
+		if s.Form == nil {
+			return common.Err(op, err)
+		}
+		return runFailedMsg{form: s.Form, op: op, err: err}
+	}
 	opts, err := m.opts.ParseRun(s.Args)
 	if err != nil {
-		return func() tea.Msg { return common.Err("run "+command, err) }
+		return func() tea.Msg { return failed("run "+command, err) }
 	}
 	ctx := m.c.Ctx
 	opts.StartNext = true
 	return tea.Sequence(common.Status("starting…", command), func() tea.Msg {
 		c, err := e.Create(ctx, opts)
 		if err != nil {
-			return common.Err("create a container", err)
+			return failed("create a container", err)
 		}
 		if _, err := e.Start(ctx, c.ID, nil); err != nil {
-			return common.Err("start "+c.Name, err)
+			return failed("start "+c.Name, err)
 		}
 		if c2, err := e.Get(ctx, c.ID); err == nil {
 			c = c2

@@ -185,6 +185,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.runSubmitted(msg)
 	case runDoneMsg:
 		return m.runDone(msg)
+	case runFailedMsg:
+		msg.form.SetError(msg.err)
+		m.form = msg.form
+		m.status, m.statusErr = common.StatusMsg{Text: msg.op + ": " + msg.err.Error()}, true
+		return nil
 	case buildMsg:
 		return m.buildEvent(msg)
 	case prunePreviewMsg:
@@ -206,6 +211,16 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if msg.String() == "ctrl+c" {
+		// In a form ctrl+c is the terminal's "stop this": it closes the
+		// form, as esc does, and the UI stays.
+		if m.form != nil {
+			m.form = nil
+			return nil
+		}
+		if _, ok := m.dialog.(*dialog.Form); ok {
+			m.dialog = nil
+			return nil
+		}
 		m.cancel()
 		return tea.Quit
 	}

@@ -34,8 +34,33 @@ func (m *Model) openBuildForm() tea.Cmd {
 		{Label: "Tag", Hint: "name:tag, or empty"},
 	}, func(v []string) tea.Cmd { return m.startBuild(v[0], v[1], v[2]) })
 	f.Command = func(v []string) string { return buildCommand(v[0], v[1], v[2]) }
+	f.Validate = validateBuild
 	m.dialog = f
 	return cmd
+}
+
+// validateBuild judges the build form's fields with the engine's own
+// checks, the ones the build would run: the context opens, the
+// Dockerfile is in it, the tag parses. (A stat and a read of a small
+// file per key typed: the form is open while a person types.)
+func validateBuild(v []string) []string {
+	errs := make([]string, 3)
+	bctx, err := engine.OpenBuildContext(nonEmpty(v[0], "."))
+	if err != nil {
+		errs[0] = err.Error()
+	} else {
+		name := nonEmpty(v[1], "Dockerfile")
+		if _, err := bctx.ReadFile(name); err != nil {
+			errs[1] = fmt.Sprintf("read %s: %v", name, err)
+		}
+		bctx.Close()
+	}
+	if v[2] != "" {
+		if _, err := engine.NormalizeTag(v[2]); err != nil {
+			errs[2] = err.Error()
+		}
+	}
+	return errs
 }
 
 // buildCommand is the berth build command line for the form's values.

@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"berth/ui/common"
 )
@@ -244,6 +245,28 @@ type Form struct {
 	Submit func([]string) tea.Cmd
 	// Command shows the CLI command the values stand for, under the fields.
 	Command func([]string) string
+	// Validate returns an error per field ("" when fine), asked as the
+	// person types and before Submit: a form with errors stays open,
+	// its input kept, every error shown under its field.
+	Validate func([]string) []string
+	errs     []string
+}
+
+// Errors are the fields' current errors, in order.
+func (f *Form) Errors() []string { return f.errs }
+
+func (f *Form) validate() bool {
+	f.errs = nil
+	if f.Validate == nil {
+		return true
+	}
+	f.errs = f.Validate(f.Values())
+	for _, e := range f.errs {
+		if e != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // NewForm makes a form, focused on its first field.
@@ -278,6 +301,9 @@ func (f *Form) Update(msg tea.Msg) (tea.Cmd, bool) {
 		case keyMatches(key, k.Cancel):
 			return nil, true
 		case keyMatches(key, k.Confirm):
+			if !f.validate() {
+				return nil, false
+			}
 			return f.Submit(f.Values()), true
 		case keyMatches(key, k.NextField), keyMatches(key, k.PrevField):
 			d := 1
@@ -290,7 +316,11 @@ func (f *Form) Update(msg tea.Msg) (tea.Cmd, bool) {
 		}
 	}
 	var cmd tea.Cmd
+	before := f.inputs[f.focus].Value()
 	f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
+	if f.errs != nil || f.inputs[f.focus].Value() != before {
+		f.validate()
+	}
 	return cmd, false
 }
 
@@ -304,6 +334,12 @@ func (f *Form) View(w, h int) string {
 		}
 		f.inputs[i].SetWidth(max(min(w-24, 60), 10))
 		lines = append(lines, mark+ls.Render(common.Fit(f.labels[i], 12))+"  "+f.inputs[i].View())
+		if i < len(f.errs) && f.errs[i] != "" {
+			text := ansi.Wordwrap("✗ "+f.errs[i], max(w-6-16, 20), "")
+			for _, l := range strings.Split(text, "\n") {
+				lines = append(lines, strings.Repeat(" ", 16)+st.StatusError.Render(l))
+			}
+		}
 	}
 	if f.Command != nil {
 		lines = append(lines, "", st.StatusCommand.Render("$ "+f.Command(f.Values())))

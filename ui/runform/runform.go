@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"berth/internal/shellwords"
 	"berth/ui/common"
@@ -27,6 +28,7 @@ type field struct {
 	input textinput.Model
 	// list: the value holds several space-separated flag values (-e A=1 B=2).
 	list bool
+	err  string // what the run parser says of this field's value
 }
 
 // Model is the form.
@@ -34,7 +36,9 @@ type Model struct {
 	c      *common.Common
 	fields []*field
 	focus  int
-	err    string
+	err    string // an error of the whole form (from the parser or the run)
+	check  func(args []string) error
+	tried  bool // enter was pressed once: an empty image is an error now
 }
 
 // Submitted is sent when the person runs the form: the arguments of
@@ -43,6 +47,8 @@ type Submitted struct {
 	Args        []string
 	Interactive bool
 	Name        string
+	// Form is the form, to reopen with its input if the run fails.
+	Form *Model
 }
 
 // Field indexes.
@@ -58,8 +64,10 @@ const (
 	fRestart
 )
 
-// New makes a form for image.
-func New(c *common.Common, image string) (*Model, tea.Cmd) {
+// New makes a form for image. check is the CLI's parser of `run`
+// arguments: the form validates each field by parsing it (the rules live
+// in one place), and the whole command line before it submits.
+func New(c *common.Common, image string, check func(args []string) error) (*Model, tea.Cmd) {
 	text := func(label, flag, hint, value string) *field {
 		ti := textinput.New()
 		ti.Prompt = ""
@@ -68,7 +76,7 @@ func New(c *common.Common, image string) (*Model, tea.Cmd) {
 		ti.SetWidth(40)
 		return &field{label: label, flag: flag, hint: hint, input: ti}
 	}
-	m := &Model{c: c}
+	m := &Model{c: c, check: check}
 	m.fields = []*field{
 		fImage:   text("Image", "", "busybox:latest", image),
 		fName:    text("Name", "--name", "a name, or empty for a generated one", ""),
@@ -81,6 +89,7 @@ func New(c *common.Common, image string) (*Model, tea.Cmd) {
 		fRestart: text("Restart policy", "--restart", "no, on-failure[:N], always, unless-stopped", ""),
 	}
 	m.fields[fEnv].list = true
+	m.validate()
 	return m, m.setFocus(fName)
 }
 
@@ -111,12 +120,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Cmd, bool) {
 		case key.Matches(k, keys.Cancel):
 			return nil, true
 		case key.Matches(k, keys.Confirm):
-			args, err := m.Args()
-			if err != nil {
-				m.err = err.Error()
+			m.tried = true
+			if !m.validate() {
 				return nil, false
 			}
-			sub := Submitted{Args: args, Interactive: m.fields[fTTY].on, Name: m.fields[fName].input.Value()}
+			args, _ := m.Args()
+			sub := Submitted{Args: args, Interactive: m.fields[fTTY].on, Name: m.fields[fName].input.Value(), Form: m}
 			return func() tea.Msg { return sub }, true
 		case key.Matches(k, keys.NextField):
 			return m.setFocus(m.focus + 1), false
@@ -124,12 +133,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Cmd, bool) {
 			return m.setFocus(m.focus - 1), false
 		case f.check && (k.String() == "space" || k.String() == "x"):
 			f.on = !f.on
+			m.validate()
 			return nil, false
 		}
 		if f.check {
 			return nil, false
 		}
-		m.err = ""
 	}
 	f := m.fields[m.focus]
 	if f.check {
@@ -137,32 +146,122 @@ func (m *Model) Update(msg tea.Msg) (tea.Cmd, bool) {
 	}
 	var cmd tea.Cmd
 	f.input, cmd = f.input.Update(msg)
+	if isKey {
+		m.validate()
+	}
 	return cmd, false
+}
+
+// SetError shows err under the fields (a run that failed after the form
+// was submitted reopens it this way, its input kept).
+func (m *Model) SetError(err error) { m.err = err.Error() }
+
+// Errors are the fields' errors by label, and the form's own ("" key).
+func (m *Model) Errors() map[string]string {
+	out := map[string]string{}
+	for _, f := range m.fields {
+		if f.err != "" {
+			out[f.label] = f.err
+		}
+	}
+	if m.err != "" {
+		out[""] = m.err
+	}
+	return out
+}
+
+// placeholderImage completes a single field's arguments so the parser
+// judges that field alone.
+const placeholderImage = "image"
+
+// validate sets each field's error and the form's, all at once, and
+// reports whether the form can run. A field is judged by parsing its own
+// flag with the CLI's parser; the whole line is parsed last, for rules
+// that span fields.
+func (m *Model) validate() bool {
+	m.err = ""
+	ok := true
+	for i, f := range m.fields {
+		f.err = ""
+		if f.check {
+			continue
+		}
+		v := strings.TrimSpace(f.input.Value())
+		switch {
+		case i == fImage:
+			if v == "" && m.tried {
+				f.err = "an image is needed"
+			}
+			if v == "" {
+				ok = false
+			}
+			continue
+		case i == fCommand || f.list:
+			if _, err := shellwords.Split(f.input.Value()); err != nil {
+				f.err = err.Error()
+				ok = false
+				continue
+			}
+		}
+		if f.flag == "" || v == "" || m.check == nil {
+			continue
+		}
+		if args, err := m.fieldArgs(f); err == nil {
+			err = m.check(append(args, placeholderImage))
+			if err != nil {
+				f.err, ok = err.Error(), false
+			}
+		}
+	}
+	if ok && m.check != nil {
+		args, err := m.Args()
+		if err == nil {
+			err = m.check(args)
+		}
+		if err != nil {
+			m.err, ok = err.Error(), false
+		}
+	}
+	return ok
+}
+
+// fieldArgs is the run flags one field stands for.
+func (m *Model) fieldArgs(f *field) ([]string, error) {
+	switch {
+	case f.check:
+		if f.on {
+			return []string{f.flag}, nil
+		}
+	case f.list:
+		words, err := shellwords.Split(f.input.Value())
+		if err != nil {
+			return nil, errors.New(strings.ToLower(f.label) + ": " + err.Error())
+		}
+		var args []string
+		for _, w := range words {
+			args = append(args, f.flag, w)
+		}
+		return args, nil
+	default:
+		if v := strings.TrimSpace(f.input.Value()); v != "" {
+			return []string{f.flag, v}, nil
+		}
+	}
+	return nil, nil
 }
 
 // Args is the command line the form stands for, after "run".
 func (m *Model) Args() ([]string, error) {
 	var args []string
 	for i, f := range m.fields {
-		switch {
-		case i == fImage || i == fCommand:
-		case f.check:
-			if f.on {
-				args = append(args, f.flag)
-			}
-		case f.list:
-			words, err := shellwords.Split(f.input.Value())
-			if err != nil {
-				return nil, errors.New(strings.ToLower(f.label) + ": " + err.Error())
-			}
-			for _, w := range words {
-				args = append(args, f.flag, w)
-			}
-		default:
-			if v := strings.TrimSpace(f.input.Value()); v != "" {
-				args = append(args, f.flag, v)
-			}
+		if i == fImage || i == fCommand {
+			continue
 		}
+		fa, err := m.fieldArgs(f)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, fa...)
 	}
 	image := strings.TrimSpace(m.fields[fImage].input.Value())
 	if image == "" {
@@ -198,12 +297,19 @@ func (m *Model) View(w, h int) string {
 		}
 		f.input.SetWidth(inputW)
 		lines = append(lines, mark+ls.Render(common.Fit(f.label, labelW-4))+"  "+f.input.View())
+		if f.err != "" {
+			// Wrapped under the input: the parser's message whole.
+			text := ansi.Wordwrap("✗ "+f.err, max(w-6-labelW, 20), "")
+			for _, l := range strings.Split(text, "\n") {
+				lines = append(lines, strings.Repeat(" ", labelW)+st.StatusError.Render(l))
+			}
+		}
 	}
 	args, err := m.Args()
 	lines = append(lines, "")
 	switch {
 	case m.err != "":
-		lines = append(lines, st.StatusError.Render(m.err))
+		lines = append(lines, st.StatusError.Render("✗ "+m.err))
 	case err == nil:
 		lines = append(lines, st.StatusCommand.Render("$ "+Command(args)))
 	}

@@ -28,7 +28,7 @@ func newCommon() *common.Common {
 
 // The form builds the command line a person would type.
 func TestFormArgs(t *testing.T) {
-	m, _ := New(newCommon(), "busybox:latest")
+	m, _ := New(newCommon(), "busybox:latest", nil)
 	typeText(m, "web")   // Name has the focus first
 	press(m, tea.KeyTab) // Command
 	typeText(m, "sh -c 'top -b'")
@@ -63,7 +63,7 @@ func TestFormArgs(t *testing.T) {
 }
 
 func TestFormErrors(t *testing.T) {
-	m, _ := New(newCommon(), "")
+	m, _ := New(newCommon(), "", nil)
 	cmd, done := press(m, tea.KeyEnter)
 	if done || cmd != nil || !strings.Contains(m.View(80, 24), "an image is needed") {
 		t.Errorf("submitted without an image: done %v\n%s", done, m.View(80, 24))
