@@ -1,16 +1,41 @@
 package ui
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"berth/ui/dialog"
 	"berth/ui/uitest"
 )
+
+// waitNoMonitors waits until no monitor process of root is left.
+func waitNoMonitors(t *testing.T, root string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var left []string
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("\x00monitor\x00--root\x00"+root+"\x00")) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("monitors still running: %v", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func typeIn(m *Model, s string) {
 	for _, r := range s {
@@ -135,6 +160,9 @@ func TestRunFormEngineErrorKeepsInput(t *testing.T) {
 	m := openRunFormFilled(t, 120, 35, "64m", "0.5")
 	_, cmd := m.Update(keyMsg("enter"))
 	run(t, m, cmd)
+	// The monitor launched for the run ends once Create fails: wait for
+	// it before the root is removed.
+	waitNoMonitors(t, m.c.Engine.Root())
 	if m.form == nil {
 		t.Fatalf("the form did not come back after the run failed:\n%s", view(m))
 	}
