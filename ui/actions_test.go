@@ -347,3 +347,29 @@ func TestBuildFromTheUI(t *testing.T) {
 		t.Errorf("rebuild not cached:\n%s", v)
 	}
 }
+
+// A commit made by any berth process shows in Images: Docker records it as a
+// container event, and the UI must reload images on it too.
+func TestCommitEventShowsImage(t *testing.T) {
+	m, e := newRealModel(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := e.SubscribeEvents(ctx, engine.EventFilter{})
+	c, err := e.Create(ctx, engine.CreateOptions{Name: "src", Image: "busybox", Config: engine.ContainerConfig{Cmd: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	press(m, "2")
+	if _, err := e.Commit(ctx, c.ID, engine.CommitOptions{Ref: "snapped:1"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(time.Minute)
+	for !strings.Contains(view(m), "snapped") {
+		select {
+		case ev := <-events:
+			runFor(t, m, m.event(ev), true)
+		case <-deadline:
+			t.Fatalf("the committed image never showed:\n%s", view(m))
+		}
+	}
+}

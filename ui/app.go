@@ -378,6 +378,11 @@ func (m *Model) countUsers() {
 func (m *Model) event(ev engine.Event) tea.Cmd {
 	switch ev.Type {
 	case "container":
+		if ev.Action == "commit" {
+			// Docker records a commit as a container event; the image it
+			// made is new to the Images list.
+			return tea.Batch(loadContainer(m.c, ev.Actor.ID), loadImages(m.c))
+		}
 		return loadContainer(m.c, ev.Actor.ID)
 	case "image":
 		return loadImages(m.c)
