@@ -144,6 +144,18 @@ func stateCell(c *engine.Container) string {
 	if h := health(c); h != "" {
 		return h
 	}
+	switch st := c.State; {
+	case st.Restarting:
+		// As `docker ps`: the restarts so far; its last exit code is the
+		// detail's.
+		return fmt.Sprintf("restarting (%d)", st.RestartCount)
+	case st.String() == "exited":
+		if st.OOMKilled {
+			// Killed for memory: short enough to fit the column at 80.
+			return fmt.Sprintf("OOM (%d)", st.ExitCode)
+		}
+		return fmt.Sprintf("exited (%d)", st.ExitCode)
+	}
 	return c.State.String()
 }
 
@@ -163,7 +175,7 @@ func newContainerTable(c *common.Common, h *stats.History) *table.Model[*engine.
 			Less: func(a, b *engine.Container) bool { return a.Name < b.Name }},
 		{Title: "IMAGE", Width: 14, Flex: true, Cell: containerImage,
 			Less: func(a, b *engine.Container) bool { return containerImage(a) < containerImage(b) }},
-		{Title: "STATE", Width: 10, Cell: stateCell,
+		{Title: "STATE", Width: 13, Cell: stateCell,
 			Style: func(ct *engine.Container) lipgloss.Style { return stateStyle(c.Styles, ct) },
 			Less: func(a, b *engine.Container) bool {
 				if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {

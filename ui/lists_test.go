@@ -26,7 +26,10 @@ func TestStateCell(t *testing.T) {
 		{"unhealthy", engine.State{Status: "running", Running: true, StartedAt: up, Health: h(engine.HealthUnhealthy)}, "unhealthy", st.Unhealthy.Render("x")},
 		{"starting", engine.State{Status: "running", Running: true, StartedAt: up, Health: h(engine.HealthStarting)}, "starting", st.Starting.Render("x")},
 		{"paused", engine.State{Status: "paused", Running: true, Paused: true, StartedAt: up, Health: h(engine.HealthUnhealthy)}, "paused", st.Paused.Render("x")},
-		{"exited", engine.State{Status: "exited", StartedAt: up, FinishedAt: up, Health: h(engine.HealthUnhealthy)}, "exited", st.Exited.Render("x")},
+		{"exited", engine.State{Status: "exited", StartedAt: up, FinishedAt: up, Health: h(engine.HealthUnhealthy)}, "exited (0)", st.Exited.Render("x")},
+		{"exit code", engine.State{Status: "exited", ExitCode: 3, StartedAt: up, FinishedAt: up}, "exited (3)", st.Exited.Render("x")},
+		{"oom", engine.State{Status: "exited", ExitCode: 137, OOMKilled: true, StartedAt: up, FinishedAt: up}, "OOM (137)", st.Exited.Render("x")},
+		{"restarting", engine.State{Status: "restarting", Restarting: true, RestartCount: 2, ExitCode: 1, StartedAt: up, FinishedAt: up}, "restarting (2)", stateStyle(st, &engine.Container{State: engine.State{Status: "restarting", Restarting: true}}).Render("x")},
 	} {
 		ct := &engine.Container{State: c.state}
 		if got := stateCell(ct); got != c.cell {
